@@ -1,0 +1,35 @@
+# Every target installs what it needs into .venv first; a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint demo bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install reconciler with its dev tools
+
+lint: $(STAMP)  ## ruff and mypy
+	$(BIN)/ruff check reconciler tests
+	$(BIN)/mypy
+
+test: lint  ## lint, then the whole test suite
+	$(BIN)/pytest
+
+demo: $(STAMP)  ## start the bundled simulator, reconcile sample_inputs/, print the summary
+	$(BIN)/python -m reconciler.demo
+
+bench: $(STAMP)  ## the benchmark suite (not part of make test)
+	$(BIN)/python -m bench
+
+clean:  ## remove .venv, caches and out/
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
