@@ -1,0 +1,105 @@
+"""Frozen, validated configuration passed down explicitly; nothing here reads the environment."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from reconciler.errors import InvalidOption
+
+Dialect = Literal["classic", "v2"]
+DIALECTS: tuple[Dialect, ...] = ("classic", "v2")
+FileFormat = Literal["csv", "parquet"]
+Strategy = Literal["query", "scan", "auto"]
+
+
+def _require(ok: bool, option: str, value: object, expected: str) -> None:
+    if not ok:
+        raise InvalidOption(option, value, expected)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """Which calling list, in which campaign, on which server."""
+
+    base_url: str
+    tenant: str
+    list_name: str
+    campaign: str
+    dialect: Dialect = "classic"
+
+    def __post_init__(self) -> None:
+        _require(self.base_url.startswith(("http://", "https://")), "--base-url", self.base_url,
+                 "an http:// or https:// URL")
+        for option, value in (("--tenant", self.tenant), ("--list", self.list_name),
+                              ("--campaign", self.campaign)):
+            _require(bool(value.strip()), option, value, "a non-empty name")
+        _require(self.dialect in DIALECTS, "--dialect", self.dialect, " or ".join(DIALECTS))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    """A login and its secret: a digest password (classic) or an API client secret (v2)."""
+
+    login: str
+    secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        _require(bool(self.login), "credentials", "<empty login>", "a non-empty user name or client id")
+
+    def __repr__(self) -> str:
+        return f"Credentials(login={self.login!r}, secret='***')"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestPolicy:
+    """How hard, how fast and how persistently to ask the server."""
+
+    concurrency: int = 8
+    rate: float = 20.0  # requests per second over the whole run; math.inf for no limit
+    max_attempts: int = 8
+    timeout: float = 30.0  # seconds for one HTTP attempt
+    max_backoff: float = 30.0  # cap on any single wait between attempts
+    max_answer_bytes: int = 1_000_000
+    failure_span: float = 120.0  # seconds of nothing but failures before the run gives up
+    verify_tls: bool = True
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.concurrency <= 1000, "--concurrency", self.concurrency, "an integer from 1 to 1000")
+        _require(self.rate > 0 and not math.isnan(self.rate), "--rate", self.rate,
+                 "a number of requests per second above 0 (inf for no limit)")
+        _require(1 <= self.max_attempts <= 100, "--max-attempts", self.max_attempts, "an integer from 1 to 100")
+        _require(0 < self.timeout <= 3600, "--timeout", self.timeout, "seconds above 0, at most 3600")
+        _require(0 <= self.max_backoff <= 3600, "--max-backoff", self.max_backoff, "seconds from 0 to 3600")
+        _require(self.max_answer_bytes >= 1024, "max_answer_bytes", self.max_answer_bytes, "at least 1024")
+        _require(self.failure_span > 0, "--failure-span", self.failure_span, "seconds above 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReconcileConfig:
+    """One reconciliation run: where the keys come from, where the table goes, whom to ask."""
+
+    input_path: Path
+    output_path: Path
+    target: Target
+    credentials: Credentials
+    key_columns: tuple[str, ...] = ()  # empty: every input column is a key column
+    input_format: FileFormat | None = None  # None: from the file name
+    output_format: FileFormat | None = None
+    input_encoding: str = "utf-8"
+    policy: RequestPolicy = field(default_factory=RequestPolicy)
+    journal_path: Path | None = None  # None: OUTPUT.reconciler-journal beside the output
+    fresh: bool = False  # discard an existing journal instead of resuming it
+    retry_errors: bool = False  # on resume, ask again for the keys that ended in error
+
+    def __post_init__(self) -> None:
+        _require(len(set(self.key_columns)) == len(self.key_columns), "--key", list(self.key_columns),
+                 "each key column once")
+
+    @property
+    def journal(self) -> Path:
+        if self.journal_path is not None:
+            return self.journal_path
+        return self.output_path.with_name(self.output_path.name + ".reconciler-journal")

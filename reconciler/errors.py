@@ -1,0 +1,122 @@
+"""Every error reconciler raises, with the exit code the CLI maps it to.
+
+    ReconcilerError
+    ├── UsageError            exit 2  bad flags, configuration or journal binding
+    ├── InputError            exit 2  the input or output file cannot be used (nothing was sent)
+    ├── RunAborted            exit 3  the server says the whole run cannot succeed
+    ├── ServerUnavailable     exit 1  every request kept failing for too long (journal kept)
+    └── RunInterrupted        exit 130 / 143  SIGINT / SIGTERM (journal kept)
+
+A per-row outcome (record not found, retries exhausted) is never an exception: it is a
+``LookupResult`` in the table. Leaves carry their context as attributes and build their message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ReconcilerError(Exception):
+    """Base of every error reconciler raises on purpose."""
+
+    exit_code = 2
+
+
+class UsageError(ReconcilerError):
+    """A flag, configuration value or journal binding is wrong."""
+
+    exit_code = 2
+
+
+class InvalidOption(UsageError):
+    def __init__(self, option: str, value: object, expected: str) -> None:
+        self.option, self.value, self.expected = option, value, expected
+        super().__init__(f"{option}: {value!r} is not valid; expected {expected}")
+
+
+class MissingSetting(UsageError):
+    def __init__(self, setting: str, how: str) -> None:
+        self.setting = setting
+        super().__init__(f"{setting} is required: {how}")
+
+
+class InputError(ReconcilerError):
+    """The input (or the output location) cannot be used; nothing was sent to the server."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path, self.problem = Path(path), problem
+        super().__init__(f"{path}: {problem}")
+
+
+class InputColumnMissing(InputError):
+    def __init__(self, path: Path | str, column: str, present: list[str]) -> None:
+        self.column, self.present = column, present
+        super().__init__(path, f"key column {column!r} is not in the file; columns present: {', '.join(present)}")
+
+
+class BadInputRow(InputError):
+    def __init__(self, path: Path | str, line: int | None, problem: str) -> None:
+        self.line = line
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(path, f"{where}{problem}")
+
+
+class RunAborted(ReconcilerError):
+    """The server answered something that no retry can fix; the run stopped (journal kept)."""
+
+    exit_code = 3
+
+
+class AuthenticationFailed(RunAborted):
+    def __init__(self, user: str, dialect: str, http_status: int, detail: str) -> None:
+        self.user, self.dialect, self.http_status = user, dialect, http_status
+        super().__init__(
+            f"authentication failed for user {user!r} ({dialect} dialect, HTTP {http_status}: {detail}); "
+            "check the credentials; the run stopped at once so that the account is not locked"
+        )
+
+
+class PermissionDenied(RunAborted):
+    def __init__(self, user: str, dialect: str, detail: str) -> None:
+        self.user, self.dialect = user, dialect
+        super().__init__(
+            f"user {user!r} is authenticated but lacks the 'Manage lists' privilege "
+            f"({dialect} dialect, HTTP 403: {detail})"
+        )
+
+
+class TargetNotFound(RunAborted):
+    def __init__(self, what: str, detail: str) -> None:
+        self.what = what
+        super().__init__(f"{what} not found on the server ({detail})")
+
+
+class TlsCertificateInvalid(RunAborted):
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        super().__init__(
+            f"the TLS certificate of {url} was rejected ({detail}); fix the certificate, or pass "
+            "--insecure to skip verification (not for production)"
+        )
+
+
+class ServerUnavailable(ReconcilerError):
+    """Every request failed for longer than the configured span; stopping beats marking every row."""
+
+    exit_code = 1
+
+    def __init__(self, seconds: float, last_error: str) -> None:
+        self.seconds, self.last_error = seconds, last_error
+        super().__init__(
+            f"every request failed for {seconds:.0f} s (last: {last_error}); "
+            "the journal is kept: rerun the same command to resume"
+        )
+
+
+class RunInterrupted(ReconcilerError):
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+        super().__init__(f"stopped by {signal_name}; the journal is kept: rerun the same command to resume")

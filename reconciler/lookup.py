@@ -1,0 +1,70 @@
+"""The seam between the pipeline and the Bright Pattern client: what a lookup returns.
+
+The pipeline knows only ``RecordSource`` and these shapes; aiohttp, dialects, auth, retries and
+pacing live behind it in ``reconciler.client``. Tests of the pipeline drive it with a plain fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class LookupStatus(StrEnum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    INVALID_INPUT = "invalid_input"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordStatus:
+    """A record's calling status in one campaign; ``None`` where the server omitted the field."""
+
+    completed: bool | None = None
+    last_disposition: str | None = None
+    last_date: datetime | None = None  # timezone-aware, UTC
+    last_phone: str | None = None
+    last_call_duration: int | None = None
+    last_agent: str | None = None
+    total_attempts: int | None = None
+    # Further status fields the server sent (globalInteractionID, completedTime, custom_*), as strings.
+    extra: Mapping[str, str] = field(default_factory=dict)
+    # Values the parser could not read and so left null (e.g. a lastDate in an unknown format).
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LookupResult:
+    """How one key's lookup ended; a row of the output table is built from it."""
+
+    status: LookupStatus
+    attempts: int
+    http_status: int | None = None
+    error: str | None = None
+    entry: Mapping[str, str | None] | None = None  # entry values as strings, exactly as sent
+    record: RecordStatus | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListedRecord:
+    """One item of a getAll page: the record's position in the list, its entry and status."""
+
+    index: int
+    entry: Mapping[str, str | None]
+    record: RecordStatus | None
+
+
+class RecordSource(Protocol):
+    """Answers for records of one calling list in one campaign."""
+
+    async def query(self, key: Mapping[str, str]) -> LookupResult:
+        """Look one record up by its key fields; fatal answers raise ``RunAborted``."""
+        ...
+
+    async def fetch_page(self, from_index: int, max_size: int) -> list[ListedRecord]:
+        """One getAll page, retried like a query; ``[]`` past the end."""
+        ...
