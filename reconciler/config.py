@@ -89,6 +89,7 @@ class ReconcileConfig:
     input_format: FileFormat | None = None  # None: from the file name
     output_format: FileFormat | None = None
     input_encoding: str = "utf-8"
+    skip_bad_rows: bool = False  # ragged CSV rows: skip and report them instead of stopping
     policy: RequestPolicy = field(default_factory=RequestPolicy)
     journal_path: Path | None = None  # None: OUTPUT.reconciler-journal beside the output
     fresh: bool = False  # discard an existing journal instead of resuming it

@@ -1,0 +1,50 @@
+"""reconciler: where every record of a calling list stands in a Bright Pattern campaign.
+
+The supported face is what ``__all__`` names; every other module is free to change.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from reconciler.config import Credentials, ReconcileConfig, RequestPolicy, Target
+from reconciler.errors import (
+    AuthenticationFailed,
+    InputError,
+    PermissionDenied,
+    ReconcilerError,
+    RunAborted,
+    RunInterrupted,
+    ServerUnavailable,
+    TargetNotFound,
+    UsageError,
+)
+from reconciler.frame import reconcile_frame
+from reconciler.lookup import LookupResult, LookupStatus, RecordSource, RecordStatus
+from reconciler.pipeline import reconcile, run
+from reconciler.stats import RunStats
+
+__all__ = [
+    "AuthenticationFailed",
+    "Credentials",
+    "InputError",
+    "LookupResult",
+    "LookupStatus",
+    "PermissionDenied",
+    "ReconcileConfig",
+    "ReconcilerError",
+    "RecordSource",
+    "RecordStatus",
+    "RequestPolicy",
+    "RunAborted",
+    "RunInterrupted",
+    "RunStats",
+    "ServerUnavailable",
+    "Target",
+    "TargetNotFound",
+    "UsageError",
+    "__version__",
+    "reconcile",
+    "reconcile_frame",
+    "run",
+]

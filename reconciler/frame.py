@@ -1,0 +1,74 @@
+"""The notebook face: reconcile a pandas DataFrame of keys and get the joined DataFrame back."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from reconciler.config import Credentials, ReconcileConfig, RequestPolicy, Target
+from reconciler.pipeline import SourceFactory, default_source, reconcile
+
+
+def reconcile_frame(frame: pd.DataFrame, *, target: Target, credentials: Credentials,
+                    key_columns: tuple[str, ...] = (), policy: RequestPolicy | None = None,
+                    source_factory: SourceFactory = default_source) -> pd.DataFrame:
+    """The output table for the keys in ``frame``, with pandas nullable dtypes and an aware ``lastDate``.
+
+    Works inside a running event loop (Jupyter): the run then happens on a thread of its own.
+    Key columns are compared and sent as strings; keep identifiers such as ``000123`` as ``str``.
+    """
+    with tempfile.TemporaryDirectory(prefix="reconciler-") as folder:
+        source, output = Path(folder) / "keys.parquet", Path(folder) / "table.parquet"
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source)
+        config = ReconcileConfig(input_path=source, output_path=output, target=target, credentials=credentials,
+                                 key_columns=key_columns, policy=policy or RequestPolicy(), fresh=True)
+        _run_to_end(config, source_factory)
+        table = pq.read_table(output)
+    return table.to_pandas(types_mapper=_nullable)
+
+
+def _run_to_end(config: ReconcileConfig, source_factory: SourceFactory) -> None:
+    async def main() -> None:
+        await reconcile(config, source_factory=source_factory)
+
+    if not _loop_running():
+        anyio.run(main)
+        return
+    failure: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            anyio.run(main)
+        except BaseException as exc:  # carried back to the caller's thread below
+            failure.append(exc)
+
+    worker = threading.Thread(target=in_thread, name="reconciler-run")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+
+
+def _loop_running() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _nullable(type_: pa.DataType) -> Any:
+    mapping = {pa.bool_(): pd.BooleanDtype(), pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(),
+               pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}
+    return mapping.get(type_)
+
+

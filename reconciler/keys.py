@@ -1,0 +1,71 @@
+"""A row's key as one canonical text: the identity used to de-duplicate, journal and join.
+
+One key column: the value itself. Several: the values joined by a unit separator, each escaped so
+that no value can imitate the separator. A row whose key has an empty, whitespace-only or null
+value gets a null key text: it is ``invalid_input`` and never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_SEPARATOR = "\x1f"
+_ESCAPE = "\\"
+
+
+def as_key_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A key column's values as strings: text as it is, other Arrow types cast (``123`` -> ``"123"``)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if pa.types.is_string(column.type):
+        return column
+    return pc.cast(column, pa.string())
+
+
+def key_texts(batch: pa.RecordBatch, key_columns: Sequence[str]) -> pa.Array:
+    """The canonical key text of every row of ``batch``; null where the key is not usable."""
+    values = [as_key_strings(batch.column(name)) for name in key_columns]
+    unusable = _any_blank(values)
+    if len(values) == 1:
+        text = values[0]
+    else:
+        escaped = [_escape(v) for v in values]
+        text = pc.binary_join_element_wise(*escaped, _SEPARATOR)
+    return pc.if_else(unusable, pa.scalar(None, pa.string()), text)
+
+
+def key_fields(text: str, key_columns: Sequence[str]) -> dict[str, str]:
+    """The request body for a key text: key column name -> value."""
+    if len(key_columns) == 1:
+        return {key_columns[0]: text}
+    parts = [_unescape(part) for part in text.split(_SEPARATOR)]
+    return dict(zip(key_columns, parts, strict=True))
+
+
+def _any_blank(values: list[pa.Array]) -> pa.Array:
+    blank = None
+    for value in values:
+        this = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(value), ""), True)
+        blank = this if blank is None else pc.or_(blank, this)
+    return blank
+
+
+def _escape(values: pa.Array) -> pa.Array:
+    escaped = pc.replace_substring(values, _ESCAPE, _ESCAPE + _ESCAPE)
+    return pc.replace_substring(escaped, _SEPARATOR, _ESCAPE + "u")
+
+
+def _unescape(part: str) -> str:
+    out: list[str] = []
+    chars = iter(part)
+    for char in chars:
+        if char == _ESCAPE:
+            out.append(_SEPARATOR if next(chars) == "u" else _ESCAPE)
+        else:
+            out.append(char)
+    return "".join(out)

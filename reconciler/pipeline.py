@@ -1,0 +1,154 @@
+"""Wires the stages: read keys -> journal -> query -> join -> write.
+
+Nothing here talks HTTP or parses files: each stage lives in its own module, and this one decides
+the order, what is resumed, and when the journal may go.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import anyio
+import pyarrow.compute as pc
+
+from reconciler.config import ReconcileConfig
+from reconciler.errors import InputError, RunInterrupted
+from reconciler.join import colliding_input_columns, join_batch, plan_output
+from reconciler.journal import Journal
+from reconciler.keys import key_texts
+from reconciler.lookup import RecordSource
+from reconciler.query import KeyQuerier
+from reconciler.read import BadRows, InputSpec, open_input, read_batches
+from reconciler.stats import OutputTally, RunStats
+from reconciler.write import TableWriter, check_output_location, output_format_for
+
+SourceFactory = Callable[[ReconcileConfig], AbstractAsyncContextManager[RecordSource]]
+_SIGNAL_EXIT = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143)}
+
+
+def default_source(config: ReconcileConfig) -> AbstractAsyncContextManager[RecordSource]:
+    from reconciler.client import open_record_source
+
+    return open_record_source(config.target, config.credentials, config.policy)
+
+
+def prepare(config: ReconcileConfig) -> InputSpec:
+    """Every check that can fail before a request is sent."""
+    spec = open_input(config.input_path, override=config.input_format, encoding=config.input_encoding,
+                      key_columns=config.key_columns)
+    if clashes := colliding_input_columns(spec.schema):
+        raise InputError(config.input_path, f"input columns {', '.join(clashes)} clash with the output's "
+                                            "status columns; rename them")
+    output_format_for(config.output_path, config.output_format)
+    check_output_location(config.output_path, config.input_path)
+    return spec
+
+
+def binding(config: ReconcileConfig, spec: InputSpec) -> dict[str, Any]:
+    """What a journal is bound to: a rerun with other values must not reuse its results."""
+    status = spec.path.stat()
+    return {
+        "input": str(spec.path.resolve()), "input_size": status.st_size, "input_mtime_ns": status.st_mtime_ns,
+        "tenant": config.target.tenant, "list": config.target.list_name, "campaign": config.target.campaign,
+        "dialect": config.target.dialect, "key_columns": list(spec.key_columns),
+    }
+
+
+async def reconcile(config: ReconcileConfig, *, source_factory: SourceFactory = default_source,
+                    handle_signals: bool = False) -> RunStats:
+    """Run one reconciliation to its end and return what it did; see ``RunStats.exit_code``."""
+    started = time.monotonic()
+    spec = prepare(config)
+    bad_rows = BadRows(skip=config.skip_bad_rows)
+    journal = Journal.open(config.journal, binding(config, spec), fresh=config.fresh)
+    try:
+        resumed = journal.keys_loaded
+        if not resumed:
+            await anyio.to_thread.run_sync(load_keys, journal, spec, bad_rows)
+        if config.retry_errors:
+            journal.requeue_errors()
+        requests = await _query(config, journal, spec, source_factory, handle_signals)
+        tally = await anyio.to_thread.run_sync(write_output, config, journal, spec)
+        stats = _run_stats(config, journal, tally, requests, time.monotonic() - started, resumed)
+    except BaseException:
+        journal.close()
+        raise
+    journal.discard()
+    return stats
+
+
+def run(config: ReconcileConfig, *, source_factory: SourceFactory = default_source,
+        handle_signals: bool = False) -> RunStats:
+    """``reconcile`` for code without an event loop."""
+    async def main() -> RunStats:
+        return await reconcile(config, source_factory=source_factory, handle_signals=handle_signals)
+
+    return anyio.run(main)
+
+
+def load_keys(journal: Journal, spec: InputSpec, bad_rows: BadRows) -> None:
+    """First pass over the input: every distinct usable key into the journal."""
+    rows = invalid = 0
+    for batch in read_batches(spec, bad_rows):
+        texts = key_texts(batch, spec.key_columns)
+        rows += batch.num_rows
+        invalid += texts.null_count
+        journal.add_keys(pc.unique(texts.drop_null()).to_pylist())
+    journal.finish_loading({"rows": rows, "invalid_rows": invalid, "bad_rows": bad_rows.count,
+                            "bad_row_lines": bad_rows.lines})
+
+
+async def _query(config: ReconcileConfig, journal: Journal, spec: InputSpec,
+                 source_factory: SourceFactory, handle_signals: bool) -> tuple[int, int]:
+    if not journal.pending_count():
+        return 0, 0
+    async with source_factory(config) as source:
+        querier = KeyQuerier(journal, source, spec.key_columns, concurrency=config.policy.concurrency,
+                             failure_span=config.policy.failure_span)
+        received: list[signal.Signals] = []
+        async with anyio.create_task_group() as group:
+            if handle_signals:
+                group.start_soon(_stop_on_signal, querier, received)
+            await querier.run()
+            group.cancel_scope.cancel()
+        stats = getattr(source, "stats", None)
+    if received:
+        name, code = _SIGNAL_EXIT[received[0]]
+        raise RunInterrupted(name, code)
+    return int(getattr(stats, "requests_sent", 0)), int(getattr(stats, "retries", 0))
+
+
+async def _stop_on_signal(querier: KeyQuerier, received: list[signal.Signals]) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            received.append(signal.Signals(signum))
+            querier.stop()
+
+
+def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec) -> OutputTally:
+    """Second pass over the input: join each batch with the results and write it."""
+    fmt, gzipped = output_format_for(config.output_path, config.output_format)
+    layout = plan_output(spec.schema, journal.field_names("entry"), journal.field_names("extra"))
+    tally = OutputTally()
+    with TableWriter(config.output_path, layout.schema, fmt, gzipped=gzipped) as writer:
+        for batch in read_batches(spec, BadRows(skip=config.skip_bad_rows)):
+            joined = join_batch(batch, key_texts(batch, spec.key_columns), journal.lookup, layout)
+            tally.add(joined)
+            writer.write(joined)
+    return tally
+
+
+def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, requests: tuple[int, int],
+               seconds: float, resumed: bool) -> RunStats:
+    loaded = journal.load_summary()
+    return RunStats(
+        output_path=config.output_path, rows=tally.rows, distinct_keys=journal.distinct_keys(),
+        by_status=dict(tally.by_status), top_dispositions=tally.dispositions.most_common(10),
+        requests_sent=requests[0], retries=requests[1], duration_seconds=seconds, resumed=resumed,
+        bad_rows_skipped=int(loaded.get("bad_rows", 0)), bad_row_lines=tuple(loaded.get("bad_row_lines", ())),
+        warnings=journal.warnings_count(), completed_rows=tally.completed,
+    )

@@ -1,0 +1,122 @@
+"""Write the output table batch by batch, and publish it only when it is whole.
+
+Rows go to a hidden temporary file in the output's folder; ``commit`` flushes, fsyncs and renames
+it over the output, so a reader sees the previous table or the new one, never a part. CSV carries
+times as ISO 8601 with a zone (``2021-02-19T19:12:21.000Z``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from reconciler.config import FileFormat
+from reconciler.errors import InputError
+
+
+def output_format_for(path: Path, override: FileFormat | None) -> tuple[FileFormat, bool]:
+    """The format an output name implies (or the override), and whether to gzip it."""
+    name = path.name.lower()
+    gzipped = name.endswith(".gz")
+    if override is not None:
+        return override, gzipped
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv", gzipped
+    if name.endswith((".parquet", ".pq")):
+        return "parquet", False
+    raise InputError(path, "unknown output extension; use .csv, .csv.gz or .parquet, or pass --output-format")
+
+
+def check_output_location(path: Path, input_path: Path) -> None:
+    """Fail before any request when the table could not be written there."""
+    folder = path.parent
+    if path.resolve() == input_path.resolve():
+        raise InputError(path, "the output path is the input path; choose another output file")
+    if not folder.is_dir():
+        raise InputError(path, f"the output folder {folder} does not exist")
+    if path.is_dir():
+        raise InputError(path, "the output path is a folder; name a file")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(path, f"cannot write in the output folder {folder}")
+
+
+class TableWriter:
+    """Collects batches into a temporary file; ``commit`` publishes it atomically."""
+
+    def __init__(self, path: Path, schema: pa.Schema, fmt: FileFormat, *, gzipped: bool) -> None:
+        self.path = path
+        self._format = fmt
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        os.close(handle)
+        self._temp = Path(temp)
+        self._sink = pa.output_stream(str(self._temp), compression="gzip" if gzipped else None)
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter
+        if fmt == "parquet":
+            self._writer = pq.ParquetWriter(self._sink, schema, compression="zstd")
+        else:
+            self._writer = pacsv.CSVWriter(self._sink, _csv_schema(schema))
+        self.rows = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._format == "csv":
+            batch = _csv_batch(batch)
+        self._writer.write_batch(batch)
+        self.rows += batch.num_rows
+
+    def commit(self) -> None:
+        self._writer.close()
+        self._sink.close()
+        with self._temp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        self._temp.chmod(0o644)
+        self._temp.replace(self.path)
+        _fsync_folder(self.path.parent)
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+            self._sink.close()
+        finally:
+            self._temp.unlink(missing_ok=True)
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def _is_utc_time(type_: pa.DataType) -> bool:
+    return pa.types.is_timestamp(type_) and type_.tz in ("UTC", "+00:00", "Z")
+
+
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, pa.string()) if _is_utc_time(f.type) else f for f in schema])
+
+
+def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    # pyarrow would write "2021-02-19 19:12:21.000Z"; BI loaders expect the ISO 8601 "T".
+    columns = [
+        pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ") if _is_utc_time(column.type) else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=_csv_schema(batch.schema))
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,59 @@
+"""A plain in-memory RecordSource for pipeline tests: no HTTP, no sleeping."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from reconciler.config import ReconcileConfig
+from reconciler.lookup import ListedRecord, LookupResult, LookupStatus, RecordStatus
+
+
+@dataclass
+class FakeSourceStats:
+    requests_sent: int = 0
+    retries: int = 0
+
+
+@dataclass
+class FakeSource:
+    """Answers from a dict of key tuple -> (entry, status fields); counts what it was asked."""
+
+    records: dict[tuple[str, ...], tuple[dict[str, str | None], RecordStatus]]
+    key_columns: tuple[str, ...]
+    asked: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    stats: FakeSourceStats = field(default_factory=FakeSourceStats)
+    fail: Callable[[Mapping[str, str]], LookupResult | None] = lambda key: None
+
+    async def query(self, key: Mapping[str, str]) -> LookupResult:
+        values = tuple(key[c] for c in self.key_columns)
+        self.asked[values] += 1
+        self.stats.requests_sent += 1
+        if (failure := self.fail(key)) is not None:
+            return failure
+        if values not in self.records:
+            return LookupResult(status=LookupStatus.NOT_FOUND, attempts=1, http_status=404,
+                                error="record is not found")
+        entry, status = self.records[values]
+        return LookupResult(status=LookupStatus.FOUND, attempts=1, http_status=200, entry=entry, record=status)
+
+    async def fetch_page(self, from_index: int, max_size: int) -> list[ListedRecord]:
+        items = list(self.records.values())[from_index:from_index + max_size]
+        return [ListedRecord(index=from_index + i, entry=e, record=s) for i, (e, s) in enumerate(items)]
+
+    def factory(self) -> Callable[[ReconcileConfig], object]:
+        @asynccontextmanager
+        async def open_source(config: ReconcileConfig) -> AsyncIterator[FakeSource]:
+            yield self
+
+        return open_source
+
+
+def status(**fields: object) -> RecordStatus:
+    return RecordStatus(**fields)  # type: ignore[arg-type]
+
+
+WHEN = datetime(2021, 2, 19, 19, 12, 21, tzinfo=UTC)
