@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
+
 
 class ReconcilerError(Exception):
     """Base of every error reconciler raises on purpose."""
@@ -120,3 +122,27 @@ class RunInterrupted(ReconcilerError):
         self.signal_name = signal_name
         self.exit_code = exit_code
         super().__init__(f"stopped by {signal_name}; the journal is kept: rerun the same command to resume")
+
+
+def root_cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error that stopped the stage, rather than the broken streams it left behind."""
+    leaves: list[BaseException] = []
+
+    def collect(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                collect(inner)
+        else:
+            leaves.append(error)
+
+    collect(group)
+    for kind in (ReconcilerError, Exception):
+        chosen = next((e for e in leaves if isinstance(e, kind) and not _is_broken_stream(e)), None)
+        if chosen is not None:
+            return chosen
+    return group
+
+
+def _is_broken_stream(error: BaseException) -> bool:
+    # A stage that died leaves its peers holding closed streams; those errors are symptoms.
+    return isinstance(error, anyio.BrokenResourceError | anyio.ClosedResourceError)

@@ -16,7 +16,7 @@ import anyio
 import pyarrow.compute as pc
 
 from reconciler.config import ReconcileConfig
-from reconciler.errors import InputError, RunInterrupted
+from reconciler.errors import InputError, RunInterrupted, root_cause
 from reconciler.join import colliding_input_columns, join_batch, plan_output
 from reconciler.journal import Journal
 from reconciler.keys import key_texts
@@ -110,11 +110,14 @@ async def _query(config: ReconcileConfig, journal: Journal, spec: InputSpec,
         querier = KeyQuerier(journal, source, spec.key_columns, concurrency=config.policy.concurrency,
                              failure_span=config.policy.failure_span)
         received: list[signal.Signals] = []
-        async with anyio.create_task_group() as group:
-            if handle_signals:
-                group.start_soon(_stop_on_signal, querier, received)
-            await querier.run()
-            group.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as group:
+                if handle_signals:
+                    group.start_soon(_stop_on_signal, querier, received)
+                await querier.run()
+                group.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise root_cause(group) from None
         stats = getattr(source, "stats", None)
     if received:
         name, code = _SIGNAL_EXIT[received[0]]

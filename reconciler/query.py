@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from reconciler.errors import ServerUnavailable
+from reconciler.errors import ServerUnavailable, root_cause
 from reconciler.journal import Journal
 from reconciler.keys import key_fields
 from reconciler.lookup import LookupResult, LookupStatus, RecordSource
@@ -98,10 +98,13 @@ class KeyQuerier:
         # Before fanning out: fail fast on credentials and target, pay the digest challenge once.
         self._record(self._streak.admit(await self._ask(*first[0])))
         send_results, receive_results = anyio.create_memory_object_stream[Answer](self._concurrency * 4)
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._recorder, receive_results)
-            async with send_results:
-                await self._fan_out(first[0][0], send_results)
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._recorder, receive_results)
+                async with send_results:
+                    await self._fan_out(first[0][0], send_results)
+        except BaseExceptionGroup as group:
+            raise root_cause(group) from None
         self._record(self._streak.held if not self.stopped else [])
 
     async def _fan_out(self, after_id: int, results: MemoryObjectSendStream[Answer]) -> None:
