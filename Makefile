@@ -26,7 +26,7 @@ test: lint  ## lint, then the whole test suite
 	$(BIN)/pytest
 
 demo: $(STAMP)  ## start the bundled simulator, reconcile sample_inputs/, print the summary
-	$(BIN)/python -m reconciler.demo
+	$(BIN)/python sample_inputs/demo.py
 
 bench: $(STAMP)  ## the benchmark suite (not part of make test)
 	$(BIN)/python -m bench

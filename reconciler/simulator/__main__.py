@@ -1,0 +1,3 @@
+from reconciler.simulator.cli import main
+
+raise SystemExit(main())

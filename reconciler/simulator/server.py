@@ -1,0 +1,104 @@
+"""Run the simulator: in-process (``async with run_simulator(...)``) or blocking until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from reconciler.errors import InvalidOption
+from reconciler.simulator.app import Simulator, build_app
+from reconciler.simulator.config import SimulatorConfig
+from reconciler.simulator.records import Catalog, load_catalog
+
+SHUTDOWN_GRACE = 1.0  # seconds for answers in flight when the server stops (stalls are cut short)
+
+
+@dataclass(frozen=True)
+class RunningSimulator:
+    """A simulator that is listening: where it is, and its counters."""
+
+    base_url: str  # e.g. http://127.0.0.1:8080
+    port: int
+    config: SimulatorConfig
+    catalog: Catalog
+    _simulator: Simulator = field(repr=False)
+
+    def stats(self) -> dict[str, object]:
+        """The counters, as ``GET /__stats?keys=1`` serves them."""
+        return self._simulator.stats.snapshot(include_keys=True)
+
+    def reset_stats(self) -> None:
+        """Zero the counters (as ``POST /__stats/reset``)."""
+        self._simulator.stats.reset()
+
+    def summary(self) -> str:
+        """One line on what is served: tenant, lists with their campaigns, accounts."""
+        lists = "; ".join(
+            f"list {c.name!r} ({len(c)} records, key {','.join(c.key_fields)}) in {', '.join(c.campaigns) or '-'}"
+            for c in self.catalog.lists.values()
+        )
+        users = ", ".join(u.login for u in self.config.users) or "-"
+        clients = ", ".join(c.login for c in self.config.clients) or "-"
+        faults = self.config.faults.describe()
+        return f"tenant {self.config.tenant}; {lists}; users {users}; clients {clients}; {faults}"
+
+
+@asynccontextmanager
+async def run_simulator(
+    config: SimulatorConfig, *, clock: Callable[[], float] = time.time
+) -> AsyncIterator[RunningSimulator]:
+    """Load the records, listen on ``config.host``/``config.port`` and stop on exit.
+
+    ``clock`` (epoch seconds) drives token and nonce expiry, the rate ceiling and ``per_second``.
+    """
+    catalog = await asyncio.to_thread(load_catalog, config.lists)
+    app, simulator = build_app(config, catalog, clock)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_GRACE)
+    await runner.setup()
+    try:
+        await _listen(runner, config)
+        port = int(runner.addresses[0][1])
+        yield RunningSimulator(_base_url(config.host, port), port, config, catalog, simulator)
+    finally:
+        await runner.cleanup()
+
+
+async def _listen(runner: web.AppRunner, config: SimulatorConfig) -> None:
+    try:
+        await web.TCPSite(runner, config.host, config.port).start()
+    except OSError as exc:
+        raise InvalidOption("--host/--port", f"{config.host}:{config.port}",
+                            f"an address this machine can listen on ({exc.strerror or exc})") from exc
+
+
+def _base_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(config: SimulatorConfig, *, on_ready: Callable[[RunningSimulator], None] | None = None) -> None:
+    """Serve until SIGINT or SIGTERM; ``on_ready`` runs once the server is listening."""
+    asyncio.run(_serve_until_signalled(config, on_ready))
+
+
+async def _serve_until_signalled(
+    config: SimulatorConfig, on_ready: Callable[[RunningSimulator], None] | None
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with run_simulator(config) as running:
+            if on_ready is not None:
+                on_ready(running)
+            await stop.wait()
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
