@@ -1,0 +1,146 @@
+"""What a final answer means: a result for the row, a page of records, or the end of the run.
+
+404 is overloaded by the server, so its body decides: ``record is not found`` is a result for the
+row; ``calling list not found``, ``campaign is not found`` and any other 404 stop the run, as every
+row would fail the same way. 401, 403 and 405 stop the run too (an account must not be locked by a
+thousand failing logins). Anything else unusable is an error row, with a short text that never
+repeats a header or a 200's body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from yarl import URL
+
+from reconciler.client.answer import Unusable, read_page, read_record
+from reconciler.client.reply import AttemptFailed, Reply
+from reconciler.client.retry import Tried, is_retryable
+from reconciler.errors import AuthenticationFailed, PermissionDenied, RunAborted, TargetNotFound
+from reconciler.lookup import ListedRecord, LookupResult, LookupStatus
+
+FOLLOWED_REDIRECTS = frozenset({307, 308})  # the only ones that keep the method and body
+
+
+class PageUnreadable(RunAborted):
+    """A getAll page could not be read; a scan cannot skip a page, so the run stops."""
+
+    def __init__(self, from_index: int, reason: str) -> None:
+        self.from_index, self.reason = from_index, reason
+        super().__init__(f"the getAll page from index {from_index} could not be read: {reason}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Asked:
+    """Who asked what: the context a message names."""
+
+    login: str
+    dialect: str
+    list_name: str
+    campaign: str
+    max_bytes: int
+
+
+def record_result(tried: Tried, asked: Asked) -> LookupResult:
+    """The row's result from a query's last reply; raises ``RunAborted`` for answers fatal to the run."""
+    reply = tried.outcome
+    if isinstance(reply, AttemptFailed) or is_retryable(reply):
+        return _error(tried, tried.exhausted())
+    raise_if_fatal(reply, asked, record_missing_ok=True)
+    if reply.body is None:
+        return _error(tried, f"answer larger than {asked.max_bytes} bytes")
+    if reply.status == 404:
+        return LookupResult(status=LookupStatus.NOT_FOUND, attempts=tried.attempts, http_status=404,
+                            error="record is not found")
+    if reply.status != 200:
+        return _error(tried, _refusal(reply))
+    found = read_record(reply.document, asked.campaign)
+    if isinstance(found, Unusable):
+        return _error(tried, found.reason)
+    return LookupResult(status=LookupStatus.FOUND, attempts=tried.attempts, http_status=200,
+                        entry=found.entry, record=found.record)
+
+
+def page_result(tried: Tried, asked: Asked, from_index: int) -> list[ListedRecord]:
+    """The records of a getAll page from its last reply; anything else stops the run."""
+    reply = tried.outcome
+    if isinstance(reply, AttemptFailed) or is_retryable(reply):
+        raise PageUnreadable(from_index, tried.exhausted())
+    raise_if_fatal(reply, asked, record_missing_ok=False)
+    if reply.body is None:
+        raise PageUnreadable(from_index, f"answer larger than {asked.max_bytes} bytes")
+    if reply.status != 200:
+        raise PageUnreadable(from_index, _refusal(reply))
+    page = read_page(reply.document)
+    if isinstance(page, Unusable):
+        raise PageUnreadable(from_index, page.reason)
+    return page
+
+
+def raise_if_fatal(reply: Reply, asked: Asked, *, record_missing_ok: bool) -> None:
+    """Raise the ``RunAborted`` an answer calls for: no other row could succeed either."""
+    text = reply.text()
+    if reply.status == 401:
+        raise AuthenticationFailed(asked.login, asked.dialect, 401, text or "no detail given")
+    if reply.status == 403:
+        raise PermissionDenied(asked.login, asked.dialect, text or "no detail given")
+    if reply.status == 405:
+        raise TargetNotFound("endpoint", f"HTTP 405 (method not allowed) for POST {reply.url.raw_path}")
+    if reply.status == 404:
+        said = (reply.body or b"").decode("utf-8", "replace").lower()
+        if "record is not found" in said and record_missing_ok:
+            return
+        if "calling list not found" in said:
+            raise TargetNotFound("calling list", f"{asked.list_name!r}: HTTP 404 {text}")
+        if "campaign is not found" in said:
+            raise TargetNotFound("campaign", f"{asked.campaign!r}, or the calling list {asked.list_name!r} "
+                                             f"is not bound to it: HTTP 404 {text}")
+        raise TargetNotFound("endpoint", f"HTTP 404 for {reply.url.raw_path}: {text or 'no detail given'}; "
+                                         "check --base-url, --tenant and --dialect")
+
+
+def followable_redirect(reply: Reply) -> URL | None:
+    """Where a 307/308 within the same origin points; None for any other answer."""
+    target = _location(reply)
+    if reply.status not in FOLLOWED_REDIRECTS or target is None:
+        return None
+    return target if _same_origin(target, reply.url) else None
+
+
+def _refusal(reply: Reply) -> str:
+    if 300 <= reply.status < 400:
+        return _redirect(reply)
+    text = reply.text()
+    return f"HTTP {reply.status}: {text}" if text else f"HTTP {reply.status}"
+
+
+def _redirect(reply: Reply) -> str:
+    target = _location(reply)
+    if target is None:
+        return f"HTTP {reply.status} redirect without a usable Location"
+    # Another origin is never followed: the credentials must not go anywhere else.
+    if target.host != reply.url.host:
+        return f"redirected to another host {target.host}; set --base-url to the final address"
+    if not _same_origin(target, reply.url):
+        return f"redirected to {target.scheme}://{target.host}:{target.port}; set --base-url to the final address"
+    if reply.status in FOLLOWED_REDIRECTS:
+        return f"HTTP {reply.status}: too many redirects"
+    return f"HTTP {reply.status} redirect to {target.raw_path}; set --base-url to the final address"
+
+
+def _location(reply: Reply) -> URL | None:
+    if not reply.location:
+        return None
+    try:
+        return reply.url.join(URL(reply.location))
+    except ValueError:  # not a URL at all
+        return None
+
+
+def _same_origin(one: URL, other: URL) -> bool:
+    return (one.scheme, one.host, one.port) == (other.scheme, other.host, other.port)
+
+
+def _error(tried: Tried, error: str) -> LookupResult:
+    status = tried.outcome.status if isinstance(tried.outcome, Reply) else None
+    return LookupResult(status=LookupStatus.ERROR, attempts=tried.attempts, http_status=status, error=error)

@@ -1,0 +1,58 @@
+"""Where each dialect's endpoints live: URLs built segment by segment, never by pasting strings.
+
+Every name (tenant, list, campaign) becomes exactly one percent-encoded path segment, so a ``/``,
+``?``, ``#``, ``..`` or space in a name cannot reach another path. The URL is marked as already
+encoded so that neither yarl nor aiohttp decodes or normalises it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from yarl import URL
+
+from reconciler.config import Target
+from reconciler.errors import InvalidOption
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """The URLs one run talks to; ``token`` is None for a dialect without a token endpoint."""
+
+    query: URL
+    page: URL
+    token: URL | None
+
+
+def endpoints_for(target: Target) -> Endpoints:
+    """The query, getAll and token URLs of ``target`` in its dialect."""
+    base = _base(target.base_url)
+    names = {"--tenant": target.tenant, "--list": target.list_name, "--campaign": target.campaign}
+    for option, name in names.items():
+        if name in (".", ".."):  # a dot segment would be removed by any proxy on the way
+            raise InvalidOption(option, name, "a name other than . or ..")
+    if target.dialect == "classic":
+        prefix: tuple[str, ...] = ("admin", "ws", "t", target.tenant, "callinglist")
+        token = None
+    else:
+        prefix = ("configapi", "v2", "callinglist")
+        token = _url(base, ("configapi", "v2", "oauth", "token"))
+    return Endpoints(
+        query=_url(base, (*prefix, "get", target.list_name, target.campaign)),
+        page=_url(base, (*prefix, "getAll", target.list_name, target.campaign)),
+        token=token,
+    )
+
+
+def _base(base_url: str) -> str:
+    """The base URL in encoded form without a trailing slash; a path prefix is kept."""
+    url = URL(base_url)
+    if not url.host or url.query_string or url.fragment:
+        raise InvalidOption("--base-url", base_url, "an http:// or https:// URL with a host and no query")
+    return str(url).rstrip("/")
+
+
+def _url(base: str, segments: Sequence[str]) -> URL:
+    return URL(base + "/" + "/".join(quote(segment, safe="") for segment in segments), encoded=True)

@@ -1,0 +1,128 @@
+"""How fast a run may ask: one ``Throttle`` paces the starts of every request of a run.
+
+Pacing reserves start slots ``1/rate`` apart (``start = max(now, last start + 1/rate)``): the
+reservation is taken before sleeping, with no await in between, so concurrent callers get distinct
+slots, and the first second is no burst. On top sits AIMD: when more than a tenth of the answers of
+the last second say 429 or 503, the rate is halved (at most once a second); each full second
+without a cut adds a step back, up to the configured rate. Every 429/503 with a Retry-After holds
+all starts until that moment. The share, rather than any single answer, decides the cut, so that
+a few random 503s do not drag a run down to a crawl while a gateway's hidden limit still does.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+logger = logging.getLogger("reconciler.throttle")
+
+OVERLOAD_STATUSES = frozenset({429, 503})
+FLOOR_RATE = 0.5  # requests per second: slower than this, a run of any size would never end
+OVERLOAD_SHARE = 0.1  # of the last second's answers (at least the last MIN_SAMPLE) before the rate is cut
+MIN_SAMPLE = 20
+
+
+class Throttle:
+    """Paces request starts for a whole run and slows down when the server says it is overloaded.
+
+    ``rate`` is in requests per second; ``math.inf`` paces nothing until the first cut, which
+    halves the rate measured over the last second. A burst of overload answers (every request in
+    flight may get one) counts as one: the rate is cut at most once a second.
+    """
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = anyio.sleep) -> None:
+        self.configured_rate = rate
+        self.effective_rate = rate
+        self.throttle_events = 0  # 429 and 503 answers seen
+        self._clock, self._sleep = clock, sleep
+        self._floor = min(FLOOR_RATE, rate)
+        self._ceiling = rate  # where recovery stops; for an unlimited run, the pace measured at the first cut
+        self._step = max(1.0, 0.05 * rate) if math.isfinite(rate) else 1.0
+        self._last_start = -math.inf
+        self._paused_until = -math.inf
+        self._last_cut = -math.inf
+        self._calm_since: float | None = None  # None: at the configured rate, nothing to recover
+        self._recent: deque[float] = deque()  # starts of the last second, while unlimited
+        self._answers: deque[tuple[float, bool]] = deque()  # (when, overloaded) of recent answers
+        self._logged_rate, self._logged_at = rate, -math.inf
+
+    async def wait_turn(self) -> None:
+        """Wait until this request may start."""
+        now = self._clock()
+        self._recover(now)
+        interval = 0.0 if math.isinf(self.effective_rate) else 1.0 / self.effective_rate
+        start = max(now, self._last_start + interval, self._paused_until)
+        self._last_start = start
+        if math.isinf(self.effective_rate):
+            self._remember(start)
+        self._report(now)
+        if start > now:
+            await self._sleep(start - now)
+
+    def note_answer(self, status: int, retry_after: float | None = None) -> None:
+        """Learn from an answer's status; ``retry_after`` in seconds holds every start that long."""
+        now = self._clock()
+        overloaded = status in OVERLOAD_STATUSES
+        self._note(now, overloaded)
+        if not overloaded:
+            return
+        self.throttle_events += 1
+        if retry_after is not None:
+            self._paused_until = max(self._paused_until, now + retry_after)
+        if now - self._last_cut >= 1.0 and self._overload_share() > OVERLOAD_SHARE:
+            self._cut(now)
+            self._calm_since = max(now, self._paused_until)  # the calm seconds count from the end of a pause
+        self._report(now)
+
+    def _note(self, now: float, overloaded: bool) -> None:
+        self._answers.append((now, overloaded))
+        while len(self._answers) > MIN_SAMPLE and self._answers[0][0] <= now - 1.0:
+            self._answers.popleft()
+
+    def _overload_share(self) -> float:
+        if len(self._answers) < MIN_SAMPLE:
+            return 0.0  # too few answers to tell an overloaded server from bad luck
+        return sum(1 for _, overloaded in self._answers if overloaded) / len(self._answers)
+
+    def _cut(self, now: float) -> None:
+        if math.isinf(self.effective_rate):
+            measured = self._measured(now)
+            self._ceiling, self._step = measured, max(1.0, 0.05 * measured)
+            self.effective_rate = measured
+        self.effective_rate = max(self._floor, self.effective_rate / 2)
+        self._last_cut = now
+
+    def _recover(self, now: float) -> None:
+        if self._calm_since is None or now - self._calm_since < 1.0:
+            return
+        seconds = math.floor(now - self._calm_since)
+        self._calm_since += seconds
+        self.effective_rate += seconds * self._step
+        if self.effective_rate >= self._ceiling:
+            self.effective_rate, self._calm_since = self.configured_rate, None
+            self._ceiling = self.configured_rate
+
+    def _remember(self, start: float) -> None:
+        self._recent.append(start)
+        while self._recent and self._recent[0] <= start - 1.0:
+            self._recent.popleft()
+
+    def _measured(self, now: float) -> float:
+        """Requests started in the last second: the pace an unlimited run had reached."""
+        return float(sum(1 for start in self._recent if start > now - 1.0)) or self._floor
+
+    def _report(self, now: float) -> None:
+        # Logged when it changed, at most once a second, whatever the number of requests.
+        if self.effective_rate == self._logged_rate or now - self._logged_at < 1.0:
+            return
+        self._logged_rate, self._logged_at = self.effective_rate, now
+        configured = "unlimited" if math.isinf(self.configured_rate) else f"{self.configured_rate:g}/s"
+        shown = "unlimited" if math.isinf(self.effective_rate) else f"{self.effective_rate:.2f}/s"
+        logger.info("request rate now %s (configured %s; %d overload answers so far)",
+                    shown, configured, self.throttle_events)

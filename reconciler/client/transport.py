@@ -1,0 +1,79 @@
+"""The aiohttp boundary: one POST in, one plain ``Reply`` out; aiohttp's errors are translated here.
+
+No answer at all (timeout, refused or reset connection, cut-off body) becomes ``AttemptFailed``,
+which the retry policy retries; a rejected TLS certificate stops the run. Nothing else in the
+client imports aiohttp except the session factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp import hdrs
+from yarl import URL
+
+from reconciler.client.answer import NOT_JSON, parse_document
+from reconciler.client.reply import AttemptFailed, Reply, parse_retry_after
+from reconciler.errors import TlsCertificateInvalid
+
+
+async def post(session: aiohttp.ClientSession, url: URL, *, max_bytes: int, json_body: object = None,
+               form: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> Reply:
+    """POST ``json_body`` (or ``form``) to ``url`` once, without following redirects."""
+    try:
+        async with session.post(url, json=json_body, data=form, headers=headers, allow_redirects=False) as response:
+            return await _reply(response, url, max_bytes)
+    except aiohttp.ClientSSLError as exc:
+        raise TlsCertificateInvalid(str(url.origin()), _tls_detail(exc)) from exc
+    except TimeoutError as exc:
+        raise AttemptFailed("timeout") from exc
+    except aiohttp.ClientError as exc:
+        raise AttemptFailed(_failure(exc)) from exc
+
+
+async def _reply(response: aiohttp.ClientResponse, url: URL, max_bytes: int) -> Reply:
+    announced = response.content_length
+    body = None if announced is not None and announced > max_bytes else await _read_capped(response, max_bytes)
+    return Reply(
+        status=response.status,
+        url=url,
+        content_type=response.headers.get(hdrs.CONTENT_TYPE, "").partition(";")[0].strip().lower(),
+        body=body,
+        size=len(body) if body is not None else (announced or max_bytes + 1),
+        retry_after=parse_retry_after(response.headers.get(hdrs.RETRY_AFTER), datetime.now(UTC)),
+        location=response.headers.get(hdrs.LOCATION),
+        document=parse_document(body) if response.status == 200 and body is not None else NOT_JSON,
+    )
+
+
+async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes | None:
+    """The whole body, or None as soon as it grows past ``max_bytes`` (the rest is never read)."""
+    body = bytearray()
+    while len(body) <= max_bytes:
+        chunk = await response.content.read(max_bytes + 1 - len(body))
+        if not chunk:
+            return bytes(body)
+        body += chunk
+    return None
+
+
+def _failure(exc: aiohttp.ClientError) -> str:
+    # Class names only: messages of some aiohttp errors quote the request, and a short, stable
+    # text groups well in the output table.
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection closed by the server"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "answer cut off"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port} ({exc.strerror or type(exc).__name__})"
+    if isinstance(exc, aiohttp.ClientConnectionError):
+        return f"connection failed ({type(exc).__name__})"
+    return f"request failed ({type(exc).__name__})"
+
+
+def _tls_detail(exc: aiohttp.ClientSSLError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return str(exc.certificate_error)
+    return exc.strerror or type(exc).__name__

@@ -1,0 +1,70 @@
+"""End-to-end fixtures: the real simulator on 127.0.0.1 and the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import pytest
+
+from reconciler.simulator import Account, FaultConfig, ListSource, RunningSimulator, SimulatorConfig, run_simulator
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_inputs"
+RECORDS = SAMPLES / "records.csv"
+PASSWORD = "pw-Zq8!distinctive-secret-7731"
+CLIENT_SECRET = "cs-Hk2#distinctive-secret-9902"
+TENANT = "demo.brightpattern.com"
+
+
+@dataclass(frozen=True)
+class Finished:
+    code: int
+    stdout: str
+    stderr: str
+
+
+SimulatorFactory = Callable[..., AbstractAsyncContextManager[RunningSimulator]]
+
+
+@pytest.fixture
+def simulator() -> SimulatorFactory:
+    """Start a simulator serving the sample calling list as ``records.csv`` in ``Campaign_1``."""
+
+    @asynccontextmanager
+    async def start(records: Path = RECORDS, faults: FaultConfig | None = None,
+                    **settings: object) -> AsyncIterator[RunningSimulator]:
+        config = SimulatorConfig(
+            lists=(ListSource(path=records, list_name="records.csv", key_fields=("account_id",)),),
+            users=(Account(login="demo", secret=PASSWORD), Account(login="nobody", secret=PASSWORD, privileged=False)),
+            clients=(Account(login="demo-client", secret=CLIENT_SECRET),),
+            faults=faults or FaultConfig(), **settings)  # type: ignore[arg-type]
+        async with run_simulator(config) as running:
+            yield running
+
+    return start
+
+
+def run_args(base_url: str, input_path: Path, output: Path, *extra: str, dialect: str = "classic") -> list[str]:
+    return ["run", str(input_path), "--output", str(output), "--base-url", base_url, "--tenant", TENANT,
+            "--list", "records.csv", "--campaign", "Campaign_1", "--key", "account_id", "--dialect", dialect,
+            *extra]
+
+
+def credentials(dialect: str = "classic", *, user: str = "demo", password: str = PASSWORD) -> dict[str, str]:
+    if dialect == "classic":
+        return {"BP_USERNAME": user, "BP_PASSWORD": password}
+    return {"BP_CLIENT_ID": "demo-client", "BP_CLIENT_SECRET": CLIENT_SECRET}
+
+
+async def run_cli(args: Sequence[str], environment: dict[str, str]) -> Finished:
+    """The real command, as a user runs it, in a subprocess."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("BP_")}
+    with anyio.fail_after(120):
+        done = await anyio.run_process([sys.executable, "-m", "reconciler", *args], check=False,
+                                       env={**base, **environment})
+    return Finished(done.returncode, done.stdout.decode(), done.stderr.decode())

@@ -1,0 +1,92 @@
+"""The real CLI against the real simulator over loopback HTTP, both dialects, with faults on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from conftest import (
+    CLIENT_SECRET,
+    PASSWORD,
+    RECORDS,
+    SAMPLES,
+    SimulatorFactory,
+    credentials,
+    run_args,
+    run_cli,
+)
+
+from reconciler.simulator import FaultConfig
+
+pytestmark = pytest.mark.anyio
+
+
+def strings(path: Path) -> pa.Table:
+    names = pacsv.read_csv(path).column_names
+    return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False))
+
+
+RECORD_ROWS = {row["account_id"]: row for row in strings(RECORDS).to_pylist()}
+KEY_ROWS = strings(SAMPLES / "keys.csv").to_pylist()
+
+
+def expected_status(account_id: str) -> str:
+    if not account_id.strip():
+        return "invalid_input"
+    return "found" if account_id in RECORD_ROWS else "not_found"
+
+
+@pytest.mark.parametrize("dialect", ["classic", "v2"])
+async def test_sample_keys_reconcile_exactly_with_faults_on(tmp_path: Path, simulator: SimulatorFactory,
+                                                             dialect: str) -> None:
+    faults = FaultConfig(seed=11, fail_503=0.03, fail_429=0.02, retry_after=0.05, reset=0.02, html=0.02,
+                         latency_ms=2, jitter_ms=2)
+    output = tmp_path / "status.parquet"
+    async with simulator(faults=faults) as sim:
+        done = await run_cli(run_args(sim.base_url, SAMPLES / "keys.csv", output, "--rate", "inf",
+                                      "--concurrency", "16", "--max-backoff", "0.2", dialect=dialect),
+                             credentials(dialect))
+        counters = sim.stats()
+
+    assert done.code == 0, done.stderr
+    table = pq.read_table(output)
+    rows = table.to_pylist()
+    assert [r["account_id"] for r in rows] == [r["account_id"] for r in KEY_ROWS]
+    assert [r["note"] for r in rows] == [r["note"] for r in KEY_ROWS]
+    assert [r["recon_status"] for r in rows] == [expected_status(r["account_id"]) for r in KEY_ROWS]
+    for row in rows:
+        if row["recon_status"] == "found":
+            source = RECORD_ROWS[row["account_id"]]
+            assert row["completed"] == (source["status.completed"] == "true")
+            assert row["lastDisposition"] == (source["status.lastDisposition"] or None)
+            assert row["totalAttempts"] == int(source["status.totalAttempts"] or 0)
+            first_name = row["firstName"] if dialect == "classic" else row["firstname"]
+            assert first_name == source["firstName"]
+    assert table.schema.field("lastDate").type == pa.timestamp("ms", tz="UTC")
+    assert table.schema.field("totalAttempts").type == pa.int64()
+
+    distinct = {r["account_id"] for r in KEY_ROWS if r["account_id"].strip()}
+    per_key = counters["requests_per_key"]
+    assert set(per_key) == distinct
+    attempts = {r["account_id"]: r["recon_attempts"] for r in rows if r["recon_status"] != "invalid_input"}
+    assert sum(per_key.values()) == sum(attempts.values())  # every request the server saw is an attempt
+    assert PASSWORD not in done.stderr + done.stdout and CLIENT_SECRET not in done.stderr + done.stdout
+
+
+async def test_without_faults_each_distinct_key_is_asked_once_and_digest_is_paid_once(
+        tmp_path: Path, simulator: SimulatorFactory) -> None:
+    async with simulator() as sim:
+        done = await run_cli(run_args(sim.base_url, SAMPLES / "keys.parquet", tmp_path / "out.csv",
+                                      "--rate", "inf", "--concurrency", "8"), credentials())
+        counters = sim.stats()
+
+    assert done.code == 0, done.stderr
+    assert counters["max_requests_per_key"] == 1
+    assert counters["digest_challenges"] == 1
+    table = strings(tmp_path / "out.csv")
+    assert table.num_rows == pq.read_metadata(SAMPLES / "keys.parquet").num_rows
+    assert "found" in done.stderr and str(tmp_path / "out.csv") in done.stderr
