@@ -8,12 +8,13 @@ batches; WAL mode keeps every committed batch through a ``kill -9``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from reconciler.errors import UsageError
 from reconciler.lookup import LookupResult, LookupStatus
@@ -49,6 +50,13 @@ class JournalMismatch(UsageError):
         )
 
 
+class JournalBusy(UsageError):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"{path}: another reconciler run is using this journal (same output file?); "
+                         "wait for it to finish or choose another --output")
+
+
 class JournalUnreadable(UsageError):
     def __init__(self, path: Path, detail: str) -> None:
         self.path = path
@@ -62,8 +70,9 @@ def epoch_ms(moment: datetime) -> int:
 class Journal:
     """Distinct keys and their results for one run, on disk."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path, lock: IO[bytes] | None = None) -> None:
         self._db = connection
+        self._lock = lock
         self.path = path
         self._known_fields: set[tuple[str, str]] = {
             (kind, folded) for kind, folded in self._db.execute("SELECT kind, folded FROM fields")
@@ -72,6 +81,7 @@ class Journal:
     @classmethod
     def open(cls, path: Path, binding: Mapping[str, Any], *, fresh: bool) -> Journal:
         """Open (or start) the journal at ``path``; refuse one bound to other inputs."""
+        lock = _lock(path)
         if fresh:
             discard_files(path)
         existed = path.exists()
@@ -81,8 +91,9 @@ class Journal:
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
+            lock.close()
             raise JournalUnreadable(path, str(exc)) from exc
-        journal = cls(connection, path)
+        journal = cls(connection, path, lock)
         journal._bind(dict(binding), existed)
         return journal
 
@@ -156,11 +167,15 @@ class Journal:
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.close()
 
     def discard(self) -> None:
-        """Close and delete the journal: the run it served is complete."""
-        self.close()
+        """Delete the journal and close it: the run it served is complete."""
+        self._db.close()
         discard_files(self.path)
+        if self._lock is not None:
+            self._lock.close()
 
     def _bind(self, binding: dict[str, Any], existed: bool) -> None:
         stored = self._meta("binding")
@@ -214,8 +229,19 @@ class _Transaction:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
+def _lock(path: Path) -> IO[bytes]:
+    # One run per journal: a second run on the same output would corrupt both tables.
+    handle = path.with_name(path.name + ".lock").open("a+b")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise JournalBusy(path) from None
+    return handle
+
+
 def discard_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", ".lock"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 

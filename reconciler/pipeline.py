@@ -21,6 +21,7 @@ from reconciler.join import colliding_input_columns, join_batch, plan_output
 from reconciler.journal import Journal
 from reconciler.keys import key_texts
 from reconciler.lookup import RecordSource
+from reconciler.progress import Progress
 from reconciler.query import KeyQuerier
 from reconciler.read import BadRows, InputSpec, open_input, read_batches
 from reconciler.stats import OutputTally, RunStats
@@ -58,9 +59,49 @@ def binding(config: ReconcileConfig, spec: InputSpec) -> dict[str, Any]:
     }
 
 
+class StopRequest:
+    """A SIGINT/SIGTERM received: each stage stops at its next safe point and the run says how to resume."""
+
+    def __init__(self) -> None:
+        self.received: tuple[str, int] | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    def request(self, signum: int) -> None:
+        self.received = self.received or _SIGNAL_EXIT[signal.Signals(signum)]
+        for listener in self._listeners:
+            listener()
+
+    def on_request(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def check(self) -> None:
+        """Raise ``RunInterrupted`` if a stop was requested (called between batches)."""
+        if self.received is not None:
+            raise RunInterrupted(*self.received)
+
+
 async def reconcile(config: ReconcileConfig, *, source_factory: SourceFactory = default_source,
-                    handle_signals: bool = False) -> RunStats:
-    """Run one reconciliation to its end and return what it did; see ``RunStats.exit_code``."""
+                    handle_signals: bool = False, progress: Progress | None = None) -> RunStats:
+    """Run one reconciliation to its end and return what it did; see ``RunStats.exit_code``.
+
+    ``handle_signals``: SIGINT/SIGTERM stop the run gracefully (main thread only): requests in
+    flight finish, the journal is kept, and ``RunInterrupted`` is raised.
+    ``progress``: updated as the stages go, for a reporter to show.
+    """
+    stop = StopRequest()
+    try:
+        async with anyio.create_task_group() as group:
+            if handle_signals:
+                group.start_soon(_watch_signals, stop)
+            stats = await _reconcile(config, source_factory, progress or Progress(), stop)
+            group.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        raise root_cause(group) from None
+    return stats
+
+
+async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, progress: Progress,
+                     stop: StopRequest) -> RunStats:
     started = time.monotonic()
     spec = prepare(config)
     bad_rows = BadRows(skip=config.skip_bad_rows)
@@ -68,17 +109,25 @@ async def reconcile(config: ReconcileConfig, *, source_factory: SourceFactory = 
     try:
         resumed = journal.keys_loaded
         if not resumed:
-            await anyio.to_thread.run_sync(load_keys, journal, spec, bad_rows)
+            progress.start_phase("reading keys", total=spec.total_rows, unit="rows")
+            await anyio.to_thread.run_sync(load_keys, journal, spec, bad_rows, progress, stop)
         if config.retry_errors:
             journal.requeue_errors()
-        requests = await _query(config, journal, spec, source_factory, handle_signals)
-        tally = await anyio.to_thread.run_sync(write_output, config, journal, spec)
+        requests = await _query(config, journal, spec, source_factory, progress, stop)
+        progress.start_phase("writing", total=journal.load_summary().get("rows"), unit="rows")
+        tally = await anyio.to_thread.run_sync(write_output, config, journal, spec, progress, stop)
         stats = _run_stats(config, journal, tally, requests, time.monotonic() - started, resumed)
     except BaseException:
         journal.close()
         raise
     journal.discard()
     return stats
+
+
+async def _watch_signals(stop: StopRequest) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            stop.request(signum)
 
 
 def run(config: ReconcileConfig, *, source_factory: SourceFactory = default_source,
@@ -90,58 +139,62 @@ def run(config: ReconcileConfig, *, source_factory: SourceFactory = default_sour
     return anyio.run(main)
 
 
-def load_keys(journal: Journal, spec: InputSpec, bad_rows: BadRows) -> None:
-    """First pass over the input: every distinct usable key into the journal."""
+def load_keys(journal: Journal, spec: InputSpec, bad_rows: BadRows, progress: Progress | None = None,
+              stop: StopRequest | None = None) -> None:
+    """First pass over the input: every distinct usable key into the journal (idempotent)."""
+    progress, stop = progress or Progress(), stop or StopRequest()
     rows = invalid = 0
     for batch in read_batches(spec, bad_rows):
+        stop.check()
         texts = key_texts(batch, spec.key_columns)
         rows += batch.num_rows
+        progress.done = rows
         invalid += texts.null_count
         journal.add_keys(pc.unique(texts.drop_null()).to_pylist())
     journal.finish_loading({"rows": rows, "invalid_rows": invalid, "bad_rows": bad_rows.count,
                             "bad_row_lines": bad_rows.lines})
 
 
-async def _query(config: ReconcileConfig, journal: Journal, spec: InputSpec,
-                 source_factory: SourceFactory, handle_signals: bool) -> tuple[int, int]:
-    if not journal.pending_count():
+async def _query(config: ReconcileConfig, journal: Journal, spec: InputSpec, source_factory: SourceFactory,
+                 progress: Progress, stop: StopRequest) -> tuple[int, int]:
+    stop.check()
+    pending = journal.pending_count()
+    if not pending:
         return 0, 0
     async with source_factory(config) as source:
         querier = KeyQuerier(journal, source, spec.key_columns, concurrency=config.policy.concurrency,
                              failure_span=config.policy.failure_span)
-        received: list[signal.Signals] = []
-        try:
-            async with anyio.create_task_group() as group:
-                if handle_signals:
-                    group.start_soon(_stop_on_signal, querier, received)
-                await querier.run()
-                group.cancel_scope.cancel()
-        except BaseExceptionGroup as group:
-            raise root_cause(group) from None
+        stop.on_request(querier.stop)
+        _watch_source(progress, querier, source, pending)
+        await querier.run()
         stats = getattr(source, "stats", None)
-    if received:
-        name, code = _SIGNAL_EXIT[received[0]]
-        raise RunInterrupted(name, code)
+    stop.check()
     return int(getattr(stats, "requests_sent", 0)), int(getattr(stats, "retries", 0))
 
 
-async def _stop_on_signal(querier: KeyQuerier, received: list[signal.Signals]) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            received.append(signal.Signals(signum))
-            querier.stop()
+def _watch_source(progress: Progress, querier: KeyQuerier, source: RecordSource, pending: int) -> None:
+    progress.start_phase("querying", total=pending, unit="keys")
+    progress.counters = querier.counters
+    stats = getattr(source, "stats", None)
+    progress.retries = lambda: int(getattr(stats, "retries", 0))
+    throttle = getattr(source, "throttle", None)
+    progress.effective_rate = lambda: throttle.throttled_rate() if throttle is not None else None
 
 
-def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec) -> OutputTally:
+def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec,
+                 progress: Progress | None = None, stop: StopRequest | None = None) -> OutputTally:
     """Second pass over the input: join each batch with the results and write it."""
+    progress, stop = progress or Progress(), stop or StopRequest()
     fmt, gzipped = output_format_for(config.output_path, config.output_format)
     layout = plan_output(spec.schema, journal.field_names("entry"), journal.field_names("extra"))
     tally = OutputTally()
     with TableWriter(config.output_path, layout.schema, fmt, gzipped=gzipped) as writer:
         for batch in read_batches(spec, BadRows(skip=config.skip_bad_rows)):
+            stop.check()
             joined = join_batch(batch, key_texts(batch, spec.key_columns), journal.lookup, layout)
             tally.add(joined)
             writer.write(joined)
+            progress.done = tally.rows
     return tally
 
 
@@ -153,5 +206,5 @@ def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, re
         by_status=dict(tally.by_status), top_dispositions=tally.dispositions.most_common(10),
         requests_sent=requests[0], retries=requests[1], duration_seconds=seconds, resumed=resumed,
         bad_rows_skipped=int(loaded.get("bad_rows", 0)), bad_row_lines=tuple(loaded.get("bad_row_lines", ())),
-        warnings=journal.warnings_count(), completed_rows=tally.completed,
+        warnings=journal.warnings_count(), completed_rows=tally.completed, first_errors=tuple(tally.first_errors),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from reconciler.lookup import ListedRecord, LookupResult, LookupStatus
 from reconciler.query import FailureStreak, KeyQuerier
 
 pytestmark = pytest.mark.anyio
+JournalFactory = Callable[[list[str]], Journal]
 
 
 class SlowSource:
@@ -38,15 +39,24 @@ class SlowSource:
         raise NotImplementedError
 
 
-def journal_with(tmp_path: Path, keys: list[str]) -> Journal:
-    journal = Journal.open(tmp_path / "j", {"run": 1}, fresh=False)
-    journal.add_keys(keys)
-    journal.finish_loading({"rows": len(keys)})
-    return journal
+@pytest.fixture
+def journal_with(tmp_path: Path) -> Iterator[JournalFactory]:
+    opened: list[Journal] = []
+
+    def make(keys: list[str]) -> Journal:
+        journal = Journal.open(tmp_path / "j", {"run": 1}, fresh=False)
+        journal.add_keys(keys)
+        journal.finish_loading({"rows": len(keys)})
+        opened.append(journal)
+        return journal
+
+    yield make
+    for journal in opened:
+        journal.close()
 
 
-async def test_first_request_goes_alone_then_concurrency_is_bounded(tmp_path: Path) -> None:
-    journal = journal_with(tmp_path, [str(i) for i in range(40)])
+async def test_first_request_goes_alone_then_concurrency_is_bounded(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(40)])
     source = SlowSource()
     await KeyQuerier(journal, source, ("k",), concurrency=5).run()
 
@@ -56,8 +66,8 @@ async def test_first_request_goes_alone_then_concurrency_is_bounded(tmp_path: Pa
     assert journal.count_by_status() == {"found": 40}
 
 
-async def test_every_key_is_asked_exactly_once(tmp_path: Path) -> None:
-    journal = journal_with(tmp_path, [str(i) for i in range(2500)])
+async def test_every_key_is_asked_exactly_once(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(2500)])
     source = SlowSource()
     await KeyQuerier(journal, source, ("k",), concurrency=16).run()
 
@@ -88,8 +98,8 @@ def test_failure_streak_longer_than_the_span_stops_the_run() -> None:
         streak.admit(_answer(LookupStatus.ERROR))
 
 
-async def test_a_dead_server_leaves_its_keys_pending_not_marked_as_errors(tmp_path: Path) -> None:
-    journal = journal_with(tmp_path, [str(i) for i in range(50)])
+async def test_a_dead_server_leaves_its_keys_pending_not_marked_as_errors(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(50)])
     now = [0.0]
 
     class DeadSource(SlowSource):
@@ -103,8 +113,8 @@ async def test_a_dead_server_leaves_its_keys_pending_not_marked_as_errors(tmp_pa
     assert journal.pending_count() == 50
 
 
-async def test_stop_sends_nothing_new_and_keeps_what_was_answered(tmp_path: Path) -> None:
-    journal = journal_with(tmp_path, [str(i) for i in range(1000)])
+async def test_stop_sends_nothing_new_and_keeps_what_was_answered(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(1000)])
     twentieth_answer = anyio.Event()
 
     class StoppingSource(SlowSource):
