@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import codecs
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -12,12 +12,41 @@ from reconciler.errors import InvalidOption
 Dialect = Literal["classic", "v2"]
 DIALECTS: tuple[Dialect, ...] = ("classic", "v2")
 FileFormat = Literal["csv", "parquet"]
+FILE_FORMATS: tuple[FileFormat, ...] = ("csv", "parquet")
 Strategy = Literal["query", "scan", "auto"]
+
+
+# What each request setting accepts, worded for the user; also used by the settings loader.
+EXPECTED = {
+    "concurrency": "an integer from 1 to 1000",
+    "rate": "a number of requests per second above 0 (inf for no limit)",
+    "max_attempts": "an integer from 1 to 100",
+    "timeout": "seconds above 0, at most 3600",
+    "max_backoff": "seconds from 0 to 3600",
+    "max_answer_bytes": "an integer of at least 1024",
+    "failure_span": "seconds above 0",
+}
 
 
 def _require(ok: bool, option: str, value: object, expected: str) -> None:
     if not ok:
         raise InvalidOption(option, value, expected)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    # NaN compares false with everything, so a range check written as a comparison refuses it.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_text_encoding(name: str) -> bool:
+    try:
+        return bool(getattr(codecs.lookup(name), "_is_text_encoding", True))  # refuses rot13, base64, ...
+    except LookupError:
+        return False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,14 +96,18 @@ class RequestPolicy:
     verify_tls: bool = True
 
     def __post_init__(self) -> None:
-        _require(1 <= self.concurrency <= 1000, "--concurrency", self.concurrency, "an integer from 1 to 1000")
-        _require(self.rate > 0 and not math.isnan(self.rate), "--rate", self.rate,
-                 "a number of requests per second above 0 (inf for no limit)")
-        _require(1 <= self.max_attempts <= 100, "--max-attempts", self.max_attempts, "an integer from 1 to 100")
-        _require(0 < self.timeout <= 3600, "--timeout", self.timeout, "seconds above 0, at most 3600")
-        _require(0 <= self.max_backoff <= 3600, "--max-backoff", self.max_backoff, "seconds from 0 to 3600")
-        _require(self.max_answer_bytes >= 1024, "max_answer_bytes", self.max_answer_bytes, "at least 1024")
-        _require(self.failure_span > 0, "--failure-span", self.failure_span, "seconds above 0")
+        ranges = {
+            "concurrency": _is_int(self.concurrency) and 1 <= self.concurrency <= 1000,
+            "rate": _is_number(self.rate) and self.rate > 0,
+            "max_attempts": _is_int(self.max_attempts) and 1 <= self.max_attempts <= 100,
+            "timeout": _is_number(self.timeout) and 0 < self.timeout <= 3600,
+            "max_backoff": _is_number(self.max_backoff) and 0 <= self.max_backoff <= 3600,
+            "max_answer_bytes": _is_int(self.max_answer_bytes) and self.max_answer_bytes >= 1024,
+            "failure_span": _is_number(self.failure_span) and self.failure_span > 0,
+        }
+        for name, ok in ranges.items():
+            option = name if name == "max_answer_bytes" else "--" + name.replace("_", "-")
+            _require(ok, option, getattr(self, name), EXPECTED[name])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +131,11 @@ class ReconcileConfig:
     def __post_init__(self) -> None:
         _require(len(set(self.key_columns)) == len(self.key_columns), "--key", list(self.key_columns),
                  "each key column once")
+        _require(all(self.key_columns), "--key", list(self.key_columns), "non-empty column names")
+        for option, value in (("--input-format", self.input_format), ("--output-format", self.output_format)):
+            _require(value is None or value in FILE_FORMATS, option, value, " or ".join(FILE_FORMATS))
+        _require(_is_text_encoding(self.input_encoding), "--input-encoding", self.input_encoding,
+                 "a text encoding, e.g. utf-8, latin-1, cp1252 or utf-16")
 
     @property
     def journal(self) -> Path:

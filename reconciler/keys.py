@@ -2,7 +2,13 @@
 
 One key column: the value itself. Several: the values joined by a unit separator, each escaped so
 that no value can imitate the separator. A row whose key has an empty, whitespace-only or null
-value gets a null key text: it is ``invalid_input`` and never sent.
+value gets a null key text: it is ``invalid_input`` and never sent ("whitespace" is what Python's
+``str.isspace`` calls so, which is what pyarrow trims).
+
+Key values are text. A text column (``string``, ``large_string``, ``string_view``, or any of them
+dictionary-encoded) is used as it is; an integer column is turned into its exact decimal form
+(``123`` -> ``"123"``, ``-7`` -> ``"-7"``). Other types (floats, binary, dates, nested values) have
+no single exact text form, so ``is_key_type`` refuses them and the reader reports it.
 """
 
 from __future__ import annotations
@@ -16,8 +22,16 @@ _SEPARATOR = "\x1f"
 _ESCAPE = "\\"
 
 
+def is_key_type(type_: pa.DataType) -> bool:
+    """Whether a column of this type can be a key column: text or integers, dictionary-encoded or not."""
+    if pa.types.is_dictionary(type_):
+        type_ = type_.value_type
+    return bool(pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_string_view(type_)
+                or pa.types.is_integer(type_))
+
+
 def as_key_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """A key column's values as strings: text as it is, other Arrow types cast (``123`` -> ``"123"``)."""
+    """A key column's values as ``string``: text as it is, integers in decimal (``123`` -> ``"123"``)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_dictionary(column.type):
@@ -37,6 +51,14 @@ def key_texts(batch: pa.RecordBatch, key_columns: Sequence[str]) -> pa.Array:
         escaped = [_escape(v) for v in values]
         text = pc.binary_join_element_wise(*escaped, _SEPARATOR)
     return pc.if_else(unusable, pa.scalar(None, pa.string()), text)
+
+
+def key_text_of(values: Sequence[str]) -> str:
+    """The key text of one row's key values (the scalar form of ``key_texts``)."""
+    if len(values) == 1:
+        return values[0]
+    escaped = (value.replace(_ESCAPE, _ESCAPE + _ESCAPE).replace(_SEPARATOR, _ESCAPE + "u") for value in values)
+    return _SEPARATOR.join(escaped)
 
 
 def key_fields(text: str, key_columns: Sequence[str]) -> dict[str, str]:

@@ -1,28 +1,41 @@
 """Read key rows from CSV, gzipped CSV or Parquet, in bounded batches, never the whole file.
 
-CSV columns are read as strings, every one, so that values pass through unchanged (``000123`` stays
-``000123``). Parquet columns keep their types; key columns are turned into strings only for the
-request (see ``reconciler.keys``). pyarrow and OS errors are translated here, once, into
-``InputError`` naming the file and, where known, the line.
+CSV columns are read as strings, every one, so that values pass through unchanged: ``000123``,
+``+4412``, ``1e5``, ``NaN``, ``true``, ``NA`` and ``null`` stay those exact strings, and an empty
+field is ``""``, never null. Parquet columns keep their types (and keep them in the output). A key
+column must be text (``string``, ``large_string``, ``string_view``) or integers, dictionary-encoded
+or not; ``reconciler.keys`` turns integers into their exact decimal text (``123`` -> ``"123"``) for
+the request. Floating-point, binary and nested key columns are refused: they have no single exact
+text form.
+
+``open_input`` checks everything it can before the first request: the file is a readable regular
+file, its content matches its name, the header has no duplicate names and holds the key columns.
+Ragged CSV rows and unclosed quotes are found while reading (``reconciler.read_csv``), with the line
+of the file where the row starts. pyarrow and OS errors are translated here and in ``read_csv``,
+once, into ``InputError``.
 """
 
 from __future__ import annotations
 
-import codecs
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from reconciler.config import FileFormat
-from reconciler.errors import BadInputRow, InputColumnMissing, InputError
+from reconciler.errors import InputColumnMissing, InputError
+from reconciler.keys import is_key_type
+from reconciler.read_csv import BATCH_ROWS, CsvFile, first_line, read_header, read_rows, text_codec
+from reconciler.read_csv import BadRows as BadRows
 
-BATCH_ROWS = 65_536
-_CSV_BLOCK_BYTES = 1 << 20
-_MAGIC = {b"PAR1": "Parquet", b"PK\x03\x04": "a zip archive", b"\x1f\x8b": "gzip-compressed data"}
+# Leading bytes of formats people save under a .csv name by mistake.
+_MAGIC = ((b"PK\x03\x04", "a zip archive (an Excel workbook?)"), (b"\x1f\x8b", "gzip-compressed data"),
+          (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook"), (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
+          (b"\xfd7zXZ\x00", "xz-compressed data"))
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,47 +48,34 @@ class InputSpec:
     encoding: str
     schema: pa.Schema
     key_columns: tuple[str, ...]
-    total_rows: int | None  # known without reading (Parquet metadata); None for CSV
+    total_rows: int | None  # known without reading (Parquet metadata, header-only CSV); else None
     total_bytes: int
 
 
-@dataclass
-class BadRows:
-    """Ragged CSV rows met while reading, when the user asked to skip them."""
-
-    skip: bool
-    lines: list[int] = field(default_factory=list)
-    count: int = 0
-
-
-def format_for(path: Path, override: FileFormat | None) -> tuple[FileFormat, bool]:
+def format_for(path: Path, override: FileFormat | None, *, content: str | None = None) -> tuple[FileFormat, bool]:
     """The format a file name implies (or the override), and whether it is gzipped."""
     name = path.name.lower()
-    gzipped = name.endswith(".gz")
     if override is not None:
-        return override, gzipped
+        return override, override == "csv" and name.endswith(".gz")
     if name.endswith((".csv", ".csv.gz")):
-        return "csv", gzipped
+        return "csv", name.endswith(".gz")
     if name.endswith((".parquet", ".pq")):
         return "parquet", False
-    raise InputError(path, "unknown file extension; use .csv, .csv.gz or .parquet, or pass --input-format")
+    suffix = "".join(path.suffixes[-2:])
+    unknown = f"unknown file extension {suffix!r}" if suffix else "no file extension"
+    found = f" and the content is {content}" if content else ""
+    raise InputError(path, f"{unknown}{found}; name it .csv, .csv.gz or .parquet, or pass --input-format")
 
 
 def open_input(path: Path, *, override: FileFormat | None, encoding: str,
                key_columns: Sequence[str]) -> InputSpec:
     """Check that ``path`` is a readable table of the expected format with the key columns."""
-    fmt, gzipped = format_for(path, override)
-    size = _check_file(path)
-    _check_magic(path, fmt, gzipped)
-    schema, total_rows = _csv_header(path, gzipped, encoding) if fmt == "csv" else _parquet_header(path)
-    names = schema.names
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise InputError(path, f"duplicate column names in the header: {', '.join(duplicates)}")
-    keys = tuple(key_columns) or tuple(names)
-    for column in keys:
-        if column not in names:
-            raise InputColumnMissing(path, column, names)
+    size, head, tail = _check_file(path)
+    found = _sniff(head, tail)
+    fmt, gzipped = format_for(path, override, content=found)
+    _check_content(path, fmt, gzipped, found, head, encoding)
+    schema, total_rows = _csv_header(CsvFile(path, gzipped, encoding)) if fmt == "csv" else _parquet_header(path)
+    keys = _check_columns(path, schema, tuple(key_columns))
     return InputSpec(path=path, format=fmt, gzipped=gzipped, encoding=encoding, schema=schema,
                      key_columns=keys, total_rows=total_rows, total_bytes=size)
 
@@ -84,37 +84,88 @@ def read_batches(spec: InputSpec, bad_rows: BadRows | None = None) -> Iterator[p
     """Every row of the input, in order, in batches of at most ``BATCH_ROWS`` rows."""
     if spec.format == "parquet":
         yield from _parquet_batches(spec)
-    else:
-        yield from _csv_batches(spec, bad_rows or BadRows(skip=False))
+    elif spec.total_rows != 0:
+        source = CsvFile(spec.path, spec.gzipped, spec.encoding)
+        yield from read_rows(source, spec.schema, bad_rows or BadRows(skip=False))
 
 
-def _check_file(path: Path) -> int:
+def _check_file(path: Path) -> tuple[int, bytes, bytes]:
+    """The file's size, first 8 and last 4 bytes, read with a real open: root passes ``os.access``."""
     try:
-        if path.is_dir():
-            raise InputError(path, "is a folder, not a file")
-        size = path.stat().st_size
-        with path.open("rb"):
-            pass
+        info = path.stat()
     except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except PermissionError:
-        raise InputError(path, "permission denied: cannot read the file") from None
+        problem = "is a symbolic link to a missing file" if path.is_symlink() else "no such file"
+        raise InputError(path, f"{problem}; check the path") from None
+    except NotADirectoryError:
+        raise InputError(path, "a folder on the path is a file; check the path") from None
     except OSError as exc:
-        raise InputError(path, f"cannot read the file: {exc.strerror or exc}") from exc
-    if size == 0:
-        raise InputError(path, "empty file (0 bytes): expected a header row at least")
-    return size
+        raise InputError(path, f"cannot open the file ({exc.strerror or exc}); check the path") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(path, "is a folder, not a file; name the key file inside it")
+    if not stat.S_ISREG(info.st_mode):
+        # A pipe or device can be read once at most, and the input is read twice (keys, then output).
+        raise InputError(path, "is not a regular file (a pipe, socket or device); save the keys to a file")
+    if info.st_size == 0:
+        raise InputError(path, "empty file (0 bytes): expected at least a header row naming the columns")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+            handle.seek(max(0, info.st_size - 4))
+            return info.st_size, head, handle.read(4)
+    except OSError as exc:
+        raise InputError(path, f"cannot read the file ({exc.strerror or exc}); check its permissions") from None
 
 
-def _check_magic(path: Path, fmt: FileFormat, gzipped: bool) -> None:
-    with path.open("rb") as handle:
-        head = handle.read(4)
-    found = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
-    expected = "gzip-compressed data" if gzipped else ("Parquet" if fmt == "parquet" else None)
-    if found != expected:
-        what = found or "text, not Parquet"
-        raise InputError(path, f"the content is {what}, which does not match its name "
-                               f"(read as {'gzipped ' if gzipped else ''}{fmt}); pass --input-format")
+def _sniff(head: bytes, tail: bytes) -> str:
+    """What the content is, by its first and last bytes."""
+    if head.startswith(b"PAR1") and tail == b"PAR1":
+        return "Parquet"
+    if found := next((name for magic, name in _MAGIC if head.startswith(magic)), None):
+        return found
+    if head.startswith(_UTF16_BOMS):
+        return "UTF-16 text"
+    return "binary data" if b"\x00" in head else "text"
+
+
+def _check_content(path: Path, fmt: FileFormat, gzipped: bool, found: str, head: bytes, encoding: str) -> None:
+    if fmt == "parquet":
+        # A Parquet file with a damaged end still starts with PAR1: pyarrow describes the damage better.
+        ok = found == "Parquet" or head.startswith(b"PAR1")
+    elif gzipped:
+        ok = found == "gzip-compressed data"
+    elif _is_utf16(encoding):
+        ok = found in ("text", "UTF-16 text", "binary data")  # UTF-16 without a BOM has zero bytes
+    elif found == "UTF-16 text":
+        raise InputError(path, "the content is UTF-16 text; pass --input-encoding utf-16")
+    else:
+        ok = found == "text"
+    if not ok:
+        named = {"parquet": "Parquet", "csv": "gzipped CSV" if gzipped else "CSV text"}[fmt]
+        hint = {"Parquet": " parquet", "text": " csv"}.get(found, "")
+        raise InputError(path, f"the content is {found}, but the file is read as {named}; "
+                               f"give it the right extension or pass --input-format{hint}")
+
+
+def _is_utf16(encoding: str) -> bool:
+    return text_codec(encoding).name.startswith(("utf-16", "utf-32"))
+
+
+def _check_columns(path: Path, schema: pa.Schema, wanted: tuple[str, ...]) -> tuple[str, ...]:
+    names = schema.names
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError(path, f"duplicate column names in the header: {', '.join(map(repr, duplicates))}; "
+                               "rename them so that each is unique")
+    for column in wanted:
+        if column not in names:
+            raise InputColumnMissing(path, column, names)
+    keys = wanted or tuple(names)
+    for column in keys:
+        if not is_key_type(schema.field(column).type):
+            every = "" if wanted else " (without --key, every column is a key column)"
+            raise InputError(path, f"key column {column!r} holds {schema.field(column).type} values{every}; "
+                                   "a key must be text or integers: store it as text, or choose other --key columns")
+    return keys
 
 
 def _parquet_header(path: Path) -> tuple[pa.Schema, int]:
@@ -122,101 +173,17 @@ def _parquet_header(path: Path) -> tuple[pa.Schema, int]:
         meta = pq.ParquetFile(path)
         return meta.schema_arrow, meta.metadata.num_rows
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(path, f"not a readable Parquet file: {_first_line(exc)}") from exc
+        raise InputError(path, f"not a readable Parquet file ({first_line(exc)}); check that it was "
+                               "copied whole") from exc
 
 
 def _parquet_batches(spec: InputSpec) -> Iterator[pa.RecordBatch]:
     try:
         yield from pq.ParquetFile(spec.path).iter_batches(batch_size=BATCH_ROWS)
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(spec.path, f"Parquet read failed: {_first_line(exc)}") from exc
+        raise InputError(spec.path, f"the Parquet file is damaged ({first_line(exc)}); write it again") from exc
 
 
-def _csv_source(spec_path: Path, gzipped: bool) -> pa.NativeFile:
-    return pa.input_stream(str(spec_path), compression="gzip" if gzipped else None)
-
-
-def _csv_header(path: Path, gzipped: bool, encoding: str) -> tuple[pa.Schema, None]:
-    try:
-        with _csv_source(path, gzipped) as source:
-            reader = pacsv.open_csv(source, read_options=_read_options(encoding),
-                                    parse_options=pacsv.ParseOptions(newlines_in_values=True))
-            names = reader.schema.names
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-        raise _csv_error(path, encoding, gzipped, exc, None) from exc
-    except LookupError:
-        raise InputError(path, f"unknown --input-encoding {encoding!r}") from None
-    return pa.schema([pa.field(name, pa.string()) for name in names]), None
-
-
-def _csv_batches(spec: InputSpec, bad_rows: BadRows) -> Iterator[pa.RecordBatch]:
-    first_bad: list[int | None] = []
-    parse = pacsv.ParseOptions(newlines_in_values=True,
-                               invalid_row_handler=_bad_row_handler(bad_rows, first_bad))
-    convert = pacsv.ConvertOptions(column_types={f.name: pa.string() for f in spec.schema},
-                                   strings_can_be_null=False)
-    try:
-        with _csv_source(spec.path, spec.gzipped) as source:
-            reader = pacsv.open_csv(source, read_options=_read_options(spec.encoding),
-                                    parse_options=parse, convert_options=convert)
-            for batch in reader:
-                yield from _split(batch)
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-        line = first_bad[0] if first_bad else None
-        raise _csv_error(spec.path, spec.encoding, spec.gzipped, exc, line) from exc
-
-
-def _read_options(encoding: str) -> pacsv.ReadOptions:
-    codecs.lookup(encoding)
-    return pacsv.ReadOptions(use_threads=False, block_size=_CSV_BLOCK_BYTES, encoding=encoding)
-
-
-def _bad_row_handler(bad_rows: BadRows, first_bad: list[int | None]) -> Callable[[object], str]:
-    def handle(row: object) -> str:
-        line = getattr(row, "number", None)
-        if not bad_rows.skip:
-            first_bad.append(line)
-            return "error"
-        bad_rows.count += 1
-        if line is not None and len(bad_rows.lines) < 100:
-            bad_rows.lines.append(line)
-        return "skip"
-
-    return handle
-
-
-def _split(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
-    for start in range(0, batch.num_rows, BATCH_ROWS):
-        yield batch.slice(start, BATCH_ROWS)
-
-
-def _csv_error(path: Path, encoding: str, gzipped: bool, exc: BaseException, line: int | None) -> InputError:
-    message = _first_line(exc)
-    if "Expected" in message and "columns" in message:
-        detail = message.split(":", 2)[1].strip() if message.count(":") >= 2 else message
-        return BadInputRow(path, line, f"{detail}; fix the row or pass --skip-bad-rows")
-    if "UTF8" in message.upper() or isinstance(exc, UnicodeDecodeError):
-        offset = _first_undecodable_byte(path, encoding, gzipped)
-        where = f" at byte offset {offset}" if offset is not None else ""
-        return InputError(path, f"not valid {encoding} text{where}; pass --input-encoding (e.g. latin-1)")
-    return InputError(path, f"cannot read as CSV: {message}")
-
-
-
-def _first_undecodable_byte(path: Path, encoding: str, gzipped: bool) -> int | None:
-    decoder = codecs.getincrementaldecoder(encoding)()
-    offset = 0
-    with _csv_source(path, gzipped) as source:
-        while chunk := source.read(1 << 16):
-            pending = len(decoder.getstate()[0])
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                return offset - pending + exc.start
-            offset += len(chunk)
-    return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _csv_header(source: CsvFile) -> tuple[pa.Schema, int | None]:
+    names, total_rows = read_header(source)
+    return pa.schema([pa.field(name, pa.string()) for name in names]), total_rows

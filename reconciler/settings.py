@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.config import DIALECTS, Credentials, ReconcileConfig, RequestPolicy, Target
+from reconciler.config import DIALECTS, EXPECTED, FILE_FORMATS, Credentials, ReconcileConfig, RequestPolicy, Target
 from reconciler.errors import InputError, InvalidOption, MissingSetting, UsageError
 
 
@@ -37,8 +37,9 @@ class Option:
 
 
 def _rate(text: str) -> float:
-    value = float(text)
-    return math.inf if value == math.inf or text.strip().lower() in ("inf", "unlimited") else value
+    if text.strip().lower() in ("inf", "unlimited"):
+        return math.inf
+    return float(text)
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -58,8 +59,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--timeout", float, "seconds for one HTTP attempt [30]", "SECONDS"),
     Option("--max-backoff", float, "longest single wait between attempts, in seconds [30]", "SECONDS"),
     Option("--failure-span", float, "stop (exit 1) when every request failed for this long [120]", "SECONDS"),
-    Option("--input-format", str, "read INPUT as this format whatever its name", choices=("csv", "parquet")),
-    Option("--output-format", str, "write OUTPUT as this format whatever its name", choices=("csv", "parquet")),
+    Option("--input-format", str, "read INPUT as this format whatever its name", choices=FILE_FORMATS),
+    Option("--output-format", str, "write OUTPUT as this format whatever its name", choices=FILE_FORMATS),
     Option("--input-encoding", str, "text encoding of a CSV input [utf-8]", "ENCODING"),
     Option("--password-file", str, "read the password (classic) or client secret (v2) from this file", "PATH"),
     Option("--journal", str, "journal file [OUTPUT.reconciler-journal]", "PATH"),
@@ -70,21 +71,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("--insecure", bool, "do not verify the server's TLS certificate (not for production)", switch=True),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
-_SECRET_KEYS = {"password", "secret", "client_secret", "bp_password", "bp_client_secret", "token"}
+_SECRET_WORDS = ("password", "passwd", "secret", "token")
 # Settings a config file may hold that are not flags.
 _FILE_ONLY = {"input", "username", "client_id"}
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """Declare every run setting as a flag; unset flags stay None so the config file can fill them."""
+    """Declare every run setting as a flag; unset flags stay None so the config file can fill them.
+
+    Values are checked by ``build_config``, not by argparse, so that a bad value gets the same
+    one-line message, with the valid range, whether it came from a flag or the config file.
+    """
     for option in OPTIONS:
         if option.switch:
             parser.add_argument(option.flag, action="store_true", default=None, help=option.help)
         elif option.repeat:
             parser.add_argument(option.flag, action="append", metavar=option.metavar, help=option.help)
         else:
-            parser.add_argument(option.flag, metavar=option.metavar, choices=option.choices, help=option.help,
-                                type=_flag_type(option))
+            choices = "{" + ",".join(option.choices) + "}" if option.choices else None
+            metavar = option.metavar or choices
+            parser.add_argument(option.flag, metavar=metavar, help=option.help, type=_flag_type(option))
 
 
 def _flag_type(option: Option) -> Callable[[str], Any]:
@@ -92,53 +98,72 @@ def _flag_type(option: Option) -> Callable[[str], Any]:
         try:
             return option.parse(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {option.metavar or 'value'}") from None
+            return text  # not a number: build_config reports it with the valid range
 
     return parse
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """The settings in a TOML file; unknown keys and inline secrets are errors naming the key."""
+    """The settings in a TOML file; unknown keys, wrong types and inline secrets are errors naming the key."""
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
-        raise InputError(path, "configuration file not found") from None
+        raise InputError(path, "configuration file not found; check the --config path") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read the configuration file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "the configuration file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML: {exc}") from None
-    settings: dict[str, Any] = {}
-    for key, value in data.items():
-        name = key.replace("-", "_")
-        if name.lower() in _SECRET_KEYS:
+    return {key.replace("-", "_"): _checked_value(path, key, value) for key, value in data.items()}
+
+
+def _checked_value(path: Path, key: str, value: Any) -> Any:
+    name = key.replace("-", "_")
+    if name not in _BY_NAME and name not in _FILE_ONLY:
+        if any(word in name.lower() for word in _SECRET_WORDS):
             raise UsageError(f"{path}: key {key!r}: secrets are never read from the configuration file; "
                              "use the environment (BP_PASSWORD, BP_CLIENT_SECRET) or password-file")
-        if name not in _BY_NAME and name not in _FILE_ONLY:
-            raise UsageError(f"{path}: unknown key {key!r}; known keys: "
-                             f"{', '.join(sorted([*_BY_NAME, *_FILE_ONLY]))}")
-        settings[name] = _checked_value(path, key, _BY_NAME.get(name), value)
-    return settings
-
-
-def _checked_value(path: Path, key: str, option: Option | None, value: Any) -> Any:
-    if option is not None and option.repeat:
-        value = [value] if isinstance(value, str) else value
-        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
-    elif option is not None and option.switch:
-        ok = isinstance(value, bool)
-    elif option is not None and option.parse in (int, float, _rate):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if option.parse is _rate and isinstance(value, str):
-            try:
-                value, ok = _rate(value), True
-            except ValueError:
-                ok = False
-    else:
-        ok = isinstance(value, str)
+        raise UsageError(f"{path}: unknown key {key!r}; known keys: {', '.join(sorted([*_BY_NAME, *_FILE_ONLY]))}")
+    option = _BY_NAME.get(name)
+    expected, ok = _type_check(option, value)
     if not ok:
-        raise UsageError(f"{path}: key {key!r} has the wrong type ({type(value).__name__}: {value!r})")
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise UsageError(f"{path}: key {key!r} must be {expected}, not {type(value).__name__} {shown}")
     if option is not None and option.choices and value not in option.choices:
         raise UsageError(f"{path}: key {key!r} must be one of {', '.join(option.choices)}, not {value!r}")
+    if option is not None and option.repeat and isinstance(value, str):
+        return [value]
+    if option is not None and option.parse is _rate and isinstance(value, str):
+        return _rate(value)
     return value
+
+
+def _type_check(option: Option | None, value: Any) -> tuple[str, bool]:
+    """What the key's value must be, and whether it is."""
+    if option is not None and option.repeat:
+        items = [value] if isinstance(value, str) else value
+        return "a column name or a list of them", isinstance(items, list) and all(isinstance(i, str) for i in items)
+    if option is not None and option.switch:
+        return "true or false", isinstance(value, bool)
+    if option is not None and option.parse is _rate:
+        return "a number or \"inf\"", _is_number(value) or (isinstance(value, str) and _parses(_rate, value))
+    if option is not None and option.parse in (int, float):
+        return "a number", _is_number(value)
+    return "a string", isinstance(value, str)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _parses(parse: Callable[[str], Any], text: str) -> bool:
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 def merge(flags: argparse.Namespace, file_settings: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
@@ -189,8 +214,8 @@ def _policy(settings: Mapping[str, Any]) -> RequestPolicy:
     given = {name: settings[name] for name in ("concurrency", "rate", "max_attempts", "timeout", "max_backoff",
                                                "failure_span") if settings.get(name) is not None}
     for name, value in given.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidOption(f"--{name.replace('_', '-')}", value, "a number")
+        if not _is_number(value):  # text a flag could not parse, e.g. --rate abc
+            raise InvalidOption(f"--{name.replace('_', '-')}", value, EXPECTED[name])
     return RequestPolicy(**given, verify_tls=not settings.get("insecure", False))
 
 
@@ -202,13 +227,21 @@ def read_credentials(dialect: str, settings: Mapping[str, Any], environ: Mapping
     if not login:
         raise MissingSetting(login_env, f"set {login_env} in the environment for the {dialect} dialect")
     secret_file = settings.get("password_file")
-    if secret_file:
-        try:
-            secret = Path(secret_file).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise InputError(Path(secret_file), f"cannot read the password file: {exc.strerror}") from None
-    else:
-        secret = environ.get(secret_env, "")
+    secret = _read_secret_file(Path(secret_file)) if secret_file else environ.get(secret_env, "")
     if not secret:
         raise MissingSetting(secret_env, f"set {secret_env} in the environment or pass --password-file")
     return Credentials(login=str(login), secret=secret)
+
+
+def _read_secret_file(path: Path) -> str:
+    """The secret in ``path``, without its line end; messages never quote the file's content."""
+    try:
+        secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise InputError(path, f"cannot read the password file ({exc.strerror or exc}); "
+                               "check --password-file") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "the password file is not UTF-8 text") from None
+    if not secret:
+        raise InputError(path, "the password file is empty")
+    return secret

@@ -24,27 +24,55 @@ from reconciler.errors import InputError
 def output_format_for(path: Path, override: FileFormat | None) -> tuple[FileFormat, bool]:
     """The format an output name implies (or the override), and whether to gzip it."""
     name = path.name.lower()
-    gzipped = name.endswith(".gz")
     if override is not None:
-        return override, gzipped
+        return override, override == "csv" and name.endswith(".gz")
     if name.endswith((".csv", ".csv.gz")):
-        return "csv", gzipped
+        return "csv", name.endswith(".gz")
     if name.endswith((".parquet", ".pq")):
         return "parquet", False
-    raise InputError(path, "unknown output extension; use .csv, .csv.gz or .parquet, or pass --output-format")
+    suffix = "".join(path.suffixes[-2:])
+    unknown = f"unknown output extension {suffix!r}" if suffix else "the output name has no extension"
+    raise InputError(path, f"{unknown}; name it .csv, .csv.gz or .parquet, or pass --output-format")
 
 
 def check_output_location(path: Path, input_path: Path) -> None:
-    """Fail before any request when the table could not be written there."""
+    """Fail before any request when the table could not be written there, or would replace the input."""
+    if _same_file(path, input_path):
+        raise InputError(path, f"the output path is the input file {input_path}; choose another output file")
     folder = path.parent
-    if path.resolve() == input_path.resolve():
-        raise InputError(path, "the output path is the input path; choose another output file")
+    if not folder.exists():
+        raise InputError(path, f"the output folder {folder} does not exist; create it or choose another")
     if not folder.is_dir():
-        raise InputError(path, f"the output folder {folder} does not exist")
+        raise InputError(path, f"{folder} is a file, not a folder; choose an output path inside a folder")
     if path.is_dir():
-        raise InputError(path, "the output path is a folder; name a file")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(path, f"cannot write in the output folder {folder}")
+        raise InputError(path, "the output path is a folder; name a file inside it")
+    if path.exists() and not path.is_file():
+        raise InputError(path, "the output path exists and is not a regular file; choose another output file")
+    try:
+        # A real file, not os.access: root passes os.access on a read-only mount.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise InputError(path, f"cannot write in the output folder {folder} ({exc.strerror or exc}); "
+                               "choose another folder") from None
+
+
+def check_output_schema(path: Path, schema: pa.Schema, fmt: FileFormat) -> None:
+    """Fail before any request when a column of ``schema`` cannot be written in ``fmt``."""
+    if fmt == "csv":
+        nested = [f.name for f in schema if pa.types.is_nested(f.type)]
+        if nested:
+            raise InputError(path, f"columns {', '.join(map(repr, nested))} hold nested values, which CSV "
+                                   "cannot carry; write .parquet instead")
+
+
+def _same_file(output: Path, input_path: Path) -> bool:
+    try:
+        if output.resolve() == input_path.resolve():
+            return True
+        return output.exists() and output.samefile(input_path)  # a hard link
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop, which the later checks report
+        return False
 
 
 class TableWriter:
@@ -101,17 +129,25 @@ def _is_utc_time(type_: pa.DataType) -> bool:
     return pa.types.is_timestamp(type_) and type_.tz in ("UTC", "+00:00", "Z")
 
 
+def _as_csv_text(type_: pa.DataType) -> bool:
+    # pyarrow's CSV writer cannot write string_view; it would write UTC times without the ISO "T".
+    return _is_utc_time(type_) or pa.types.is_string_view(type_)
+
+
 def _csv_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, pa.string()) if _is_utc_time(f.type) else f for f in schema])
+    return pa.schema([pa.field(f.name, pa.string()) if _as_csv_text(f.type) else f for f in schema])
 
 
 def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    # pyarrow would write "2021-02-19 19:12:21.000Z"; BI loaders expect the ISO 8601 "T".
-    columns = [
-        pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ") if _is_utc_time(column.type) else column
-        for column in batch.columns
-    ]
+    columns = [_csv_column(column) for column in batch.columns]
     return pa.RecordBatch.from_arrays(columns, schema=_csv_schema(batch.schema))
+
+
+def _csv_column(column: pa.Array) -> pa.Array:
+    if _is_utc_time(column.type):
+        # pyarrow would write "2021-02-19 19:12:21.000Z"; BI loaders expect "2021-02-19T19:12:21.000Z".
+        return pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
+    return column.cast(pa.string()) if pa.types.is_string_view(column.type) else column
 
 
 def _fsync_folder(folder: Path) -> None:

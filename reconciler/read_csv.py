@@ -1,0 +1,240 @@
+"""The CSV half of reading: every column as exact text, and every problem located in the file.
+
+pyarrow parses; this module makes its failures precise. pyarrow numbers the rows it parsed (the
+header is row 1; blank lines are not counted), which is not the file's line once a quoted value
+spans lines, so a second, plain pass with ``csv`` finds the line where a row starts, only when a
+message or the summary needs it. pyarrow reads an unclosed quote as one value running to the end of
+the file, without complaint: that is caught here too.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from reconciler.errors import BadInputRow, InputError, InvalidOption
+
+BATCH_ROWS = 65_536
+MAX_BAD_ROW_LINES = 100  # skipped rows beyond these are counted, not located
+_BLOCK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """Where the text is and how to decode it."""
+
+    path: Path
+    gzipped: bool
+    encoding: str
+
+
+@dataclass
+class BadRows:
+    """Ragged CSV rows met while reading: with ``skip`` they are skipped and counted, else an error."""
+
+    skip: bool
+    count: int = 0
+    row_numbers: list[int] = field(default_factory=list)  # pyarrow's numbers of the first skipped rows
+    locate: Callable[[Sequence[int]], dict[int, int]] | None = field(default=None, repr=False)
+
+    @property
+    def lines(self) -> list[int]:
+        """File lines where the first ``MAX_BAD_ROW_LINES`` skipped rows start."""
+        # Located lazily: it costs another pass over the file, wanted only for the run's summary.
+        found = self.locate(self.row_numbers) if self.locate and self.row_numbers else {}
+        return [found.get(number, number) for number in self.row_numbers]
+
+
+def text_codec(encoding: str) -> codecs.CodecInfo:
+    """The codec for ``--input-encoding``; rot13, base64 and the like are not text encodings."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise InvalidOption("--input-encoding", encoding, "a text encoding, e.g. utf-8, latin-1, cp1252 or utf-16")
+    return info
+
+
+def read_header(source: CsvFile) -> tuple[list[str], int | None]:
+    """The column names, and 0 as the row count when the file is known to hold no rows."""
+    # Ragged rows in the first block are left to read_rows, which names their lines.
+    parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda row: "skip")
+    try:
+        with _binary(source) as stream:
+            return pacsv.open_csv(stream, read_options=_read_options(source), parse_options=parse).schema.names, None
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        if "Empty CSV file" not in str(exc):
+            raise _read_error(source, exc) from exc
+    # pyarrow cannot read a header that has no line end after it and no row below.
+    return _lone_header(source), 0
+
+
+def read_rows(source: CsvFile, schema: pa.Schema, bad_rows: BadRows) -> Iterator[pa.RecordBatch]:
+    """Every row, as text, in batches of at most ``BATCH_ROWS``."""
+    bad_rows.locate = lambda numbers: _row_lines(source, numbers)
+    fatal: list[pacsv.InvalidRow] = []
+    parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=_bad_row_handler(bad_rows, fatal))
+    convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in schema.names},
+                                   strings_can_be_null=False, quoted_strings_can_be_null=False)
+    rows, last = 0, None
+    try:
+        with _binary(source) as stream:
+            for batch in pacsv.open_csv(stream, read_options=_read_options(source), parse_options=parse,
+                                        convert_options=convert):
+                for part in _split(batch):
+                    rows, last = rows + part.num_rows, part
+                    yield part
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        if fatal:
+            raise _ragged_row(source, fatal[0]) from None
+        raise _read_error(source, exc) from exc
+    _check_last_quote(source, last, row_number=1 + rows + bad_rows.count)
+
+
+def _lone_header(source: CsvFile) -> list[str]:
+    try:
+        with _text(source, errors="strict") as text:
+            rows = [row for row in csv.reader(io.StringIO(text.read(_BLOCK_BYTES))) if row]
+    except UnicodeDecodeError as exc:
+        raise _read_error(source, exc) from exc
+    if not rows:
+        raise InputError(source.path, "no header row: the file holds only blank lines")
+    if len(rows) > 1:
+        raise InputError(source.path, "cannot read as CSV: the first row is longer than 1 MiB")
+    return [name.removeprefix("\ufeff") if i == 0 else name for i, name in enumerate(rows[0])]
+
+
+def _bad_row_handler(bad_rows: BadRows, fatal: list[pacsv.InvalidRow]) -> Callable[[pacsv.InvalidRow], str]:
+    def handle(row: pacsv.InvalidRow) -> str:
+        if not bad_rows.skip:
+            fatal.append(row)
+            return "error"
+        bad_rows.count += 1
+        if len(bad_rows.row_numbers) < MAX_BAD_ROW_LINES:
+            bad_rows.row_numbers.append(row.number)
+        return "skip"
+
+    return handle
+
+
+def _ragged_row(source: CsvFile, row: pacsv.InvalidRow) -> BadInputRow:
+    return _row_problem(source, row.number, f"{row.actual_columns} fields where the header has "
+                                            f"{row.expected_columns}; fix the row, or pass --skip-bad-rows to "
+                                            "skip such rows (they are counted in the summary)")
+
+
+def _check_last_quote(source: CsvFile, last: pa.RecordBatch | None, row_number: int) -> None:
+    # Only a quoted value holds a line break. An unclosed one runs to the end of the file, whose
+    # last line then holds no quote; a closed one puts its closing quote on the last line.
+    if last is None or not last.num_rows or not last.num_columns:
+        return
+    value = last.column(last.num_columns - 1)[-1].as_py()
+    if "\n" not in value and "\r" not in value:
+        return
+    last_line = _tail(source).rstrip("\r\n").replace("\r", "\n").rpartition("\n")[2]
+    if last_line and '"' not in last_line and value.rstrip("\r\n").endswith(last_line):
+        raise _row_problem(source, row_number, "a quoted field is never closed (an unmatched \"), so the rest "
+                                               "of the file would be read as one value; fix the quoting")
+
+
+def _row_problem(source: CsvFile, number: int, problem: str) -> BadInputRow:
+    line = _row_lines(source, [number]).get(number)
+    where = "" if line is not None else f"row {number} (counting the header, not blank lines): "
+    return BadInputRow(source.path, line, where + problem)
+
+
+def _row_lines(source: CsvFile, numbers: Sequence[int]) -> dict[int, int]:
+    """The file line where each of pyarrow's row numbers starts."""
+    if not numbers:
+        return {}
+    wanted, last, found, row, line = set(numbers), max(numbers), {}, 0, 0
+    try:
+        with _text(source) as text:
+            reader = csv.reader(text)
+            for fields in reader:
+                start, line = line + 1, reader.line_num
+                row += bool(fields)  # pyarrow does not count blank lines as rows
+                if fields and row in wanted:
+                    found[row] = start
+                if row >= last:
+                    break
+    except csv.Error:
+        # A field beyond csv's size limit: the row it is in starts on the next line; later rows stay unknown.
+        if row + 1 in wanted:
+            found[row + 1] = line + 1
+    return found
+
+
+def _tail(source: CsvFile) -> str:
+    with _binary(source) as stream:
+        chunks: deque[bytes] = deque(maxlen=2)
+        while chunk := stream.read(1 << 16):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(source.encoding, errors="replace")
+
+
+def _binary(source: CsvFile) -> pa.NativeFile:
+    return pa.input_stream(str(source.path), compression="gzip" if source.gzipped else None)
+
+
+def _text(source: CsvFile, errors: str = "replace") -> TextIO:
+    if source.gzipped:
+        return gzip.open(source.path, "rt", encoding=source.encoding, errors=errors, newline="")
+    return source.path.open(encoding=source.encoding, errors=errors, newline="")
+
+
+def _read_options(source: CsvFile) -> pacsv.ReadOptions:
+    text_codec(source.encoding)
+    # One thread: with several, pyarrow does not number the invalid rows it reports.
+    return pacsv.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES, encoding=source.encoding)
+
+
+def _split(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+    for start in range(0, batch.num_rows, BATCH_ROWS):
+        yield batch.slice(start, BATCH_ROWS)
+
+
+def _read_error(source: CsvFile, exc: BaseException) -> InputError:
+    message = first_line(exc)
+    if "UTF8" in message.upper() or isinstance(exc, UnicodeDecodeError):
+        offset = _first_undecodable_byte(source)
+        where = f" at byte offset {offset}" if offset is not None else ""
+        unzipped = " of the uncompressed text" if source.gzipped and offset is not None else ""
+        return InputError(source.path, f"not valid {source.encoding} text{where}{unzipped}; "
+                                       "pass --input-encoding (e.g. latin-1 or cp1252)")
+    if "straddling" in message:
+        return InputError(source.path, "a row is longer than 1 MiB; check the quoting")
+    return InputError(source.path, f"cannot read as CSV ({message}); check that it is a CSV file")
+
+
+def _first_undecodable_byte(source: CsvFile) -> int | None:
+    decoder = codecs.getincrementaldecoder(source.encoding)()
+    offset = 0
+    with _binary(source) as stream:
+        while True:
+            chunk = stream.read(1 << 16)
+            pending = len(decoder.getstate()[0])  # bytes held over from the previous chunk
+            try:
+                decoder.decode(chunk, final=not chunk)  # final: a sequence cut off by the end of the file
+            except UnicodeDecodeError as exc:
+                return offset - pending + exc.start
+            if not chunk:
+                return None
+            offset += len(chunk)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a foreign exception's message, for a one-line error."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
