@@ -14,6 +14,7 @@ DIALECTS: tuple[Dialect, ...] = ("classic", "v2")
 FileFormat = Literal["csv", "parquet"]
 FILE_FORMATS: tuple[FileFormat, ...] = ("csv", "parquet")
 Strategy = Literal["query", "scan", "auto"]
+STRATEGIES: tuple[Strategy, ...] = ("query", "scan", "auto")
 
 
 # What each request setting accepts, worded for the user; also used by the settings loader.
@@ -127,6 +128,8 @@ class ReconcileConfig:
     journal_path: Path | None = None  # None: OUTPUT.reconciler-journal beside the output
     fresh: bool = False  # discard an existing journal instead of resuming it
     retry_errors: bool = False  # on resume, ask again for the keys that ended in error
+    strategy: Strategy = "auto"  # query each key, scan the whole list, or choose by request count
+    unmatched_path: Path | None = None  # with scan: also write the list's records no input key matched
 
     def __post_init__(self) -> None:
         _require(len(set(self.key_columns)) == len(self.key_columns), "--key", list(self.key_columns),
@@ -136,6 +139,9 @@ class ReconcileConfig:
             _require(value is None or value in FILE_FORMATS, option, value, " or ".join(FILE_FORMATS))
         _require(_is_text_encoding(self.input_encoding), "--input-encoding", self.input_encoding,
                  "a text encoding, e.g. utf-8, latin-1, cp1252 or utf-16")
+        _require(self.strategy in STRATEGIES, "--strategy", self.strategy, " or ".join(STRATEGIES))
+        _require(self.unmatched_path is None or self.strategy != "query", "--unmatched", str(self.unmatched_path),
+                 "used with --strategy scan or auto (a query run never sees the list's other records)")
 
     @property
     def journal(self) -> Path:

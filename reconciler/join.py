@@ -104,6 +104,24 @@ def join_batch(batch: pa.RecordBatch, key_texts: pa.Array, lookup: Lookup,
     return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
 
 
+def unmatched_layout(entry_names: Sequence[str], extra_names: Sequence[str]) -> OutputLayout:
+    """Columns of the table of listed records that no input key matched: index, entry, status."""
+    layout = plan_output(pa.schema([pa.field("list_index", pa.int64())]), entry_names, extra_names)
+    recon = {f.name for f in RECON_FIELDS}
+    schema = pa.schema([f for f in layout.schema if f.name not in recon])
+    return OutputLayout(schema, layout.input_names, layout.entry_columns, layout.extra_columns)
+
+
+def unmatched_batch(rows: list[tuple[Any, ...]], layout: OutputLayout) -> pa.RecordBatch:
+    """Rows ``(list_index, *RESULT_COLUMNS)`` from the journal, as a batch of ``unmatched_layout``."""
+    positions = pa.array(range(len(rows)), pa.int64())
+    columns = [pa.array([row[0] for row in rows], pa.int64())]
+    columns += _entry_columns(rows, positions, layout)
+    columns += _status_columns(rows, positions)
+    columns += _extra_columns(rows, positions, layout)
+    return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
+
+
 def _column(rows: list[tuple[Any, ...]], source: str) -> list[Any]:
     at = _POSITION[source]
     return [row[at] for row in rows]

@@ -10,6 +10,7 @@ import signal
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,17 +18,18 @@ import pyarrow.compute as pc
 
 from reconciler.config import ReconcileConfig
 from reconciler.errors import InputError, RunInterrupted, root_cause
-from reconciler.join import colliding_input_columns, join_batch, plan_output
+from reconciler.gather import Gathered, gather_results, needs_server
+from reconciler.join import colliding_input_columns, join_batch, plan_output, unmatched_batch, unmatched_layout
 from reconciler.journal import Journal
 from reconciler.keys import key_texts
 from reconciler.lookup import RecordSource
 from reconciler.progress import Progress
-from reconciler.query import KeyQuerier
 from reconciler.read import BadRows, InputSpec, open_input, read_batches
 from reconciler.stats import OutputTally, RunStats
 from reconciler.write import TableWriter, check_output_location, output_format_for
 
 SourceFactory = Callable[[ReconcileConfig], AbstractAsyncContextManager[RecordSource]]
+_UNMATCHED_CHUNK = 10_000
 _SIGNAL_EXIT = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143)}
 
 
@@ -113,10 +115,12 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
             await anyio.to_thread.run_sync(load_keys, journal, spec, bad_rows, progress, stop)
         if config.retry_errors:
             journal.requeue_errors()
-        requests = await _query(config, journal, spec, source_factory, progress, stop)
+        gathered = await _gather(config, journal, spec, source_factory, progress, stop)
         progress.start_phase("writing", total=journal.load_summary().get("rows"), unit="rows")
         tally = await anyio.to_thread.run_sync(write_output, config, journal, spec, progress, stop)
-        stats = _run_stats(config, journal, tally, requests, time.monotonic() - started, resumed)
+        if config.unmatched_path is not None:
+            await anyio.to_thread.run_sync(write_unmatched, config.unmatched_path, journal)
+        stats = _run_stats(config, journal, tally, gathered, time.monotonic() - started, resumed)
     except BaseException:
         journal.close()
         raise
@@ -155,30 +159,27 @@ def load_keys(journal: Journal, spec: InputSpec, bad_rows: BadRows, progress: Pr
                             "bad_row_lines": bad_rows.lines})
 
 
-async def _query(config: ReconcileConfig, journal: Journal, spec: InputSpec, source_factory: SourceFactory,
-                 progress: Progress, stop: StopRequest) -> tuple[int, int]:
+async def _gather(config: ReconcileConfig, journal: Journal, spec: InputSpec, source_factory: SourceFactory,
+                  progress: Progress, stop: StopRequest) -> Gathered:
     stop.check()
-    pending = journal.pending_count()
-    if not pending:
-        return 0, 0
+    if not needs_server(journal):
+        return Gathered()
     async with source_factory(config) as source:
-        querier = KeyQuerier(journal, source, spec.key_columns, concurrency=config.policy.concurrency,
-                             failure_span=config.policy.failure_span)
-        stop.on_request(querier.stop)
-        _watch_source(progress, querier, source, pending)
-        await querier.run()
-        stats = getattr(source, "stats", None)
+        _show_source(progress, source)
+        gathered = await gather_results(config, journal, spec.key_columns, source, progress, stop.on_request)
     stop.check()
-    return int(getattr(stats, "requests_sent", 0)), int(getattr(stats, "retries", 0))
+    return gathered
 
 
-def _watch_source(progress: Progress, querier: KeyQuerier, source: RecordSource, pending: int) -> None:
-    progress.start_phase("querying", total=pending, unit="keys")
-    progress.counters = querier.counters
-    stats = getattr(source, "stats", None)
+def _show_source(progress: Progress, source: RecordSource) -> None:
+    stats, throttle = getattr(source, "stats", None), getattr(source, "throttle", None)
     progress.retries = lambda: int(getattr(stats, "retries", 0))
-    throttle = getattr(source, "throttle", None)
-    progress.effective_rate = lambda: throttle.throttled_rate() if throttle is not None else None
+
+    def throttled() -> float | None:
+        rate = getattr(throttle, "effective_rate", None)
+        return rate if rate is not None and rate < getattr(throttle, "configured_rate", rate) else None
+
+    progress.effective_rate = throttled
 
 
 def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec,
@@ -198,13 +199,26 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec,
     return tally
 
 
-def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, requests: tuple[int, int],
+def write_unmatched(path: Path, journal: Journal) -> None:
+    """The scanned list's records that no input key matched, in list order."""
+    fmt, gzipped = output_format_for(path, None)
+    layout = unmatched_layout(journal.field_names("entry"), journal.field_names("extra"))
+    with TableWriter(path, layout.schema, fmt, gzipped=gzipped) as writer:
+        after = -1
+        while rows := journal.unmatched(after, _UNMATCHED_CHUNK):
+            writer.write(unmatched_batch(rows, layout))
+            after = rows[-1][0]
+
+
+def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, gathered: Gathered,
                seconds: float, resumed: bool) -> RunStats:
     loaded = journal.load_summary()
     return RunStats(
         output_path=config.output_path, rows=tally.rows, distinct_keys=journal.distinct_keys(),
         by_status=dict(tally.by_status), top_dispositions=tally.dispositions.most_common(10),
-        requests_sent=requests[0], retries=requests[1], duration_seconds=seconds, resumed=resumed,
+        requests_sent=gathered.requests_sent, retries=gathered.retries, duration_seconds=seconds, resumed=resumed,
+        strategy=journal.note("strategy") or "query", list_size=gathered.list_size,
+        unmatched_records=journal.unmatched_count() if config.unmatched_path else None,
         bad_rows_skipped=int(loaded.get("bad_rows", 0)), bad_row_lines=tuple(loaded.get("bad_row_lines", ())),
         warnings=journal.warnings_count(), completed_rows=tally.completed, first_errors=tuple(tally.first_errors),
     )

@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.config import DIALECTS, EXPECTED, FILE_FORMATS, Credentials, ReconcileConfig, RequestPolicy, Target
+from reconciler.config import (
+    DIALECTS,
+    EXPECTED,
+    FILE_FORMATS,
+    STRATEGIES,
+    Credentials,
+    ReconcileConfig,
+    RequestPolicy,
+    Target,
+)
 from reconciler.errors import InputError, InvalidOption, MissingSetting, UsageError
 
 
@@ -42,6 +51,7 @@ def _rate(text: str) -> float:
     return float(text)
 
 
+LOG_FORMATS = ("text", "json")
 OPTIONS: tuple[Option, ...] = (
     Option("--output", str, "output table (.csv, .csv.gz or .parquet)", "OUTPUT"),
     Option("--base-url", str, "server address, e.g. https://yourcompany.brightpattern.com (or BP_BASE_URL)",
@@ -69,6 +79,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("--fresh", bool, "discard an existing journal instead of resuming it", switch=True),
     Option("--retry-errors", bool, "when resuming, ask again for the keys that ended in error", switch=True),
     Option("--insecure", bool, "do not verify the server's TLS certificate (not for production)", switch=True),
+    Option("--strategy", str, "query: one request per key; scan: read the whole list 1,000 records a request; "
+           "auto: whichever needs fewer requests [auto]", choices=STRATEGIES),
+    Option("--unmatched", str, "with scan: also write the list's records that no input key matched", "PATH"),
+    Option("--report", str, "write a JSON run report here (for schedulers and alerts)", "PATH"),
+    Option("--quiet", bool, "no progress output; errors and the summary only", switch=True),
+    Option("--progress-interval", float, "seconds between progress lines when not on a terminal [30]",
+           "SECONDS"),
+    Option("--log-format", str, "text or json (one JSON object a line, for log shippers) [text]",
+           choices=LOG_FORMATS),
+    Option("--dry-run", bool, "check input, configuration and credentials, print the plan, query nothing",
+           switch=True),
+    Option("--offline", bool, "with --dry-run: do not contact the server at all", switch=True),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
 _SECRET_WORDS = ("password", "passwd", "secret", "token")
@@ -207,7 +229,37 @@ def build_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> Rec
         journal_path=Path(journal) if journal else None,
         fresh=bool(settings.get("fresh", False)),
         retry_errors=bool(settings.get("retry_errors", False)),
+        strategy=settings.get("strategy", "auto"),
+        unmatched_path=Path(settings["unmatched"]) if settings.get("unmatched") else None,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Presentation:
+    """How a CLI run shows itself: progress, logs, report, and whether it only plans."""
+
+    report_path: Path | None = None
+    quiet: bool = False
+    progress_interval: float = 30.0
+    log_format: str = "text"
+    dry_run: bool = False
+    offline: bool = False
+
+
+def build_presentation(settings: Mapping[str, Any]) -> Presentation:
+    """The CLI-only settings, validated."""
+    interval = settings.get("progress_interval", 30.0)
+    if not _is_number(interval) or not 0 < interval <= 86400:
+        raise InvalidOption("--progress-interval", interval, "seconds above 0, at most 86400")
+    log_format = settings.get("log_format", "text")
+    if log_format not in LOG_FORMATS:
+        raise InvalidOption("--log-format", log_format, " or ".join(LOG_FORMATS))
+    if settings.get("offline") and not settings.get("dry_run"):
+        raise InvalidOption("--offline", True, "used together with --dry-run")
+    report = settings.get("report")
+    return Presentation(report_path=Path(report) if report else None, quiet=bool(settings.get("quiet")),
+                        progress_interval=float(interval), log_format=log_format,
+                        dry_run=bool(settings.get("dry_run")), offline=bool(settings.get("offline")))
 
 
 def _policy(settings: Mapping[str, Any]) -> RequestPolicy:

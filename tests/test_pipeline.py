@@ -21,7 +21,7 @@ CREDENTIALS = Credentials(login="user", secret="pw")
 
 def config(tmp_path: Path, input_name: str = "keys.csv", output_name: str = "out.parquet",
            **overrides: object) -> ReconcileConfig:
-    settings: dict[str, object] = {"target": TARGET, "credentials": CREDENTIALS, **overrides}
+    settings: dict[str, object] = {"target": TARGET, "credentials": CREDENTIALS, "strategy": "query", **overrides}
     return ReconcileConfig(input_path=tmp_path / input_name, output_path=tmp_path / output_name,
                            **settings)  # type: ignore[arg-type]
 

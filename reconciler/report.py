@@ -1,0 +1,100 @@
+"""The run report (``--report PATH``): JSON a scheduler or an alert can act on.
+
+Its schema is ``docs/report-schema.json`` (``report_version`` 1). It is written for every run that
+got as far as a configuration, failed runs included, and never holds a secret: configuration is
+copied field by field, never dumped wholesale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from yarl import URL
+
+from reconciler.config import ReconcileConfig
+from reconciler.stats import RunStats
+
+REPORT_VERSION = 1
+
+
+def build_report(*, config: ReconcileConfig | None, stats: RunStats | None, exit_code: int,
+                 error: str | None, started_at: datetime, ended_at: datetime) -> dict[str, Any]:
+    """The report's content; ``stats`` is None when the run did not finish."""
+    return {
+        "report_version": REPORT_VERSION,
+        "outcome": _outcome(exit_code),
+        "exit_code": exit_code,
+        "error": error,
+        "started_at": started_at.isoformat(),
+        "ended_at": ended_at.isoformat(),
+        "duration_seconds": round((ended_at - started_at).total_seconds(), 3),
+        "versions": _versions(),
+        "configuration": _configuration(config) if config is not None else None,
+        "figures": _figures(stats) if stats is not None else None,
+        "first_errors": list(stats.first_errors) if stats is not None else [],
+    }
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    """Write ``report`` to ``path`` atomically, so a watcher never reads half of it."""
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump(report, stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
+    Path(temp).replace(path)
+
+
+def _outcome(exit_code: int) -> str:
+    return {0: "complete", 1: "complete_with_errors", 2: "usage_or_input_error", 3: "aborted"}.get(
+        exit_code, "interrupted")
+
+
+def _versions() -> dict[str, str]:
+    packages = ("reconciler", "aiohttp", "anyio", "tenacity", "pyarrow", "pandas")
+    found = {name: _version(name) for name in packages}
+    return {"python": platform.python_version(), **found}
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _configuration(config: ReconcileConfig) -> dict[str, Any]:
+    target, policy = config.target, config.policy
+    return {
+        "input": str(config.input_path), "output": str(config.output_path),
+        "input_format": config.input_format, "output_format": config.output_format,
+        "key_columns": list(config.key_columns),
+        "base_url": str(URL(target.base_url).with_user(None)), "tenant": target.tenant,
+        "list": target.list_name, "campaign": target.campaign, "dialect": target.dialect,
+        "login": config.credentials.login, "secret": "<redacted>",
+        "concurrency": policy.concurrency, "rate": None if policy.rate == float("inf") else policy.rate,
+        "max_attempts": policy.max_attempts, "timeout": policy.timeout, "max_backoff": policy.max_backoff,
+        "failure_span": policy.failure_span, "verify_tls": policy.verify_tls,
+        "journal": str(config.journal), "fresh": config.fresh, "retry_errors": config.retry_errors,
+        "skip_bad_rows": config.skip_bad_rows,
+    }
+
+
+def _figures(stats: RunStats) -> dict[str, Any]:
+    seconds = stats.duration_seconds
+    return {
+        "rows": stats.rows, "distinct_keys": stats.distinct_keys, "by_status": stats.by_status,
+        "requests_sent": stats.requests_sent, "retries": stats.retries,
+        "achieved_rate": round(stats.requests_sent / seconds, 3) if seconds > 0 else None,
+        "completed_rows": stats.completed_rows, "completion_rate": stats.completion_rate,
+        "top_dispositions": [{"disposition": name, "rows": count} for name, count in stats.top_dispositions],
+        "warnings": stats.warnings, "bad_rows_skipped": stats.bad_rows_skipped,
+        "bad_row_lines": list(stats.bad_row_lines), "resumed": stats.resumed,
+        "output": str(stats.output_path),
+    }
