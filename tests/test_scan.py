@@ -49,9 +49,11 @@ KEYS = ["000005", "999999", "002500", "000005", "", "004999", "000000"]
 def test_scan_and_query_write_the_same_table(tmp_path: Path) -> None:
     write_keys(tmp_path, KEYS)
     scanned = PagedList(5000)
-    run(config(tmp_path, output_name="scan.parquet", key_columns=("account_id",), strategy="scan"), source_factory=scanned.factory())
+    run(config(tmp_path, output_name="scan.parquet", key_columns=("account_id",), strategy="scan"),
+        source_factory=scanned.factory())
     queried = PagedList(5000)
-    run(config(tmp_path, output_name="query.parquet", key_columns=("account_id",), strategy="query"), source_factory=queried.factory())
+    run(config(tmp_path, output_name="query.parquet", key_columns=("account_id",), strategy="query"),
+        source_factory=queried.factory())
 
     how_asked = {"recon_http_status", "recon_error", "recon_attempts", "recon_checked_at"}
     scan_table = pq.read_table(tmp_path / "scan.parquet")
