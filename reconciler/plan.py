@@ -1,0 +1,83 @@
+"""``--dry-run``: check everything a run needs, say what it would do, and ask for no record.
+
+The input is read once into a throw-away journal (to count distinct keys the same way a run does);
+unless ``--offline``, one getAll request for a single record proves the credentials, the list and
+its binding to the campaign, without a single record query.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from reconciler.config import ReconcileConfig
+from reconciler.journal import Journal
+from reconciler.pipeline import SourceFactory, binding, default_source, load_keys, prepare
+from reconciler.read import BadRows
+from reconciler.scan import PROBE_WORTHWHILE
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    rows: int
+    distinct_keys: int
+    invalid_rows: int
+    key_columns: tuple[str, ...]
+    strategy: str
+    expected_requests: str
+    expected_seconds: float | None
+    server_checked: bool
+
+
+async def plan_run(config: ReconcileConfig, *, offline: bool,
+                   source_factory: SourceFactory = default_source) -> Plan:
+    """What a run with ``config`` would do; raises what the run would raise before its first query."""
+    spec = prepare(config)
+    with tempfile.TemporaryDirectory(prefix="reconciler-plan-") as folder:
+        journal = Journal.open(Path(folder) / "plan-journal", binding(config, spec), fresh=True)
+        try:
+            load_keys(journal, spec, BadRows(skip=config.skip_bad_rows))
+            loaded, distinct = journal.load_summary(), journal.distinct_keys()
+        finally:
+            journal.close()
+    if not offline:
+        async with source_factory(replace(config, fresh=False)) as source:
+            await source.fetch_page(0, 1)
+    strategy, requests = _expected(config, distinct)
+    rate = config.policy.rate
+    return Plan(rows=int(loaded["rows"]), distinct_keys=distinct, invalid_rows=int(loaded["invalid_rows"]),
+                key_columns=spec.key_columns, strategy=strategy, expected_requests=requests,
+                expected_seconds=None if math.isinf(rate) or strategy != "query" else distinct / rate,
+                server_checked=not offline)
+
+
+def _expected(config: ReconcileConfig, distinct: int) -> tuple[str, str]:
+    if config.strategy == "query" or (config.strategy == "auto" and distinct <= PROBE_WORTHWHILE
+                                      and config.unmatched_path is None):
+        return "query", f"{distinct:,} (one per distinct key, plus retries)"
+    if config.strategy == "scan" or config.unmatched_path is not None:
+        return "scan", "one per 1,000 records of the list, plus one"
+    return "auto", (f"query: {distinct:,}; scan: one per 1,000 records of the list; the run first learns "
+                    "the list's size with about 2 x log2(size) one-record reads and takes the cheaper")
+
+
+def format_plan(plan: Plan, config: ReconcileConfig) -> str:
+    duration = "unknown until the list size is known" if plan.expected_seconds is None else \
+        f"about {plan.expected_seconds:,.0f} s at {config.policy.rate:g} requests/s"
+    checked = "credentials, list and campaign checked with one getAll read" if plan.server_checked \
+        else "server not contacted (--offline)"
+    return "\n".join([
+        "reconciler: dry run, nothing queried",
+        f"  input            {config.input_path} ({plan.rows:,} rows)",
+        f"  key columns      {', '.join(plan.key_columns)}",
+        f"  distinct keys    {plan.distinct_keys:,} ({plan.invalid_rows:,} rows with an empty key, not sent)",
+        f"  strategy         {plan.strategy}",
+        f"  requests         {plan.expected_requests}",
+        f"  duration         {duration}",
+        f"  target           {config.target.base_url} tenant {config.target.tenant}, list "
+        f"{config.target.list_name}, campaign {config.target.campaign} ({config.target.dialect})",
+        f"  server           {checked}",
+        f"  output           {config.output_path}",
+    ])
