@@ -26,7 +26,7 @@ from reconciler.lookup import RecordSource
 from reconciler.progress import Progress
 from reconciler.read import BadRows, InputSpec, open_input, read_batches
 from reconciler.stats import OutputTally, RunStats
-from reconciler.write import TableWriter, check_output_location, output_format_for
+from reconciler.write import TableWriter, check_output_location, check_output_schema, output_format_for
 
 SourceFactory = Callable[[ReconcileConfig], AbstractAsyncContextManager[RecordSource]]
 _UNMATCHED_CHUNK = 10_000
@@ -46,8 +46,17 @@ def prepare(config: ReconcileConfig) -> InputSpec:
     if clashes := colliding_input_columns(spec.schema):
         raise InputError(config.input_path, f"input columns {', '.join(clashes)} clash with the output's "
                                             "status columns; rename them")
-    output_format_for(config.output_path, config.output_format)
+    fmt, _ = output_format_for(config.output_path, config.output_format)
     check_output_location(config.output_path, config.input_path)
+    check_output_schema(config.output_path, spec.schema, fmt)
+    if config.unmatched_path is not None:
+        output_format_for(config.unmatched_path, None)
+        check_output_location(config.unmatched_path, config.input_path)
+    others = {config.input_path.resolve(), config.output_path.resolve()}
+    if config.unmatched_path is not None and config.unmatched_path.resolve() in others:
+        raise InputError(config.unmatched_path, "--unmatched must name a file of its own, not the input or output")
+    if config.journal.resolve() in others | {config.unmatched_path.resolve() if config.unmatched_path else None}:
+        raise InputError(config.journal, "--journal must name a file of its own, not the input or an output")
     return spec
 
 
@@ -112,7 +121,11 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
         resumed = journal.keys_loaded
         if not resumed:
             progress.start_phase("reading keys", total=spec.total_rows, unit="rows")
-            await anyio.to_thread.run_sync(load_keys, journal, spec, bad_rows, progress, stop)
+            try:
+                await anyio.to_thread.run_sync(load_keys, journal, spec, bad_rows, progress, stop)
+            except InputError:
+                journal.discard()  # nothing was asked yet; a fixed input must not meet a stale journal
+                raise
         if config.retry_errors:
             journal.requeue_errors()
         gathered = await _gather(config, journal, spec, source_factory, progress, stop)

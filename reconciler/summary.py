@@ -15,6 +15,7 @@ def format_summary(stats: RunStats) -> str:
         f"reconciler: {'resumed run' if stats.resumed else 'run'} finished in {_duration(stats.duration_seconds)}",
         f"  rows in          {stats.rows:,}",
         f"  distinct keys    {stats.distinct_keys:,}",
+        f"  strategy         {_strategy(stats)}",
         f"  requests sent    {stats.requests_sent:,} ({stats.retries:,} retries, {rate:,.1f}/s achieved)",
     ]
     for status in _ORDER:
@@ -29,8 +30,17 @@ def format_summary(stats: RunStats) -> str:
         lines.append(f"  bad rows skipped {stats.bad_rows_skipped:,} (lines {_lines(stats.bad_row_lines)})")
     if stats.warnings:
         lines.append(f"  warnings         {stats.warnings:,} values could not be read and were left null")
+    if stats.unmatched_records is not None:
+        lines.append(f"  unmatched        {stats.unmatched_records:,} records of the list no input key asked for")
     lines.append(f"  output           {stats.output_path}")
     return "\n".join(lines)
+
+
+def _strategy(stats: RunStats) -> str:
+    if stats.strategy == "scan":
+        size = f", a list of {stats.list_size:,} records" if stats.list_size is not None else ""
+        return f"scan (the list read in pages of 1,000{size})"
+    return "query (one request per distinct key)"
 
 
 def _share(count: int, total: int) -> str:

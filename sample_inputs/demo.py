@@ -48,20 +48,21 @@ def _wait_for_port(port_file: Path, process: subprocess.Popen[bytes]) -> int:
     raise SystemExit("demo: the simulator did not start within 30 s")
 
 
-def reconcile(base_url: str, keys: Path, output: Path) -> int:
+def reconcile(base_url: str, keys: Path, output: Path, *extra: str) -> int:
     command = [sys.executable, "-m", "reconciler", "run", str(keys), "--output", str(output),
                "--base-url", base_url, "--tenant", "demo.brightpattern.com", "--list", "records.csv",
-               "--campaign", "Campaign_1", "--key", "account_id", "--rate", "300", "--concurrency", "16"]
+               "--campaign", "Campaign_1", "--key", "account_id", "--rate", "300", "--concurrency", "16", *extra]
     print(f"\n$ reconciler run {keys.relative_to(HERE.parent)} --output {output.relative_to(HERE.parent)} "
-          f"--base-url {base_url} ...", flush=True)
+          f"--base-url {base_url} ... {' '.join(extra)}", flush=True)
     environment = {**os.environ, "BP_USERNAME": "demo", "BP_PASSWORD": "demo-password"}
     return subprocess.run(command, env=environment, check=False).returncode
 
 
 def show(output: Path) -> None:
     import pandas as pd
+    import pyarrow.parquet as pq
 
-    table = pd.read_parquet(output)
+    table = pq.read_table(output).to_pandas(types_mapper=pd.ArrowDtype)
     columns = ["account_id", "crm_owner", "firstName", "completed", "lastDisposition", "lastDate",
                "totalAttempts", "recon_status"]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
@@ -73,8 +74,9 @@ def show(output: Path) -> None:
 def main() -> int:
     OUT.mkdir(exist_ok=True)
     with simulator() as base_url:
-        codes = [reconcile(base_url, HERE / "keys.csv", OUT / "keys-status.parquet"),
-                 reconcile(base_url, HERE / "keys.parquet", OUT / "keys-status.csv")]
+        codes = [reconcile(base_url, HERE / "keys.csv", OUT / "keys-status.parquet",
+                           "--unmatched", str(OUT / "unmatched.csv")),
+                 reconcile(base_url, HERE / "keys.parquet", OUT / "keys-status.csv", "--strategy", "query")]
     show(OUT / "keys-status.parquet")
     print(f"\nExit codes: {codes} (0: every row resolved). Tables in {OUT}/")
     return max(codes)

@@ -228,3 +228,25 @@ def test_retry_errors_asks_again_only_for_the_rows_that_ended_in_error(tmp_path:
     run(cfg, source_factory=again.factory())
     assert again.asked == {("2",): 1}
     assert pq.read_table(tmp_path / "out.parquet").to_pydict()["recon_status"] == ["found", "found", "not_found"]
+
+
+def test_an_input_error_found_while_reading_leaves_no_journal_behind(tmp_path: Path) -> None:
+    from reconciler.errors import InputError
+
+    (tmp_path / "keys.csv").write_text("account_id,note\n1,a\n2,b,extra\n")
+    cfg = config(tmp_path)
+    with pytest.raises(InputError, match="line 3"):
+        run(cfg, source_factory=source().factory())
+    assert not cfg.journal.exists()
+    (tmp_path / "keys.csv").write_text("account_id,note\n1,a\n2,b\n")
+    assert run(cfg, source_factory=source().factory()).rows == 2
+
+
+@pytest.mark.parametrize("journal_name", ["keys.csv", "out.parquet"])
+def test_a_journal_path_on_the_input_or_output_is_refused(tmp_path: Path, journal_name: str) -> None:
+    from reconciler.errors import InputError
+
+    (tmp_path / "keys.csv").write_text("account_id\n1\n")
+    with pytest.raises(InputError, match="--journal must name a file of its own"):
+        run(config(tmp_path, journal_path=tmp_path / journal_name, fresh=True), source_factory=source().factory())
+    assert (tmp_path / "keys.csv").read_text() == "account_id\n1\n"

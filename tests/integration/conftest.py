@@ -37,9 +37,10 @@ def simulator() -> SimulatorFactory:
 
     @asynccontextmanager
     async def start(records: Path = RECORDS, faults: FaultConfig | None = None,
+                    key_fields: tuple[str, ...] = ("account_id",),
                     **settings: object) -> AsyncIterator[RunningSimulator]:
         config = SimulatorConfig(
-            lists=(ListSource(path=records, list_name="records.csv", key_fields=("account_id",)),),
+            lists=(ListSource(path=records, list_name="records.csv", key_fields=key_fields),),
             users=(Account(login="demo", secret=PASSWORD), Account(login="nobody", secret=PASSWORD, privileged=False)),
             clients=(Account(login="demo-client", secret=CLIENT_SECRET),),
             faults=faults or FaultConfig(), **settings)  # type: ignore[arg-type]

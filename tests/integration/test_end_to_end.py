@@ -48,7 +48,8 @@ async def test_sample_keys_reconcile_exactly_with_faults_on(tmp_path: Path, simu
     output = tmp_path / "status.parquet"
     async with simulator(faults=faults) as sim:
         done = await run_cli(run_args(sim.base_url, SAMPLES / "keys.csv", output, "--rate", "inf",
-                                      "--concurrency", "16", "--max-backoff", "0.2", dialect=dialect),
+                                      "--concurrency", "16", "--max-backoff", "0.2", "--strategy", "query",
+                                      dialect=dialect),
                              credentials(dialect))
         counters = sim.stats()
 
@@ -81,7 +82,7 @@ async def test_without_faults_each_distinct_key_is_asked_once_and_digest_is_paid
         tmp_path: Path, simulator: SimulatorFactory) -> None:
     async with simulator() as sim:
         done = await run_cli(run_args(sim.base_url, SAMPLES / "keys.parquet", tmp_path / "out.csv",
-                                      "--rate", "inf", "--concurrency", "8"), credentials())
+                                      "--rate", "inf", "--concurrency", "8", "--strategy", "query"), credentials())
         counters = sim.stats()
 
     assert done.code == 0, done.stderr
@@ -90,3 +91,40 @@ async def test_without_faults_each_distinct_key_is_asked_once_and_digest_is_paid
     table = strings(tmp_path / "out.csv")
     assert table.num_rows == pq.read_metadata(SAMPLES / "keys.parquet").num_rows
     assert "found" in done.stderr and str(tmp_path / "out.csv") in done.stderr
+
+
+@pytest.mark.parametrize("dialect", ["classic", "v2"])
+async def test_scan_and_query_write_the_same_table_for_a_composite_key(
+        tmp_path: Path, simulator: SimulatorFactory, dialect: str) -> None:
+    records = tmp_path / "records.csv"
+    lines = ["Region,Account_ID,firstName,status.completed,status.lastDisposition,status.totalAttempts"]
+    lines += [f"{'east' if i % 2 else 'west'},{i:06d},Name {i},{'true' if i % 3 == 0 else 'false'},"
+              f"{'Sale' if i % 3 == 0 else ''},{i % 4}" for i in range(2500)]
+    records.write_text("\n".join(lines) + "\n")
+    keys = tmp_path / "keys.csv"
+    key_rows = ["east,000001,a", "west,000002,b", "east,000001,dup", "north,000003,unknown", ",000004,empty",
+                "west,002498,c"]
+    # Query bodies name the fields as the list spells them; entry fields then match case-insensitively.
+    keys.write_text("Region,Account_ID,note\n" + "\n".join(key_rows) + "\n")
+    tables = {}
+    async with simulator(records=records, key_fields=("Region", "Account_ID")) as sim:
+        for strategy in ("scan", "query"):
+            sim.reset_stats()
+            output = tmp_path / f"{strategy}.parquet"
+            args = run_args(sim.base_url, keys, output, "--strategy", strategy, "--rate", "inf", dialect=dialect)
+            args[args.index("--key") + 1:args.index("--key") + 2] = ["Region", "--key", "Account_ID"]
+            done = await run_cli(args, credentials(dialect))
+            assert done.code == 0, done.stderr
+            tables[strategy] = (pq.read_table(output), sim.stats())
+
+    how_asked = ["recon_http_status", "recon_error", "recon_attempts", "recon_checked_at"]
+    scan_table, scan_counters = tables["scan"]
+    query_table, query_counters = tables["query"]
+    assert scan_table.drop_columns(how_asked) == query_table.drop_columns(how_asked)
+    assert scan_table.column("recon_status").to_pylist() == ["found", "found", "found", "not_found",
+                                                             "invalid_input", "found"]
+    # ceil(2,500 / 1,000) pages; with digest, the first request also met one challenge.
+    challenges = scan_counters["digest_challenges"]
+    assert scan_counters["by_endpoint"]["getAll"] - challenges == 3 and scan_counters["by_endpoint"]["query"] == 0
+    assert query_counters["by_endpoint"]["query"] - query_counters["digest_challenges"] == 4
+    assert query_counters["by_endpoint"]["getAll"] == 0
