@@ -1,0 +1,37 @@
+"""The README and the public face stay true to the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import reconciler
+from reconciler.settings import OPTIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_run_flag_is_documented_in_the_readme() -> None:
+    missing = [option.flag for option in OPTIONS if f"`{option.flag}" not in README]
+    assert missing == []
+
+
+def test_every_exit_code_the_code_uses_is_in_the_readme() -> None:
+    table = README.split("## Exit codes", 1)[1].split("##", 1)[0]
+    for code in ("0", "1", "2", "3", "130 / 143"):
+        assert re.search(rf"^\| {re.escape(code)} \|", table, re.MULTILINE), code
+
+
+def test_the_public_names_exist_and_nothing_else_is_promised() -> None:
+    for name in reconciler.__all__:
+        assert hasattr(reconciler, name), name
+    assert {"reconcile", "run", "reconcile_frame", "ReconcileConfig", "RunStats"} <= set(reconciler.__all__)
+
+
+def test_the_quick_start_is_the_two_make_targets_and_they_exist() -> None:
+    quick_start = README.split("## Quick start", 1)[1].split("##", 1)[0]
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("demo", "test"):
+        assert f"make {target}" in quick_start
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE)
