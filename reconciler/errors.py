@@ -95,6 +95,14 @@ class TargetNotFound(RunAborted):
         super().__init__(f"{what} not found on the server ({detail})")
 
 
+class PageUnreadable(RunAborted):
+    """A getAll page could not be read; a scan cannot skip a page, so the run stops."""
+
+    def __init__(self, from_index: int, reason: str) -> None:
+        self.from_index, self.reason = from_index, reason
+        super().__init__(f"the getAll page from index {from_index} could not be read: {reason}")
+
+
 class TlsCertificateInvalid(RunAborted):
     def __init__(self, url: str, detail: str) -> None:
         self.url = url

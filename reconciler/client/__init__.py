@@ -10,9 +10,9 @@ boundary), ``classify`` and ``answer`` (what an answer means).
 
 from __future__ import annotations
 
-from reconciler.client.classify import PageUnreadable
 from reconciler.client.client import BrightPatternClient, ClientStats
 from reconciler.client.pacing import Throttle
 from reconciler.client.session import open_record_source
+from reconciler.errors import PageUnreadable
 
 __all__ = ["BrightPatternClient", "ClientStats", "PageUnreadable", "Throttle", "open_record_source"]

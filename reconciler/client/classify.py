@@ -16,18 +16,10 @@ from yarl import URL
 from reconciler.client.answer import Unusable, read_page, read_record
 from reconciler.client.reply import AttemptFailed, Reply
 from reconciler.client.retry import Tried, is_retryable
-from reconciler.errors import AuthenticationFailed, PermissionDenied, RunAborted, TargetNotFound
+from reconciler.errors import AuthenticationFailed, PageUnreadable, PermissionDenied, TargetNotFound
 from reconciler.lookup import ListedRecord, LookupResult, LookupStatus
 
 FOLLOWED_REDIRECTS = frozenset({307, 308})  # the only ones that keep the method and body
-
-
-class PageUnreadable(RunAborted):
-    """A getAll page could not be read; a scan cannot skip a page, so the run stops."""
-
-    def __init__(self, from_index: int, reason: str) -> None:
-        self.from_index, self.reason = from_index, reason
-        super().__init__(f"the getAll page from index {from_index} could not be read: {reason}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

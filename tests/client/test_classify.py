@@ -6,10 +6,10 @@ import pytest
 from yarl import URL
 
 from reconciler.client.answer import parse_document
-from reconciler.client.classify import Asked, PageUnreadable, followable_redirect, page_result, record_result
+from reconciler.client.classify import Asked, followable_redirect, page_result, record_result
 from reconciler.client.reply import AttemptFailed, Reply
 from reconciler.client.retry import Tried
-from reconciler.errors import AuthenticationFailed, PermissionDenied, RunAborted, TargetNotFound
+from reconciler.errors import AuthenticationFailed, PageUnreadable, PermissionDenied, RunAborted, TargetNotFound
 from reconciler.lookup import ListedRecord, LookupResult, LookupStatus, RecordStatus
 
 QUERY_URL = URL("https://bp.example.com/configapi/v2/callinglist/get/List_1.txt/Camp%201", encoded=True)

@@ -551,8 +551,7 @@ async def test_at_most_concurrency_requests_are_in_flight(server: ScriptedServer
 def self_signed(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     """A server TLS context with a certificate no client trusts."""
     openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("the openssl command is needed to make a certificate")
+    assert openssl is not None, "the openssl command is needed to make a test certificate (apt-get install openssl)"
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
