@@ -29,6 +29,18 @@ EXPECTED = {
 }
 
 
+def format_from_name(path: Path, override: FileFormat | None) -> tuple[FileFormat, bool] | None:
+    """The table format a file name implies (or the override) and whether it is gzipped; None if unknown."""
+    name = path.name.lower()
+    if override is not None:
+        return override, override == "csv" and name.endswith(".gz")
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv", name.endswith(".gz")
+    if name.endswith((".parquet", ".pq")):
+        return "parquet", False
+    return None
+
+
 def _require(ok: bool, option: str, value: object, expected: str) -> None:
     if not ok:
         raise InvalidOption(option, value, expected)

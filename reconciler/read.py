@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from reconciler.config import FileFormat
+from reconciler.config import FileFormat, format_from_name
 from reconciler.errors import InputColumnMissing, InputError
 from reconciler.keys import is_key_type
 from reconciler.read_csv import BATCH_ROWS, CsvFile, first_line, read_header, read_rows, text_codec
@@ -54,13 +54,8 @@ class InputSpec:
 
 def format_for(path: Path, override: FileFormat | None, *, content: str | None = None) -> tuple[FileFormat, bool]:
     """The format a file name implies (or the override), and whether it is gzipped."""
-    name = path.name.lower()
-    if override is not None:
-        return override, override == "csv" and name.endswith(".gz")
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv", name.endswith(".gz")
-    if name.endswith((".parquet", ".pq")):
-        return "parquet", False
+    if (known := format_from_name(path, override)) is not None:
+        return known
     suffix = "".join(path.suffixes[-2:])
     unknown = f"unknown file extension {suffix!r}" if suffix else "no file extension"
     found = f" and the content is {content}" if content else ""

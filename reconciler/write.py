@@ -17,19 +17,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from reconciler.config import FileFormat
+from reconciler.config import FileFormat, format_from_name
 from reconciler.errors import InputError
 
 
 def output_format_for(path: Path, override: FileFormat | None) -> tuple[FileFormat, bool]:
     """The format an output name implies (or the override), and whether to gzip it."""
-    name = path.name.lower()
-    if override is not None:
-        return override, override == "csv" and name.endswith(".gz")
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv", name.endswith(".gz")
-    if name.endswith((".parquet", ".pq")):
-        return "parquet", False
+    if (known := format_from_name(path, override)) is not None:
+        return known
     suffix = "".join(path.suffixes[-2:])
     unknown = f"unknown output extension {suffix!r}" if suffix else "the output name has no extension"
     raise InputError(path, f"{unknown}; name it .csv, .csv.gz or .parquet, or pass --output-format")

@@ -12,13 +12,13 @@ import shutil
 import sys
 import tempfile
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from privileges import unprivileged
 
 import reconciler.pipeline
 import reconciler.summary
@@ -69,19 +69,6 @@ def refused(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> str:
     return err.removeprefix("reconciler: error: ").rstrip("\n")
 
 
-@contextmanager
-def unprivileged() -> Iterator[None]:
-    """Give up root's right to read anything, so that permission bits count, then take it back."""
-    if os.geteuid() != 0:
-        yield
-        return
-    os.setegid(65534)
-    os.seteuid(65534)
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
 
 
 # Input files -----------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,6 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from fakes import FakeSource
+from privileges import unprivileged
 
 from reconciler.config import Credentials, ReconcileConfig, Target
 from reconciler.errors import BadInputRow, InputColumnMissing, InputError, InvalidOption
@@ -46,19 +46,6 @@ def problem(path: Path, *keys: str, **options: str) -> str:
     return message
 
 
-@contextmanager
-def unprivileged() -> Iterator[None]:
-    """Give up root's right to read and write anything, so that permission bits count, then take it back."""
-    if os.geteuid() != 0:
-        yield
-        return
-    os.setegid(65534)
-    os.seteuid(65534)
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fakes import FakeSource
+from privileges import unprivileged
 
 from reconciler.config import Credentials, ReconcileConfig, Target
 from reconciler.errors import InputError
@@ -51,19 +50,6 @@ def keys(tmp_path: Path) -> Path:
     return tmp_path / "in.csv"
 
 
-@contextmanager
-def unprivileged() -> Iterator[None]:
-    """Give up root's right to write anywhere, so that permission bits count, then take it back."""
-    if os.geteuid() != 0:
-        yield
-        return
-    os.setegid(65534)
-    os.seteuid(65534)
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
 
 
 # Location --------------------------------------------------------------------------------------------
