@@ -120,7 +120,9 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
     try:
         resumed = journal.keys_loaded
         if not resumed:
-            progress.start_phase("reading keys", total=spec.total_rows, unit="rows")
+            by_bytes = spec.total_rows is None  # CSV: the rows are known only once read
+            progress.start_phase("reading keys", total=spec.total_bytes if by_bytes else spec.total_rows,
+                                 unit="bytes" if by_bytes else "rows")
             try:
                 await anyio.to_thread.run_sync(load_keys, journal, spec, bad_rows, progress, stop)
             except InputError:
@@ -161,11 +163,16 @@ def load_keys(journal: Journal, spec: InputSpec, bad_rows: BadRows, progress: Pr
     """First pass over the input: every distinct usable key into the journal (idempotent)."""
     progress, stop = progress or Progress(), stop or StopRequest()
     rows = invalid = 0
-    for batch in read_batches(spec, bad_rows):
+
+    def bytes_read(position: int) -> None:
+        progress.done = position
+
+    for batch in read_batches(spec, bad_rows, on_bytes=bytes_read):
         stop.check()
         texts = key_texts(batch, spec.key_columns)
         rows += batch.num_rows
-        progress.done = rows
+        if spec.total_rows is not None:
+            progress.done = rows
         invalid += texts.null_count
         journal.add_keys(pc.unique(texts.drop_null()).to_pylist())
     journal.finish_loading({"rows": rows, "invalid_rows": invalid, "bad_rows": bad_rows.count,

@@ -18,7 +18,7 @@ once, into ``InputError``.
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,13 +75,17 @@ def open_input(path: Path, *, override: FileFormat | None, encoding: str,
                      key_columns=keys, total_rows=total_rows, total_bytes=size)
 
 
-def read_batches(spec: InputSpec, bad_rows: BadRows | None = None) -> Iterator[pa.RecordBatch]:
-    """Every row of the input, in order, in batches of at most ``BATCH_ROWS`` rows."""
+def read_batches(spec: InputSpec, bad_rows: BadRows | None = None,
+                 on_bytes: Callable[[int], None] | None = None) -> Iterator[pa.RecordBatch]:
+    """Every row of the input, in order, in batches of at most ``BATCH_ROWS`` rows.
+
+    For CSV, whose row count is unknown until read, ``on_bytes`` hears how many bytes are read.
+    """
     if spec.format == "parquet":
         yield from _parquet_batches(spec)
     elif spec.total_rows != 0:
         source = CsvFile(spec.path, spec.gzipped, spec.encoding)
-        yield from read_rows(source, spec.schema, bad_rows or BadRows(skip=False))
+        yield from read_rows(source, spec.schema, bad_rows or BadRows(skip=False), on_bytes)
 
 
 def _check_file(path: Path) -> tuple[int, bytes, bytes]:

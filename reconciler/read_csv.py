@@ -80,8 +80,9 @@ def read_header(source: CsvFile) -> tuple[list[str], int | None]:
     return _lone_header(source), 0
 
 
-def read_rows(source: CsvFile, schema: pa.Schema, bad_rows: BadRows) -> Iterator[pa.RecordBatch]:
-    """Every row, as text, in batches of at most ``BATCH_ROWS``."""
+def read_rows(source: CsvFile, schema: pa.Schema, bad_rows: BadRows,
+              on_bytes: Callable[[int], None] | None = None) -> Iterator[pa.RecordBatch]:
+    """Every row, as text, in batches of at most ``BATCH_ROWS``; ``on_bytes`` hears how far the file is read."""
     bad_rows.locate = lambda numbers: _row_lines(source, numbers)
     fatal: list[pacsv.InvalidRow] = []
     parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=_bad_row_handler(bad_rows, fatal))
@@ -89,12 +90,14 @@ def read_rows(source: CsvFile, schema: pa.Schema, bad_rows: BadRows) -> Iterator
                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
     rows, last = 0, None
     try:
-        with _binary(source) as stream:
+        with pa.OSFile(str(source.path)) as raw, _decompressed(raw, source) as stream:
             for batch in pacsv.open_csv(stream, read_options=_read_options(source), parse_options=parse,
                                         convert_options=convert):
                 for part in _split(batch):
                     rows, last = rows + part.num_rows, part
                     yield part
+                if on_bytes is not None:
+                    on_bytes(raw.tell())  # of the file on disk, compressed or not, as its size is
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         if fatal:
             raise _ragged_row(source, fatal[0]) from None
@@ -182,6 +185,10 @@ def _tail(source: CsvFile) -> str:
         while chunk := stream.read(1 << 16):
             chunks.append(chunk)
     return b"".join(chunks).decode(source.encoding, errors="replace")
+
+
+def _decompressed(raw: pa.NativeFile, source: CsvFile) -> pa.NativeFile:
+    return pa.CompressedInputStream(raw, "gzip") if source.gzipped else pa.input_stream(raw)
 
 
 def _binary(source: CsvFile) -> pa.NativeFile:

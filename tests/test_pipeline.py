@@ -250,3 +250,30 @@ def test_a_journal_path_on_the_input_or_output_is_refused(tmp_path: Path, journa
     with pytest.raises(InputError, match="--journal must name a file of its own"):
         run(config(tmp_path, journal_path=tmp_path / journal_name, fresh=True), source_factory=source().factory())
     assert (tmp_path / "keys.csv").read_text() == "account_id\n1\n"
+
+
+@pytest.mark.parametrize(("name", "unit"), [("keys.csv", "bytes"), ("keys.csv.gz", "bytes"), ("keys.parquet", "rows")])
+def test_reading_keys_reports_progress_without_reading_the_input_twice(tmp_path: Path, name: str, unit: str) -> None:
+    import gzip
+
+    from reconciler.journal import Journal
+    from reconciler.pipeline import binding, load_keys, prepare
+    from reconciler.progress import Progress
+    from reconciler.read import BadRows
+
+    text = "account_id\n" + "".join(f"{i:07d}\n" for i in range(200_000))
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        pq.write_table(pa.table({"account_id": text.split()[1:]}), path)
+    else:
+        path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    cfg = config(tmp_path, input_name=name)
+    spec = prepare(cfg)
+    progress = Progress()
+    progress.start_phase("reading keys", total=spec.total_bytes if unit == "bytes" else spec.total_rows, unit=unit)
+    journal = Journal.open(cfg.journal, binding(cfg, spec), fresh=True)
+    try:
+        load_keys(journal, spec, BadRows(skip=False), progress)
+    finally:
+        journal.discard()
+    assert progress.total and progress.done == progress.total  # the whole file, counted as it streamed by
