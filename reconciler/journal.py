@@ -221,7 +221,8 @@ class Journal:
             chunk = texts[start:start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(chunk))
             found.extend(self._db.execute(
-                f"SELECT key, {columns} FROM keys WHERE done = 1 AND key IN ({marks})", chunk))
+                # "+done": without it SQLite may pick the done index and scan every finished key per chunk
+                f"SELECT key, {columns} FROM keys WHERE +done = 1 AND key IN ({marks})", chunk))
         return found
 
     def field_names(self, kind: str) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import pyarrow.compute as pc
 
 from reconciler.config import ReconcileConfig
@@ -83,7 +84,10 @@ class StopRequest:
             listener()
 
     def on_request(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` on a stop request; at once if one came before this stage began."""
         self._listeners.append(listener)
+        if self.received is not None:
+            listener()
 
     def check(self) -> None:
         """Raise ``RunInterrupted`` if a stop was requested (called between batches)."""
@@ -103,7 +107,7 @@ async def reconcile(config: ReconcileConfig, *, source_factory: SourceFactory = 
     try:
         async with anyio.create_task_group() as group:
             if handle_signals:
-                group.start_soon(_watch_signals, stop)
+                await group.start(_watch_signals, stop)  # listening before the journal opens
             stats = await _reconcile(config, source_factory, progress or Progress(), stop)
             group.cancel_scope.cancel()
     except BaseExceptionGroup as group:
@@ -143,8 +147,10 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
     return stats
 
 
-async def _watch_signals(stop: StopRequest) -> None:
+async def _watch_signals(stop: StopRequest, *,
+                         task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for signum in signals:
             stop.request(signum)
 

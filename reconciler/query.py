@@ -3,7 +3,8 @@
 One task reads pending keys from the journal, a fixed pool of workers asks the ``RecordSource``
 (which paces and retries every request), and one recorder commits results in small batches. The
 first key goes out alone: it proves credentials and target (and pays a digest challenge once)
-before the run fans out. A stop request lets the requests in flight finish, within a grace period.
+before the run fans out. A stop request lets the requests in flight finish, within a grace period;
+a second one cancels them at once (their keys stay pending).
 """
 
 from __future__ import annotations
@@ -86,7 +87,13 @@ class KeyQuerier:
         self.stopped = False
 
     def stop(self) -> None:
-        """Send no new request; let those in flight finish within the grace period."""
+        """Send no new request; let those in flight finish within the grace period.
+
+        A second call (a second Ctrl-C) cancels the requests in flight at once.
+        """
+        if self.stopped:
+            self._pool_scope.cancel()
+            return
         self.stopped = True
         self._producer_scope.cancel()
         self._pool_scope.deadline = min(self._pool_scope.deadline, anyio.current_time() + self._grace)
@@ -95,26 +102,27 @@ class KeyQuerier:
         first = self._journal.pending(0, 1)
         if not first or self.stopped:
             return
-        # Before fanning out: fail fast on credentials and target, pay the digest challenge once.
-        self._record(self._streak.admit(await self._ask(*first[0])))
         send_results, receive_results = anyio.create_memory_object_stream[Answer](self._concurrency * 4)
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(self._recorder, receive_results)
                 async with send_results:
-                    await self._fan_out(first[0][0], send_results)
+                    with self._pool_scope:  # the grace period bounds the first request too
+                        # Before fanning out: fail fast on credentials and target, pay the digest
+                        # challenge once. Recorded here: the recorder has nothing else to do yet.
+                        self._record(self._streak.admit(await self._ask(*first[0])))
+                        await self._fan_out(first[0][0], send_results)
         except BaseExceptionGroup as group:
             raise root_cause(group) from None
         self._record(self._streak.held if not self.stopped else [])
 
     async def _fan_out(self, after_id: int, results: MemoryObjectSendStream[Answer]) -> None:
         send_keys, receive_keys = anyio.create_memory_object_stream[tuple[int, str]](0)
-        with self._pool_scope:
-            async with anyio.create_task_group() as pool:
-                pool.start_soon(self._produce, after_id, send_keys)
-                async with receive_keys:
-                    for _ in range(self._concurrency):
-                        pool.start_soon(self._work, receive_keys.clone(), results.clone())
+        async with anyio.create_task_group() as pool:
+            pool.start_soon(self._produce, after_id, send_keys)
+            async with receive_keys:
+                for _ in range(self._concurrency):
+                    pool.start_soon(self._work, receive_keys.clone(), results.clone())
 
     async def _produce(self, after_id: int, keys: MemoryObjectSendStream[tuple[int, str]]) -> None:
         async with keys:

@@ -7,6 +7,7 @@ times as ISO 8601 with a zone (``2021-02-19T19:12:21.000Z``).
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -76,6 +77,9 @@ class TableWriter:
     def __init__(self, path: Path, schema: pa.Schema, fmt: FileFormat, *, gzipped: bool) -> None:
         self.path = path
         self._format = fmt
+        # A killed run's temporary table; the journal's lock means no other run is writing this output.
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+            stale.unlink(missing_ok=True)
         handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
         os.close(handle)
         self._temp = Path(temp)

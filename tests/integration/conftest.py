@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import pytest
 
 from reconciler.simulator import Account, FaultConfig, ListSource, RunningSimulator, SimulatorConfig, run_simulator
@@ -69,3 +72,53 @@ async def run_cli(args: Sequence[str], environment: dict[str, str]) -> Finished:
         done = await anyio.run_process([sys.executable, "-m", "reconciler", *args], check=False,
                                        env={**base, **environment})
     return Finished(done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+class CliProcess:
+    """A ``reconciler`` subprocess that a test can signal while it runs; its output goes to files."""
+
+    def __init__(self, process: anyio.abc.Process, stdout: Path, stderr: Path) -> None:
+        self.process, self._stdout, self._stderr = process, stdout, stderr
+
+    @property
+    def running(self) -> bool:
+        return self.process.returncode is None
+
+    def send(self, signum: signal.Signals) -> None:
+        self.process.send_signal(signum)
+
+    def stderr(self) -> str:
+        return self._stderr.read_text(encoding="utf-8", errors="replace")
+
+    async def finish(self, within: float = 60) -> Finished:
+        """Wait (at most ``within`` seconds) for the command to exit."""
+        with anyio.fail_after(within):
+            code = await self.process.wait()
+        return Finished(code, self._stdout.read_text(encoding="utf-8", errors="replace"), self.stderr())
+
+
+def _next_log_files(logs: Path) -> tuple[Path, Path]:
+    logs.mkdir(parents=True, exist_ok=True)
+    count = len(list(logs.glob("*.stderr")))
+    return logs / f"{count}.stdout", logs / f"{count}.stderr"
+
+
+@asynccontextmanager
+async def started_cli(args: Sequence[str], environment: dict[str, str], logs: Path) -> AsyncIterator[CliProcess]:
+    """The real command in a subprocess that keeps running while the block does; killed if still alive at the end.
+
+    stdout and stderr go to files under ``logs`` (a pipe nobody reads could fill and stall the command).
+    """
+    base = {k: v for k, v in os.environ.items() if not k.startswith("BP_")}
+    stdout, stderr = _next_log_files(logs)
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = await anyio.open_process([sys.executable, "-m", "reconciler", *args], stdin=subprocess.DEVNULL,
+                                           stdout=out, stderr=err, env={**base, **environment})
+    try:
+        yield CliProcess(process, stdout, stderr)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with anyio.CancelScope(shield=True):
+            await process.wait()
+            await process.aclose()
