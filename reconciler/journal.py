@@ -86,11 +86,31 @@ class Journal:
         }
 
     @classmethod
-    def open(cls, path: Path, binding: Mapping[str, Any], *, fresh: bool) -> Journal:
-        """Open (or start) the journal at ``path``; refuse one bound to other inputs."""
+    def open(cls, path: Path, binding: Mapping[str, Any], *, fresh: bool, retry_errors: bool = False) -> Journal:
+        """Open (or start) the journal at ``path``; refuse one bound to other inputs.
+
+        A journal that a finished run kept for its error rows is reused only by ``retry_errors`` on
+        the same inputs: its results are already in that run's table, and any other run must ask the
+        server afresh (a nightly job with ``retry_errors`` set meets last night's journal).
+        """
         lock = _lock(path)
-        if fresh:
-            discard_files(path)
+        try:
+            if fresh:
+                discard_files(path, lock_too=False)
+            journal = cls._connect(path, lock)
+            if journal.finished and (not retry_errors or journal._differences(binding)):
+                journal._db.close()
+                discard_files(path, lock_too=False)
+                journal = cls._connect(path, lock)
+            journal._bind(dict(binding))
+        except BaseException:
+            lock.close()
+            raise
+        journal._db.execute("DELETE FROM meta WHERE name = 'finished'")  # in use again: resumable as usual
+        return journal
+
+    @classmethod
+    def _connect(cls, path: Path, lock: IO[bytes]) -> Journal:
         existed = path.exists()
         try:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -98,11 +118,22 @@ class Journal:
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            lock.close()
             raise JournalUnreadable(path, str(exc)) from exc
         journal = cls(connection, path, lock)
-        journal._bind(dict(binding), existed)
+        if existed and journal._meta("binding") is None and journal.distinct_keys():
+            journal._db.close()
+            raise JournalUnreadable(path, "it has keys but no binding")
         return journal
+
+    @property
+    def finished(self) -> bool:
+        """Kept by a run that wrote its table with error rows, for ``--retry-errors``."""
+        return self._meta("finished") is not None
+
+    def keep_for_retry(self) -> None:
+        """Close, keeping the journal so that ``--retry-errors`` can ask again for the error rows only."""
+        self._set_meta("finished", "1")
+        self.close()
 
     @property
     def keys_loaded(self) -> bool:
@@ -249,20 +280,18 @@ class Journal:
         if self._lock is not None:
             self._lock.close()
 
-    def _bind(self, binding: dict[str, Any], existed: bool) -> None:
-        stored = self._meta("binding")
-        if stored is None:
-            if existed and self.distinct_keys():
-                raise JournalUnreadable(self.path, "it has keys but no binding")
+    def _bind(self, binding: dict[str, Any]) -> None:
+        if self._meta("binding") is None:
             self._set_meta("binding", json.dumps(binding, sort_keys=True))
-            return
-        previous = json.loads(stored)
-        differences = [f"{name}: was {previous.get(name)!r}, now {binding.get(name)!r}"
-                       for name in sorted(set(previous) | set(binding))
-                       if previous.get(name) != binding.get(name)]
-        if differences:
-            self.close()
+        elif differences := self._differences(binding):
+            self._db.close()
             raise JournalMismatch(self.path, differences)
+
+    def _differences(self, binding: Mapping[str, Any]) -> list[str]:
+        stored = self._meta("binding")
+        previous = json.loads(stored) if stored is not None else {}
+        return [f"{name}: was {previous.get(name)!r}, now {binding.get(name)!r}"
+                for name in sorted(set(previous) | set(binding)) if previous.get(name) != binding.get(name)]
 
     def _remember_fields(self, results: Iterable[LookupResult]) -> None:
         for result in results:
@@ -312,8 +341,9 @@ def _lock(path: Path) -> IO[bytes]:
     return handle
 
 
-def discard_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", ".lock"):
+def discard_files(path: Path, *, lock_too: bool = True) -> None:
+    # The lock file stays while its lock is held: deleting it would let a second run lock a new one.
+    for suffix in ("", "-wal", "-shm", ".lock") if lock_too else ("", "-wal", "-shm"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 

@@ -6,6 +6,8 @@ the order, what is resumed, and when the journal may go.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import signal
 import time
 from collections.abc import Callable
@@ -29,6 +31,7 @@ from reconciler.read import BadRows, InputSpec, open_input, read_batches
 from reconciler.stats import OutputTally, RunStats
 from reconciler.write import TableWriter, check_output_location, check_output_schema, output_format_for
 
+logger = logging.getLogger("reconciler.pipeline")
 SourceFactory = Callable[[ReconcileConfig], AbstractAsyncContextManager[RecordSource]]
 _UNMATCHED_CHUNK = 10_000
 _SIGNAL_EXIT = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143)}
@@ -120,7 +123,8 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
     started = time.monotonic()
     spec = prepare(config)
     bad_rows = BadRows(skip=config.skip_bad_rows)
-    journal = Journal.open(config.journal, binding(config, spec), fresh=config.fresh)
+    journal = Journal.open(config.journal, binding(config, spec), fresh=config.fresh,
+                           retry_errors=config.retry_errors)
     try:
         resumed = journal.keys_loaded
         if not resumed:
@@ -133,7 +137,11 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
                 journal.discard()  # nothing was asked yet; a fixed input must not meet a stale journal
                 raise
         if config.retry_errors:
-            journal.requeue_errors()
+            if resumed:
+                logger.info("asking again for the %s keys that ended in error", f"{journal.requeue_errors():,}")
+            else:
+                logger.info("--retry-errors: no journal of an earlier run at %s; asking for every key",
+                            config.journal)
         gathered = await _gather(config, journal, spec, source_factory, progress, stop)
         progress.start_phase("writing", total=journal.load_summary().get("rows"), unit="rows")
         tally = await anyio.to_thread.run_sync(write_output, config, journal, spec, progress, stop)
@@ -143,6 +151,9 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
     except BaseException:
         journal.close()
         raise
+    if stats.errors:
+        journal.keep_for_retry()
+        return dataclasses.replace(stats, journal_kept=config.journal)
     journal.discard()
     return stats
 

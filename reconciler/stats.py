@@ -70,6 +70,7 @@ class RunStats:
     strategy: str = "query"
     list_size: int | None = None  # when auto learned it
     unmatched_records: int | None = None  # with --unmatched
+    journal_kept: Path | None = None  # when error rows remain, for --retry-errors
 
     @property
     def errors(self) -> int:

@@ -531,3 +531,47 @@ async def test_retry_errors_on_resume_asks_again_only_the_keys_that_ended_in_err
     # About 30 % of the first run's keys ended in error: those, and only those (with the few in flight), again.
     assert 0.1 * len(asked_by_flaky) < len(asked_again) < 0.5 * len(asked_by_flaky), \
         (len(asked_again), len(asked_by_flaky))
+
+
+async def test_a_run_finished_with_error_rows_keeps_its_journal_for_retry_errors_only(
+        tmp_path: Path, simulator: SimulatorFactory) -> None:
+    keys = write_keys(tmp_path / "keys.csv", found=270, missing=30, seed=13)
+    output = tmp_path / "status.parquet"
+    async with simulator(faults=FaultConfig(seed=4, html=0.2)) as flaky:
+        args = query_args(flaky.base_url, keys, output, "--rate", "300", "--max-attempts", "1")
+        first = await run_cli(args, credentials())
+    errors = statuses(output).get("error", 0)
+    async with simulator() as healthy:
+        args[args.index("--base-url") + 1] = healthy.base_url
+        retried = await run_cli([*args, "--retry-errors"], credentials())
+        asked_on_retry = sum(asked(healthy).values())
+        healthy.reset_stats()
+        plain = await run_cli(args, credentials())
+        asked_on_plain_rerun = sum(asked(healthy).values())
+
+    assert first.code == 1, first.stderr
+    assert 20 < errors < 120, errors
+    assert "--retry-errors" in first.stderr and str(journal_of(output)) in first.stderr
+    assert retried.code == 0, retried.stderr
+    assert asked_on_retry == errors  # only the error rows were asked again
+    assert statuses(output) == {"found": 270, "not_found": 30}
+    assert not journal_of(output).exists()  # every row resolved: nothing left to retry
+    assert plain.code == 0 and asked_on_plain_rerun == 300  # no journal: a plain rerun asks everything afresh
+
+
+async def test_a_plain_rerun_after_error_rows_asks_the_server_afresh_instead_of_repeating_them(
+        tmp_path: Path, simulator: SimulatorFactory) -> None:
+    keys = write_keys(tmp_path / "keys.csv", found=90, missing=10, seed=14)
+    output = tmp_path / "status.parquet"
+    async with simulator(faults=FaultConfig(seed=5, html=0.3)) as flaky:
+        args = query_args(flaky.base_url, keys, output, "--rate", "300", "--max-attempts", "1")
+        first = await run_cli(args, credentials())
+    async with simulator() as healthy:
+        args[args.index("--base-url") + 1] = healthy.base_url
+        again = await run_cli(args, credentials())
+        per_key = asked(healthy)
+
+    assert first.code == 1, first.stderr
+    assert again.code == 0, again.stderr
+    assert len(per_key) == 100 and max(per_key.values()) == 1  # the kept journal's answers were not reused
+    assert statuses(output) == {"found": 90, "not_found": 10}
