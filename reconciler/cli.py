@@ -3,6 +3,9 @@
 Exit codes: 0 every row resolved; 1 some rows ended in error (or the server failed for too long);
 2 usage or input error, nothing sent; 3 the run was stopped by a fatal answer (authentication,
 privilege, list or campaign not found); 130/143 interrupted by SIGINT/SIGTERM (journal kept).
+
+Everything the command writes goes to stderr (stdout stays empty): the progress, the summary or
+the dry run's plan, errors, and logs, all in the ``--log-format`` and masked by ``logs.Masker``.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from pathlib import Path
 from typing import NoReturn
 
 import anyio
+from yarl import URL
 
-from reconciler import __version__, logs
+from reconciler import __version__
 from reconciler.config import ReconcileConfig
 from reconciler.errors import ReconcilerError, root_cause
+from reconciler.logs import Console, Masker, configure
 from reconciler.settings import Presentation, add_run_options, build_config, build_presentation, merge, read_config_file
 from reconciler.stats import RunStats
 
@@ -67,69 +72,110 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     started = datetime.now(UTC)
-    config: ReconcileConfig | None = None
-    presentation = Presentation()
+    run = _Run(args.verbose)
     try:
+        return run.start(args)
+    except ReconcilerError as exc:
+        return run.failed(exc.exit_code, str(exc))
+    except KeyboardInterrupt:  # before the run's own signal handling was in place
+        return run.failed(130, "interrupted; rerun the same command to resume")
+    except Exception as exc:  # a bug: the report still says the run failed, the traceback follows
+        run.failed(1, f"unexpected {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        run.close(started)
+
+
+class _Run:
+    """One ``reconciler run``: what is known so far, so that any failure is reported as well as it can be."""
+
+    def __init__(self, verbosity: int) -> None:
+        self.verbosity = verbosity
+        self.presentation = Presentation()
+        self.config: ReconcileConfig | None = None
+        self.stats: RunStats | None = None
+        self.console = Console()
+        self.exit_code = 0
+        self.error: str | None = None
+
+    def start(self, args: argparse.Namespace) -> int:
         settings = merge(args, read_config_file(Path(args.config)) if args.config else {}, os.environ)
         presentation = build_presentation(settings)
-        config = build_config(settings, os.environ)
-        logs.configure(args.verbose, presentation.log_format, [config.credentials.secret])
+        self.console = Console(presentation.log_format)
+        if presentation.report_path is not None and not presentation.dry_run:
+            from reconciler.report import check_report_location
+
+            check_report_location(presentation.report_path)
+        self.presentation = presentation
+        self.config = config = build_config(settings, os.environ)
+        self.console = Console(presentation.log_format, _masker(config))
+        configure(self.verbosity, presentation.log_format, self.console.mask, live_line=self._live_line())
         if presentation.dry_run:
-            return _dry_run(config, presentation)
-        stats = anyio.run(_reconcile_showing_progress, config, presentation)
-    except ReconcilerError as exc:
-        print(f"reconciler: error: {exc}", file=sys.stderr)
-        _report(presentation, config, None, exc.exit_code, str(exc), started)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("reconciler: interrupted; rerun the same command to resume", file=sys.stderr)
-        _report(presentation, config, None, 130, "interrupted", started)
-        return 130
-    from reconciler.summary import format_summary
+            return self._dry_run(config)
+        self.stats = anyio.run(self._reconcile_showing_progress, config)
+        from reconciler.summary import format_summary
 
-    print(format_summary(stats), file=sys.stderr)
-    _report(presentation, config, stats, stats.exit_code, None, started)
-    return stats.exit_code
+        self.console.say(format_summary(self.stats), logger="reconciler.summary")
+        self.exit_code = self.stats.exit_code
+        return self.exit_code
+
+    def failed(self, exit_code: int, message: str) -> int:
+        self.exit_code, self.error = exit_code, self.console.mask(message)
+        self.console.say(f"reconciler: error: {message}", level="ERROR")
+        return exit_code
+
+    def close(self, started: datetime) -> None:
+        """Write the report, if one was asked for (a dry run writes none)."""
+        path = self.presentation.report_path
+        if path is None or self.presentation.dry_run:
+            return
+        from reconciler.report import build_report, write_report
+
+        report = build_report(config=self.config, stats=self.stats, exit_code=self.exit_code, error=self.error,
+                              started_at=started, ended_at=datetime.now(UTC))
+        try:
+            write_report(path, report)
+        except OSError as exc:
+            self.console.say(f"reconciler: error: cannot write the report {path}: {exc.strerror or exc}",
+                             level="ERROR")
+
+    def _live_line(self) -> bool:
+        # JSON logs are for machines: never a redrawn line, even on a terminal.
+        return (not self.presentation.quiet and self.presentation.log_format == "text"
+                and sys.stderr.isatty())
+
+    async def _reconcile_showing_progress(self, config: ReconcileConfig) -> RunStats:
+        from reconciler.pipeline import reconcile
+        from reconciler.progress import Progress, show_progress, timestamped
+
+        progress = Progress()
+        console, presentation = self.console, self.presentation
+
+        def line(text: str) -> str:  # a JSON line carries its own time
+            return console.line(timestamped(text) if presentation.log_format == "text" else text,
+                                logger="reconciler.progress")
+
+        try:
+            async with anyio.create_task_group() as group:
+                if not presentation.quiet:
+                    group.start_soon(lambda: show_progress(progress, sys.stderr, interactive=self._live_line(),
+                                                           interval=presentation.progress_interval, line=line))
+                stats = await reconcile(config, handle_signals=True, progress=progress)
+                group.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise root_cause(group) from None
+        return stats
+
+    def _dry_run(self, config: ReconcileConfig) -> int:
+        from reconciler.plan import format_plan, plan_run
+
+        async def plan() -> str:
+            return format_plan(await plan_run(config, offline=self.presentation.offline), config)
+
+        self.console.say(anyio.run(plan), logger="reconciler.plan")
+        return 0
 
 
-async def _reconcile_showing_progress(config: ReconcileConfig, presentation: Presentation) -> RunStats:
-    from reconciler.pipeline import reconcile
-    from reconciler.progress import Progress, show_progress
-
-    progress = Progress()
-    interactive = sys.stderr.isatty()
-    try:
-        async with anyio.create_task_group() as group:
-            if not presentation.quiet:
-                group.start_soon(lambda: show_progress(progress, sys.stderr, interactive=interactive,
-                                                       interval=presentation.progress_interval))
-            stats = await reconcile(config, handle_signals=True, progress=progress)
-            group.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        raise root_cause(group) from None
-    return stats
-
-
-def _dry_run(config: ReconcileConfig, presentation: Presentation) -> int:
-    from reconciler.plan import format_plan, plan_run
-
-    async def plan() -> str:
-        return format_plan(await plan_run(config, offline=presentation.offline), config)
-
-    print(anyio.run(plan), file=sys.stderr)
-    return 0
-
-
-def _report(presentation: Presentation, config: ReconcileConfig | None, stats: RunStats | None, exit_code: int,
-            error: str | None, started: datetime) -> None:
-    if presentation.report_path is None:
-        return
-    from reconciler.report import build_report, write_report
-
-    report = build_report(config=config, stats=stats, exit_code=exit_code, error=error, started_at=started,
-                          ended_at=datetime.now(UTC))
-    try:
-        write_report(presentation.report_path, report)
-    except OSError as exc:
-        print(f"reconciler: error: cannot write the report {presentation.report_path}: {exc.strerror}",
-              file=sys.stderr)
+def _masker(config: ReconcileConfig) -> Masker:
+    """Everything secret this run knows: the password or client secret, and any password in the URL."""
+    return Masker([config.credentials.secret, URL(config.target.base_url).password])

@@ -1,7 +1,13 @@
-"""The notebook face: reconcile a pandas DataFrame of keys and get the joined DataFrame back."""
+"""The notebook face: reconcile a pandas DataFrame of keys and get the joined DataFrame back.
+
+The frame goes through the same pipeline as a file (a Parquet file in a temporary folder), so a
+notebook gets exactly the CLI's table, converted to pandas' nullable dtypes: ``boolean``,
+``Int64`` and friends, ``string``, and ``datetime64[ms, UTC]`` for the timestamps.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import threading
 from pathlib import Path
@@ -13,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reconciler.config import Credentials, ReconcileConfig, RequestPolicy, Target
+from reconciler.errors import InputError
 from reconciler.pipeline import SourceFactory, default_source, reconcile
 
 
@@ -26,12 +33,19 @@ def reconcile_frame(frame: pd.DataFrame, *, target: Target, credentials: Credent
     """
     with tempfile.TemporaryDirectory(prefix="reconciler-") as folder:
         source, output = Path(folder) / "keys.parquet", Path(folder) / "table.parquet"
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source)
+        pq.write_table(_arrow(frame), source)
         config = ReconcileConfig(input_path=source, output_path=output, target=target, credentials=credentials,
                                  key_columns=key_columns, policy=policy or RequestPolicy(), fresh=True)
         _run_to_end(config, source_factory)
         table = pq.read_table(output)
     return table.to_pandas(types_mapper=_nullable)
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # e.g. an object column mixing text and numbers
+        raise InputError("<DataFrame>", f"a column cannot be converted to a typed table ({exc})") from None
 
 
 def _run_to_end(config: ReconcileConfig, source_factory: SourceFactory) -> None:
@@ -41,6 +55,8 @@ def _run_to_end(config: ReconcileConfig, source_factory: SourceFactory) -> None:
     if not _loop_running():
         anyio.run(main)
         return
+    # A running loop (Jupyter) cannot run another in its thread: the run gets a thread of its own,
+    # and this one waits for it, as a synchronous call would.
     failure: list[BaseException] = []
 
     def in_thread() -> None:
@@ -57,8 +73,6 @@ def _run_to_end(config: ReconcileConfig, source_factory: SourceFactory) -> None:
 
 
 def _loop_running() -> bool:
-    import asyncio
-
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -66,9 +80,14 @@ def _loop_running() -> bool:
     return True
 
 
+_NULLABLE: dict[pa.DataType, Any] = {
+    pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype(),
+    pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(), pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(), pa.float32(): pd.Float32Dtype(), pa.float64(): pd.Float64Dtype(),
+}
+
+
 def _nullable(type_: pa.DataType) -> Any:
-    mapping = {pa.bool_(): pd.BooleanDtype(), pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(),
-               pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}
-    return mapping.get(type_)
-
-
+    """The pandas nullable dtype for an Arrow type; None keeps pyarrow's default (timestamps stay tz-aware)."""
+    return _NULLABLE.get(type_)

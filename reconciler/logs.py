@@ -1,51 +1,131 @@
-"""Logging for the CLI: plain or JSON lines on stderr, with every known secret masked."""
+"""What the CLI writes on stderr: log records, and its own lines (errors, plan, summary, progress).
+
+Two formats: ``text`` (one readable line per record) and ``json`` (one object a line with ``time``,
+``level``, ``logger`` and ``message``, for log shippers). In JSON mode the CLI's own lines are JSON
+too, so that a shipper never meets a line it cannot parse. Every line passes ``Masker``: the run's
+secrets, and anything shaped like a credential, are replaced by ``***`` whoever wrote it.
+Text never carries control characters other than newlines: data from the input or the server can
+end up in a message, and an escape sequence in it must not reach a terminal or a log viewer.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 _HANDLER_NAME = "reconciler-cli"
+_MIN_SECRET = 4  # shorter "secrets" would mask ordinary words and digits
+# Defence in depth for values the run cannot know in advance (tokens a server issued, digest
+# responses): what follows these shapes is masked.
+_CREDENTIAL_SHAPES = (
+    # A header's value may hold quotes and commas (Digest): the rest of the line goes.
+    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*).+"),
+    re.compile(r"(?i)\b(digest\s+)(?=\w+=).+"),
+    re.compile(r"(?i)\b(bearer\s+)[\w\-.~+/]+=*"),
+    # form fields (password=...) and JSON members ("access_token": "..."), not prose such as "password: ..."
+    re.compile(r"(?i)\b((?:access|refresh)_token|client_secret|password|passwd)(=|[\"']\s*:\s*[\"'])"
+               r"[^\s\"'&,;}]+"),
+)
+
+
+class Masker:
+    """Replaces known secrets and credential-shaped text with ``***``."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        # Longest first, so that a secret containing another is masked whole.
+        self._secrets = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        for shape in _CREDENTIAL_SHAPES:
+            text = shape.sub(lambda match: "".join(match.groups()) + "***", text)
+        return text
+
+
+def printable(text: str) -> str:
+    """``text`` with every unprintable character but the newline shown as an escape (``\\x1b``, ``\\t``)."""
+    return _replace_unprintable(text, lambda c: c.encode("unicode_escape").decode("ascii"))
+
+
+def _replace_unprintable(text: str, escape: Callable[[str], str]) -> str:
+    if text.replace("\n", "").isprintable():  # the common case, at C speed
+        return text
+    return "".join(c if c == "\n" or c.isprintable() else escape(c) for c in text)
+
+
+def _json_escape(char: str) -> str:
+    return json.dumps(char)[1:-1]  # \uXXXX (a surrogate pair beyond the BMP): valid inside a JSON string
+
+
+def json_line(message: str, *, level: str = "INFO", logger: str = "reconciler", when: float | None = None,
+              exception: str | None = None) -> str:
+    """One JSON log line (without its newline); ``when`` is a POSIX time, now by default."""
+    moment = datetime.fromtimestamp(when, UTC) if when is not None else datetime.now(UTC)
+    entry = {"time": moment.isoformat(timespec="milliseconds"), "level": level, "logger": logger,
+             "message": message}
+    if exception:
+        entry["exception"] = exception
+    # Readable accents, but no raw control, format or separator character (JSON allows U+2028 raw).
+    return _replace_unprintable(json.dumps(entry, ensure_ascii=False), _json_escape)
+
+
+class Console:
+    """The CLI's own lines on stderr, in the run's format, masked; logs use the same rules."""
+
+    def __init__(self, log_format: str = "text", masker: Masker | None = None) -> None:
+        self.log_format, self.mask = log_format, masker or Masker()
+
+    def line(self, message: str, *, level: str = "INFO", logger: str = "reconciler.cli") -> str:
+        """How ``message`` is written (without its newline)."""
+        message = self.mask(message)
+        if self.log_format == "json":
+            return json_line(message, level=level, logger=logger)
+        return printable(message)
+
+    def say(self, message: str, *, level: str = "INFO", logger: str = "reconciler.cli") -> None:
+        print(self.line(message, level=level, logger=logger), file=sys.stderr, flush=True)
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message (and the exception, if any)."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
-                 "logger": record.name, "message": record.getMessage()}
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-class SecretMask(logging.Filter):
-    """Masks the run's secrets in any record, whoever logged it: a last line of defence."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, mask: Masker) -> None:
         super().__init__()
-        self._secrets = [s for s in secrets if len(s) >= 4]
+        self._mask = mask
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(secret in message for secret in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        exception = self.formatException(record.exc_info) if record.exc_info else None
+        return json_line(self._mask(record.getMessage()), level=record.levelname, logger=record.name,
+                         when=record.created, exception=self._mask(exception) if exception else None)
 
 
-def configure(verbosity: int, log_format: str, secrets: Iterable[str] = ()) -> None:
-    """Send the ``reconciler`` logger to stderr; calling it again replaces the previous setup."""
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger: message``, masked and printable; ``prefix`` first (clears a live line)."""
+
+    def __init__(self, mask: Masker, prefix: str = "") -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+        self._mask, self._prefix = mask, prefix
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._prefix + printable(self._mask(super().format(record)))
+
+
+def configure(verbosity: int, log_format: str, masker: Masker, *, live_line: bool = False) -> None:
+    """Send the ``reconciler`` logger to stderr; calling it again replaces the previous setup.
+
+    ``live_line``: a progress line is being redrawn on this terminal; each record first erases it.
+    """
     logger = logging.getLogger("reconciler")
     for handler in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
         logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(JsonFormatter() if log_format == "json"
-                         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(SecretMask(secrets))
+    handler.setFormatter(JsonFormatter(masker) if log_format == "json"
+                         else TextFormatter(masker, "\r\x1b[K" if live_line else ""))
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG)

@@ -12,6 +12,8 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from yarl import URL
+
 from reconciler.config import ReconcileConfig
 from reconciler.journal import Journal
 from reconciler.pipeline import SourceFactory, binding, default_source, load_keys, prepare
@@ -21,9 +23,12 @@ from reconciler.scan import PROBE_WORTHWHILE
 
 @dataclass(frozen=True, kw_only=True)
 class Plan:
+    """What a run would do: the input's figures and the requests it would send."""
+
     rows: int
     distinct_keys: int
     invalid_rows: int
+    bad_rows: int  # ragged CSV rows skipped (--skip-bad-rows)
     key_columns: tuple[str, ...]
     strategy: str
     expected_requests: str
@@ -48,7 +53,8 @@ async def plan_run(config: ReconcileConfig, *, offline: bool,
     strategy, requests = _expected(config, distinct)
     rate = config.policy.rate
     return Plan(rows=int(loaded["rows"]), distinct_keys=distinct, invalid_rows=int(loaded["invalid_rows"]),
-                key_columns=spec.key_columns, strategy=strategy, expected_requests=requests,
+                bad_rows=int(loaded.get("bad_rows", 0)), key_columns=spec.key_columns, strategy=strategy,
+                expected_requests=requests,
                 expected_seconds=None if math.isinf(rate) or strategy != "query" else distinct / rate,
                 server_checked=not offline)
 
@@ -64,20 +70,34 @@ def _expected(config: ReconcileConfig, distinct: int) -> tuple[str, str]:
 
 
 def format_plan(plan: Plan, config: ReconcileConfig) -> str:
-    duration = "unknown until the list size is known" if plan.expected_seconds is None else \
-        f"about {plan.expected_seconds:,.0f} s at {config.policy.rate:g} requests/s"
+    """The plan as the lines a dry run prints."""
     checked = "credentials, list and campaign checked with one getAll read" if plan.server_checked \
         else "server not contacted (--offline)"
+    skipped = f", {plan.bad_rows:,} bad rows skipped" if plan.bad_rows else ""
     return "\n".join([
         "reconciler: dry run, nothing queried",
-        f"  input            {config.input_path} ({plan.rows:,} rows)",
+        f"  input            {config.input_path} ({plan.rows:,} rows{skipped})",
         f"  key columns      {', '.join(plan.key_columns)}",
         f"  distinct keys    {plan.distinct_keys:,} ({plan.invalid_rows:,} rows with an empty key, not sent)",
         f"  strategy         {plan.strategy}",
         f"  requests         {plan.expected_requests}",
-        f"  duration         {duration}",
-        f"  target           {config.target.base_url} tenant {config.target.tenant}, list "
+        f"  duration         {_duration(plan, config)}",
+        f"  target           {URL(config.target.base_url).with_user(None)} tenant {config.target.tenant}, list "
         f"{config.target.list_name}, campaign {config.target.campaign} ({config.target.dialect})",
         f"  server           {checked}",
         f"  output           {config.output_path}",
     ])
+
+
+def _duration(plan: Plan, config: ReconcileConfig) -> str:
+    if plan.expected_seconds is not None:
+        return f"about {_clock(plan.expected_seconds)} at {config.policy.rate:g} requests/s (--rate), plus retries"
+    if plan.strategy == "query":  # no --rate limit: the server's speed decides
+        return "as fast as the server answers (no --rate limit)"
+    return "unknown until the list's size is known (a scan reads it 1,000 records a request)"
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(math.ceil(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{rest:02d}s" if hours else f"{minutes}m{rest:02d}s" if minutes else f"{rest} s"

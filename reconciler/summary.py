@@ -1,4 +1,9 @@
-"""The end-of-run summary, printed on stderr: readable at a glance."""
+"""The end-of-run summary, printed on stderr: readable at a glance, and equal to the table.
+
+Every count comes from the output table as it was written (``OutputTally``), so that a reader who
+counts the table's ``recon_status`` or ``lastDisposition`` values finds the same numbers. Statuses
+are named as in the table's ``recon_status`` column; counts share one right-aligned column.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +11,57 @@ from reconciler.lookup import LookupStatus
 from reconciler.stats import RunStats
 
 _ORDER = (LookupStatus.FOUND, LookupStatus.NOT_FOUND, LookupStatus.INVALID_INPUT, LookupStatus.ERROR)
+TOP_DISPOSITIONS_SHOWN = 5
+_LABEL = 17  # "top dispositions" and a space
 
 
 def format_summary(stats: RunStats) -> str:
     """A short block of aligned lines describing the finished run."""
-    rate = stats.requests_sent / stats.duration_seconds if stats.duration_seconds > 0 else 0.0
-    lines = [
-        f"reconciler: {'resumed run' if stats.resumed else 'run'} finished in {_duration(stats.duration_seconds)}",
-        f"  rows in          {stats.rows:,}",
-        f"  distinct keys    {stats.distinct_keys:,}",
-        f"  strategy         {_strategy(stats)}",
-        f"  requests sent    {stats.requests_sent:,} ({stats.retries:,} retries, {rate:,.1f}/s achieved)",
-    ]
-    for status in _ORDER:
-        count = stats.by_status.get(status.value, 0)
-        lines.append(f"  {status.value:<16} {count:,}{_share(count, stats.rows)}")
+    tops = stats.top_dispositions[:TOP_DISPOSITIONS_SHOWN]
+    label = max([_LABEL, *(len(name) + 3 for name, _ in tops)])  # a disposition is indented 2 more
+    width = len(f"{stats.rows:,}")  # no count exceeds the rows
+
+    def row(name: str, count: int, note: str = "") -> str:
+        return f"  {name:<{label}}{count:>{width},}{note}"
+
+    lines = [_headline(stats), row("rows", stats.rows, f"  ({stats.distinct_keys:,} distinct keys)")]
+    lines += [row(status.value, _count(stats, status), _share(_count(stats, status), stats.rows))
+              for status in _ORDER]
     if stats.completion_rate is not None:
-        lines.append(f"  completed        {stats.completed_rows:,} of the found rows ({stats.completion_rate:.1%})")
-    if stats.top_dispositions:
-        tops = ", ".join(f"{name} {count:,}" for name, count in stats.top_dispositions[:5])
-        lines.append(f"  top dispositions {tops}")
-    if stats.bad_rows_skipped:
-        lines.append(f"  bad rows skipped {stats.bad_rows_skipped:,} (lines {_lines(stats.bad_row_lines)})")
-    if stats.warnings:
-        lines.append(f"  warnings         {stats.warnings:,} values could not be read and were left null")
-    if stats.unmatched_records is not None:
-        lines.append(f"  unmatched        {stats.unmatched_records:,} records of the list no input key asked for")
-    lines.append(f"  output           {stats.output_path}")
+        lines.append(row("completed", stats.completed_rows, f"{_percent(stats.completion_rate)} of found"))
+    if tops:
+        lines.append("  top dispositions")
+        lines += [row(f"  {name}", count) for name, count in tops]
+    lines += _details(stats, label)
     return "\n".join(lines)
+
+
+def _headline(stats: RunStats) -> str:
+    run = "resumed run" if stats.resumed else "run"
+    outcome = "every row resolved" if not stats.errors else \
+        f"{stats.errors:,} rows ended in error, see recon_error (exit 1)"
+    return f"reconciler: {run} finished in {_duration(stats.duration_seconds)}; {outcome}"
+
+
+def _details(stats: RunStats, label: int) -> list[str]:
+    rate = stats.requests_sent / stats.duration_seconds if stats.duration_seconds > 0 else 0.0
+    details = [("strategy", _strategy(stats)),
+               ("requests", f"{stats.requests_sent:,} sent, {stats.retries:,} retries, {rate:,.1f}/s")]
+    if stats.bad_rows_skipped:
+        details.append(("bad rows skipped", f"{stats.bad_rows_skipped:,} (lines {_lines(stats.bad_row_lines)})"))
+    if stats.warnings:
+        details.append(("warnings", f"{stats.warnings:,} values could not be read and were left null"))
+    if stats.unmatched_records is not None:
+        details.append(("unmatched", f"{stats.unmatched_records:,} records of the list no input key asked for"))
+    details.append(("output", str(stats.output_path)))
+    if stats.journal_kept is not None:
+        details.append(("journal", f"{stats.journal_kept} kept: add --retry-errors to the same command "
+                                   "to ask again for the error rows only"))
+    return [f"  {name:<{label}}{text}" for name, text in details]
+
+
+def _count(stats: RunStats, status: LookupStatus) -> int:
+    return stats.by_status.get(status.value, 0)
 
 
 def _strategy(stats: RunStats) -> str:
@@ -44,7 +72,11 @@ def _strategy(stats: RunStats) -> str:
 
 
 def _share(count: int, total: int) -> str:
-    return f" ({count / total:.1%})" if total else ""
+    return _percent(count / total) if total else ""
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction:>9.1%}"
 
 
 def _lines(numbers: tuple[int, ...]) -> str:

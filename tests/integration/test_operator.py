@@ -1,0 +1,417 @@
+"""Operator experience, end to end: the real CLI in a subprocess (stderr a pipe) against the real simulator.
+
+Progress and logs away from a terminal, the summary against the table, the report against its schema,
+secrets nowhere, configuration precedence, the dry run's plan and silence, JSON logs and throttling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from conftest import (
+    CLIENT_SECRET,
+    PASSWORD,
+    RECORDS,
+    SAMPLES,
+    TENANT,
+    Finished,
+    SimulatorFactory,
+    credentials,
+    run_args,
+    run_cli,
+)
+
+from reconciler.settings import OPTIONS, add_run_options, build_config, build_presentation, merge, read_config_file
+from reconciler.simulator import FaultConfig
+
+pytestmark = pytest.mark.anyio
+
+SCHEMA = json.loads((SAMPLES.parent / "docs" / "report-schema.json").read_text())
+WRONG_PASSWORD = "wrong-" + PASSWORD  # if it leaked, PASSWORD would be found in it
+RECORD_IDS = pacsv.read_csv(RECORDS, convert_options=pacsv.ConvertOptions(
+    column_types={"account_id": pa.string()})).column("account_id").to_pylist()
+
+
+def keys_file(folder: Path, known: int, *, unknown: int = 3) -> Path:
+    """A key file of ``known`` keys the list holds, ``unknown`` it does not, and one blank key."""
+    rows = [f"{key},known" for key in RECORD_IDS[:known]] + [f"9{i:08d},unknown" for i in range(unknown)]
+    path = folder / "keys.csv"
+    path.write_text("account_id,note\n" + "\n".join([*rows, " ,blank"]) + "\n")
+    return path
+
+
+def validate(report: dict[str, Any]) -> None:
+    jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator,
+                        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def journal_left(folder: Path) -> bool:
+    return any(folder.glob("*.reconciler-journal"))
+
+
+def files(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
+
+
+def unprintable(text: str) -> list[str]:
+    return sorted({repr(char) for char in text if not (char.isprintable() or char == "\n")})
+
+
+def assert_no_secret(folder: Path, *runs: Finished, secrets: tuple[str, ...] = (PASSWORD, CLIENT_SECRET),
+                     password_file: Path | None = None) -> None:
+    """No secret in what the runs printed, nor in any file they left (table, report, journal, ...)."""
+    for secret in secrets:
+        for finished in runs:
+            assert secret not in finished.stdout and secret not in finished.stderr
+        for path in [p for p in folder.rglob("*") if p.is_file() and p != password_file]:
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def summary_figures(stderr: str) -> dict[str, Any]:
+    """The figures of the summary at the end of stderr, read the way a person reads them."""
+    lines = stderr[stderr.rindex("reconciler: run finished"):].splitlines()[1:]
+    figures: dict[str, Any] = {"top dispositions": {}}
+    in_dispositions = False
+    for line in lines:
+        if match := re.fullmatch(r"  (rows|found|not_found|invalid_input|error|completed) +([\d,]+).*", line):
+            figures[match[1]] = int(match[2].replace(",", ""))
+        elif in_dispositions and (match := re.fullmatch(r"    (.+?) +([\d,]+)", line)):
+            figures["top dispositions"][match[1]] = int(match[2].replace(",", ""))
+        in_dispositions = line == "  top dispositions" or (in_dispositions and line.startswith("    "))
+    return figures
+
+
+# Progress and logs away from a terminal ---------------------------------------------------------------
+
+
+async def test_away_from_a_terminal_progress_and_logs_are_plain_lines(tmp_path: Path,
+                                                                        simulator: SimulatorFactory) -> None:
+    keys = keys_file(tmp_path, 150)
+    # A gateway's ceiling of 40 requests a second against --rate 100: the throttle slows down, and says so at -v.
+    async with simulator(faults=FaultConfig(rate_ceiling=40)) as sim:
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "out.parquet", "--strategy", "query",
+                                      "--rate", "100", "--progress-interval", "0.2", "--max-backoff", "0.5", "-v"),
+                             credentials())
+
+    assert done.code == 0, done.stderr
+    assert unprintable(done.stderr) == []
+    progress = [line for line in done.stderr.splitlines() if re.match(r"\d{4}-\d\d-\d\dT[\d:]{8} querying: ", line)]
+    assert len(progress) >= 3, done.stderr
+    assert re.search(r"querying: [\d,]+/153 keys \(\d+\.\d%\) [\d.]+/s ETA \d+:\d\d found \d+, not found \d+, "
+                     r"errors 0, retries \d+", done.stderr)
+    assert "throttled to" in done.stderr
+    throttle_logs = [line for line in done.stderr.splitlines() if " INFO reconciler.throttle: request rate now" in line]
+    assert throttle_logs, done.stderr
+
+
+async def test_an_error_message_quoting_the_input_shows_control_characters_escaped(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.csv"
+    keys.write_text("id\x1b[31m,note\n1,a\n")
+    done = await run_cli(run_args("http://127.0.0.1:9", keys, tmp_path / "out.parquet"), credentials())
+    assert done.code == 2
+    assert unprintable(done.stderr) == []
+    assert "columns present: id\\x1b[31m, note" in done.stderr
+
+
+# The summary equals the table -------------------------------------------------------------------------
+
+
+async def test_the_summary_and_the_report_equal_the_counts_of_the_table(tmp_path: Path,
+                                                                         simulator: SimulatorFactory) -> None:
+    output, report = tmp_path / "out.parquet", tmp_path / "report.json"
+    # One attempt a request and 4 % of 503s: some rows end in error, so every status is in the table.
+    async with simulator(faults=FaultConfig(seed=5, fail_503=0.04)) as sim:
+        done = await run_cli(run_args(sim.base_url, SAMPLES / "keys.csv", output, "--strategy", "query",
+                                      "--rate", "inf", "--max-attempts", "1", "--report", str(report)),
+                             credentials())
+
+    assert done.code == 1, done.stderr
+    table = pq.read_table(output).to_pydict()
+    statuses = Counter(table["recon_status"])
+    dispositions = Counter(value for value in table["lastDisposition"] if value is not None)
+    completed = sum(1 for value in table["completed"] if value)
+    assert set(statuses) == {"found", "not_found", "invalid_input", "error"}
+
+    figures = summary_figures(done.stderr)
+    assert figures["rows"] == len(table["recon_status"])
+    assert {name: figures[name] for name in statuses} == dict(statuses)
+    assert figures["completed"] == completed
+    shown = figures["top dispositions"]
+    assert len(shown) == 5 and all(dispositions[name] == count for name, count in shown.items())
+    assert min(shown.values()) >= max((n for name, n in dispositions.items() if name not in shown), default=0)
+    assert f"{statuses['error']:,} rows ended in error" in done.stderr
+
+    written = json.loads(report.read_text())
+    validate(written)
+    assert written["outcome"] == "complete_with_errors" and written["exit_code"] == 1
+    assert written["figures"]["by_status"] == {name: statuses[name] for name in figures if name in statuses}
+    assert written["figures"]["completed_rows"] == completed
+    assert {d["disposition"]: d["rows"] for d in written["figures"]["top_dispositions"]}.items() >= shown.items()
+    assert len(written["first_errors"]) == min(10, statuses["error"])
+    error_rows = [i + 1 for i, value in enumerate(table["recon_status"]) if value == "error"]
+    assert [e["row"] for e in written["first_errors"]] == error_rows[:10]
+
+
+# The report and secrets ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("dialect", "log_format"), [("classic", "text"), ("classic", "json"), ("v2", "json")])
+async def test_the_report_validates_and_no_output_holds_a_secret(tmp_path: Path, simulator: SimulatorFactory,
+                                                                  dialect: str, log_format: str) -> None:
+    keys, report = keys_file(tmp_path, 60), tmp_path / "report.json"
+    faults = FaultConfig(seed=3, fail_503=0.05, fail_429=0.05, retry_after=0.05)
+    async with simulator(faults=faults) as sim:
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "out.csv", "--strategy", "query", "--rate", "inf",
+                                      "--max-backoff", "0.2", "--report", str(report), "--log-format", log_format,
+                                      "--progress-interval", "0.2", "-vv", dialect=dialect), credentials(dialect))
+
+    assert done.code == 0, done.stderr
+    written = json.loads(report.read_text())
+    validate(written)
+    assert written["outcome"] == "complete" and written["configuration"]["secret"] == "<redacted>"
+    assert_no_secret(tmp_path, done)
+    assert not re.search(r"[0-9a-f]{64}", done.stderr)  # a v2 bearer token the simulator issued
+    assert not re.search(r"(?i)authorization|bearer |digest username|response=", done.stderr)
+    if log_format == "json":
+        entries = [json.loads(line) for line in done.stderr.splitlines()]
+        assert all(set(entry) >= {"time", "level", "logger", "message"} for entry in entries)
+        assert {entry["logger"] for entry in entries} >= {"reconciler.summary"}
+
+
+async def test_a_failed_run_writes_a_valid_report_and_leaks_nothing(tmp_path: Path,
+                                                                     simulator: SimulatorFactory) -> None:
+    keys, report, output = keys_file(tmp_path, 20), tmp_path / "report.json", tmp_path / "out.parquet"
+    async with simulator() as sim:
+        text = await run_cli(run_args(sim.base_url, keys, output, "--report", str(report), "-vv"),
+                             credentials(password=WRONG_PASSWORD))
+        text_report = json.loads(report.read_text())
+        as_json = await run_cli(run_args(sim.base_url, keys, output, "--report", str(report), "-vv",
+                                         "--log-format", "json"), credentials(password=WRONG_PASSWORD))
+
+    for finished in (text, as_json):
+        assert finished.code == 3, finished.stderr
+    assert "authentication failed for user 'demo'" in text.stderr
+    [error] = [json.loads(line) for line in as_json.stderr.splitlines() if json.loads(line)["level"] == "ERROR"]
+    assert error["message"].startswith("reconciler: error: authentication failed for user 'demo'")
+    for written in (text_report, json.loads(report.read_text())):
+        validate(written)
+        assert written["outcome"] == "aborted" and written["exit_code"] == 3
+        assert written["error"].startswith("authentication failed for user 'demo'")
+        assert written["figures"] is None and written["configuration"]["login"] == "demo"
+    assert not output.exists()
+    assert journal_left(tmp_path)  # kept for a resume: it is searched too
+    assert_no_secret(tmp_path, text, as_json, secrets=(PASSWORD,))
+
+
+# Configuration precedence -------------------------------------------------------------------------------
+
+
+def flags(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("input", nargs="?")
+    add_run_options(parser)
+    return parser.parse_args(list(argv))
+
+
+REQUIRED = {"input": "keys.csv", "output": "out.parquet", "list": "L", "campaign": "C"}
+ENVIRONMENT = {"BP_USERNAME": "u", "BP_PASSWORD": "p-secret"}
+
+
+@pytest.mark.parametrize(("file", "environ", "argv", "expected"), [
+    ({}, {}, (), None),
+    ({"base_url": "http://file"}, {}, (), "http://file"),
+    ({"base_url": "http://file"}, {"BP_BASE_URL": "http://env"}, (), "http://env"),
+    ({"base_url": "http://file"}, {"BP_BASE_URL": "http://env"}, ("--base-url", "http://flag"), "http://flag"),
+    ({}, {"BP_BASE_URL": "http://env"}, ("--base-url", "http://flag"), "http://flag"),
+    ({"base_url": "http://file"}, {"BP_BASE_URL": ""}, (), "http://file"),  # an empty variable is no value
+])
+def test_base_url_precedence(file: dict[str, str], environ: dict[str, str], argv: tuple[str, ...],
+                             expected: str | None) -> None:
+    assert merge(flags(*argv), file, environ).get("base_url") == expected
+
+
+@pytest.mark.parametrize(("file", "argv", "concurrency", "rate"), [
+    ({}, (), 8, 20.0),  # the defaults
+    ({"concurrency": 3, "rate": math.inf}, (), 3, math.inf),
+    ({"concurrency": 3, "rate": math.inf}, ("--concurrency", "5"), 5, math.inf),
+    ({"concurrency": 3}, ("--concurrency", "5", "--rate", "2.5"), 5, 2.5),
+])
+def test_defaults_then_file_then_flags(file: dict[str, Any], argv: tuple[str, ...], concurrency: int,
+                                       rate: float) -> None:
+    settings = merge(flags(*argv), {**REQUIRED, "base_url": "http://b", "tenant": "t", **file}, ENVIRONMENT)
+    config = build_config(settings, ENVIRONMENT)
+    assert (config.policy.concurrency, config.policy.rate) == (concurrency, rate)
+
+
+def test_tenant_from_the_environment_beats_the_file_and_a_flag_beats_both() -> None:
+    file = {**REQUIRED, "base_url": "http://b", "tenant": "file.example.com"}
+    environ = {**ENVIRONMENT, "BP_TENANT": "env.example.com"}
+    assert build_config(merge(flags(), file, environ), environ).target.tenant == "env.example.com"
+    flagged = merge(flags("--tenant", "flag.example.com"), file, environ)
+    assert build_config(flagged, environ).target.tenant == "flag.example.com"
+
+
+def test_the_nightly_example_configuration_holds_only_known_keys() -> None:
+    path = SAMPLES / "nightly.toml"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the README's nightly example must ship with the repository")
+    settings = read_config_file(path)  # raises, naming the key, on any unknown key or wrong type
+    build_presentation(settings)
+    config = build_config(merge(flags(), settings, {"BP_PASSWORD": "x"}), {"BP_PASSWORD": "x"})
+    assert config.target.list_name and config.output_path
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)  # a JSON string or list of strings is valid TOML
+
+
+async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_path: Path,
+                                                                           simulator: SimulatorFactory) -> None:
+    keys, password_file = keys_file(tmp_path, 30), tmp_path / "bp-password"
+    password_file.write_text(PASSWORD + "\n")
+    output, report, unmatched = tmp_path / "out.parquet", tmp_path / "report.json", tmp_path / "unmatched.csv"
+    file_settings: dict[str, object] = {
+        "input": str(keys), "output": str(tmp_path / "from-file.parquet"), "base_url": "http://127.0.0.1:9",
+        "tenant": "file.example.com", "list": "records.csv", "campaign": "Campaign_1", "key": ["account_id"],
+        "dialect": "classic", "concurrency": 3, "rate": 1, "max_attempts": 4, "timeout": 7, "max_backoff": 0.2,
+        "failure_span": 60, "input_format": "csv", "output_format": "parquet", "input_encoding": "utf-8",
+        "password_file": str(password_file), "journal": str(tmp_path / "run.journal"), "skip_bad_rows": True,
+        "fresh": True, "retry_errors": True, "insecure": False, "strategy": "query", "unmatched": str(unmatched),
+        "report": str(report), "quiet": True, "progress_interval": 5, "log_format": "json", "dry_run": False,
+        "offline": False, "username": "demo",
+    }
+    assert {option.name for option in OPTIONS} <= set(file_settings), "a new flag needs a value here"
+    config = tmp_path / "reconciler.toml"
+    config.write_text("".join(f"{name.replace('_', '-')} = {toml_value(value)}\n"
+                              for name, value in file_settings.items()))
+
+    async with simulator() as sim:
+        done = await run_cli(["run", "--config", str(config), "--output", str(output), "--tenant", TENANT,
+                              "--concurrency", "5", "--rate", "inf", "--strategy", "scan"],
+                             {"BP_BASE_URL": sim.base_url, "BP_TENANT": "env.example.com"})
+
+    assert done.code == 0, done.stderr
+    entries = [json.loads(line) for line in done.stderr.splitlines()]  # log_format from the file
+    assert [entry["logger"] for entry in entries] == ["reconciler.summary"]  # quiet from the file: no progress
+    written = json.loads(report.read_text())
+    validate(written)
+    settings = written["configuration"]
+    assert settings["base_url"] == sim.base_url  # environment over file
+    assert settings["tenant"] == TENANT  # flag over environment
+    assert (settings["concurrency"], settings["rate"], settings["strategy"]) == (5, None, "scan")  # flags over file
+    assert (settings["max_attempts"], settings["timeout"], settings["max_backoff"]) == (4, 7.0, 0.2)  # file
+    assert settings["login"] == "demo" and settings["journal"] == str(tmp_path / "run.journal")
+    assert written["figures"]["strategy"] == "scan" and written["figures"]["output"] == str(output)
+    assert output.exists() and unmatched.exists() and not (tmp_path / "from-file.parquet").exists()
+    assert_no_secret(tmp_path, done, secrets=(PASSWORD,), password_file=password_file)
+
+
+async def test_an_unknown_key_in_the_configuration_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "reconciler.toml"
+    config.write_text('tenant = "t"\ncolour = "red"\n')
+    done = await run_cli(["run", "--config", str(config)], credentials())
+    assert done.code == 2
+    assert done.stderr.count("\n") == 1 and f"{config}: unknown key 'colour'; known keys: " in done.stderr
+
+
+# The dry run -------------------------------------------------------------------------------------------
+
+
+def plan_lines(stderr: str) -> dict[str, str]:
+    return {line[2:19].strip(): line[19:] for line in stderr.splitlines() if line.startswith("  ")}
+
+
+@pytest.mark.parametrize("dialect", ["classic", "v2"])
+async def test_a_dry_run_checks_the_server_but_queries_no_record_and_leaves_nothing(
+        tmp_path: Path, simulator: SimulatorFactory, dialect: str) -> None:
+    keys = keys_file(tmp_path, 40)
+    before = files(tmp_path)
+    async with simulator() as sim:
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "out.parquet", "--strategy", "query", "--rate",
+                                      "8", "--dry-run", "--report", str(tmp_path / "report.json"), dialect=dialect),
+                             credentials(dialect))
+        counters = sim.stats()
+
+    assert done.code == 0, done.stderr
+    endpoints = counters["by_endpoint"]
+    assert endpoints["query"] == 0  # type: ignore[index]
+    # One getAll of one record proves credentials, list and campaign; digest pays its challenge on it.
+    assert endpoints["getAll"] - counters["digest_challenges"] <= 1  # type: ignore[index, operator]
+    assert counters["digest_challenges"] <= (1 if dialect == "classic" else 0)  # type: ignore[operator]
+    if dialect == "v2":
+        assert endpoints["getAll"] <= 1  # type: ignore[index]
+    assert files(tmp_path) == before  # no journal, no output, no report
+    plan = plan_lines(done.stderr)
+    assert plan["input"] == f"{keys} (44 rows)"
+    assert plan["distinct keys"] == "43 (1 rows with an empty key, not sent)"
+    assert plan["requests"] == "43 (one per distinct key, plus retries)"
+    assert plan["duration"] == "about 6 s at 8 requests/s (--rate), plus retries"
+    assert plan["server"].startswith("credentials, list and campaign checked")
+
+
+async def test_an_offline_dry_run_sends_nothing_at_all(tmp_path: Path, simulator: SimulatorFactory) -> None:
+    keys = keys_file(tmp_path, 100)
+    before = files(tmp_path)
+    async with simulator() as sim:
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "out.parquet", "--dry-run", "--offline"),
+                             credentials(password=WRONG_PASSWORD))  # not even checked
+        counters = sim.stats()
+
+    assert done.code == 0, done.stderr
+    assert counters["requests_total"] == 0
+    assert files(tmp_path) == before
+    plan = plan_lines(done.stderr)
+    assert plan["server"] == "server not contacted (--offline)"
+    assert plan["strategy"] == "auto" and plan["duration"].startswith("unknown until the list's size is known")
+    assert_no_secret(tmp_path, done, secrets=(PASSWORD,))
+
+
+async def test_a_dry_run_with_bad_credentials_fails_like_the_run_would(tmp_path: Path,
+                                                                       simulator: SimulatorFactory) -> None:
+    keys = keys_file(tmp_path, 5)
+    async with simulator() as sim:
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "out.parquet", "--dry-run"),
+                             credentials(password=WRONG_PASSWORD))
+        counters = sim.stats()
+    assert done.code == 3 and "authentication failed" in done.stderr
+    assert counters["by_endpoint"]["query"] == 0  # type: ignore[index]
+    assert_no_secret(tmp_path, done, secrets=(PASSWORD,))
+
+
+# JSON logs ---------------------------------------------------------------------------------------------
+
+
+async def test_json_logs_progress_and_summary_are_one_object_a_line(tmp_path: Path,
+                                                                      simulator: SimulatorFactory) -> None:
+    keys = keys_file(tmp_path, 150)
+    async with simulator(faults=FaultConfig(rate_ceiling=40)) as sim:
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "out.parquet", "--strategy", "query",
+                                      "--rate", "100", "--progress-interval", "0.2", "--max-backoff", "0.5",
+                                      "--log-format", "json", "-v"), credentials())
+
+    assert done.code == 0, done.stderr
+    assert unprintable(done.stderr) == []
+    entries = [json.loads(line) for line in done.stderr.splitlines()]
+    for entry in entries:
+        assert set(entry) == {"time", "level", "logger", "message"}
+        assert entry["time"].endswith("+00:00") and entry["level"] in ("DEBUG", "INFO", "WARNING", "ERROR")
+    loggers = Counter(entry["logger"] for entry in entries)
+    assert loggers["reconciler.progress"] >= 3 and loggers["reconciler.summary"] == 1
+    throttled = [e for e in entries if e["logger"] == "reconciler.throttle" and e["level"] == "INFO"]
+    assert throttled and all(e["message"].startswith("request rate now ") for e in throttled)
+    assert entries[-1]["message"].startswith("reconciler: run finished")
