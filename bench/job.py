@@ -1,0 +1,92 @@
+"""One measured client run, in a process of its own: ``python -m bench.job '<json spec>'``.
+
+Each run gets a fresh interpreter (no warm caches, no memory left by an earlier run) and measures
+itself from inside, so that interpreter start-up and imports are not counted: wall seconds, CPU
+seconds of the whole process (every thread), and peak RSS. It prints one JSON object.
+
+Spec keys: ``kind`` (``reconciler``, ``aiohttp``, ``requests-sequential``, ``requests-threads``),
+``base_url``, ``keys`` (a Parquet key file), ``concurrency``, ``rate`` (reconciler; ``"inf"``),
+``auth`` (send digest credentials), ``workdir`` (reconciler's output and journal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import baselines
+from bench.data import read_keys
+from bench.servers import CAMPAIGN, KEY_COLUMN, LIST_NAME, LOGIN, PASSWORD, TENANT, query_url
+
+
+def _reconciler(spec: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    import reconciler
+
+    rate = math.inf if spec["rate"] == "inf" else float(spec["rate"])
+    workdir = Path(spec["workdir"])
+    config = reconciler.ReconcileConfig(
+        input_path=Path(spec["keys"]),
+        output_path=workdir / "out.parquet",
+        target=reconciler.Target(base_url=spec["base_url"], tenant=TENANT, list_name=LIST_NAME,
+                                 campaign=CAMPAIGN, dialect="classic"),
+        credentials=reconciler.Credentials(login=LOGIN, secret=PASSWORD),
+        key_columns=(KEY_COLUMN,),
+        policy=reconciler.RequestPolicy(concurrency=spec["concurrency"], rate=rate),
+        fresh=True,
+        strategy="query",  # nginx cannot answer getAll; the figures are about per-key queries
+    )
+
+    def run() -> dict[str, Any]:
+        stats = reconciler.run(config)
+        return {"records": stats.rows, "distinct_keys": stats.distinct_keys, "requests_sent": stats.requests_sent,
+                "by_status": dict(stats.by_status), "ok": stats.by_status.get("found", 0)}
+
+    return run
+
+
+def _baseline(spec: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    keys = read_keys(Path(spec["keys"]))
+    url = query_url(spec["base_url"])
+    auth = (LOGIN, PASSWORD) if spec.get("auth") else None
+    kind = spec["kind"]
+
+    def run() -> dict[str, Any]:
+        if kind == "aiohttp":
+            round_trips: list[float] = []
+            ok = asyncio.run(baselines.bare_aiohttp(url, keys, spec["concurrency"], auth, round_trips))
+            return {"records": len(keys), "ok": ok, "round_trip_ms": statistics.median(round_trips) * 1000}
+        if kind == "requests-sequential":
+            ok = baselines.requests_sequential(url, keys, auth)
+        else:
+            ok = baselines.requests_threads(url, keys, auth, spec["concurrency"])
+        return {"records": len(keys), "ok": ok}
+
+    return run
+
+
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    """Prepare the run (outside the measurement), then time it."""
+    if spec["kind"] == "reconciler":
+        run = _reconciler(spec)
+    else:
+        import requests  # noqa: F401 (imported before the clock starts, like reconciler)
+
+        run = _baseline(spec)
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = run()
+    result["seconds"] = time.perf_counter() - wall
+    result["cpu_seconds"] = time.process_time() - cpu
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(json.loads(sys.argv[1]))))

@@ -1,0 +1,8 @@
+"""One module per scenario; each has ``NAME``, ``TITLE``, ``NEEDS_NGINX`` and ``run(plan, workdir) -> Scenario``."""
+
+from __future__ import annotations
+
+from bench.scenarios import alternatives, ceiling, latency, memory, profile, rate, requests_per_key
+
+SCENARIOS = {module.NAME: module for module in (ceiling, profile, rate, latency, requests_per_key, memory,
+                                                  alternatives)}
