@@ -1,8 +1,10 @@
 """``--dry-run``: check everything a run needs, say what it would do, and ask for no record.
 
-The input is read once into a throw-away journal (to count distinct keys the same way a run does);
-unless ``--offline``, one getAll request for a single record proves the credentials, the list and
-its binding to the campaign, without a single record query.
+The input is read once into a throw-away journal (to count distinct keys the same way a run does).
+Unless ``--offline``, one getAll request for a single record proves the credentials, the list and
+its binding to the campaign; when the strategy depends on the list's size (``auto`` over more than
+a handful of keys, or ``scan``), the same one-record reads that a run makes learn that size, so the
+plan states the strategy the run would take and its request count. No record is queried.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from reconciler.config import ReconcileConfig
 from reconciler.journal import Journal
 from reconciler.pipeline import SourceFactory, binding, default_source, load_keys, prepare
 from reconciler.read import BadRows
-from reconciler.scan import PROBE_WORTHWHILE
+from reconciler.scan import PROBE_WORTHWHILE, choose_strategy, list_size, scan_requests
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +36,7 @@ class Plan:
     expected_requests: str
     expected_seconds: float | None
     server_checked: bool
+    list_size: int | None = None
 
 
 async def plan_run(config: ReconcileConfig, *, offline: bool,
@@ -47,26 +50,47 @@ async def plan_run(config: ReconcileConfig, *, offline: bool,
             loaded, distinct = journal.load_summary(), journal.distinct_keys()
         finally:
             journal.close()
+    size = None
     if not offline:
         async with source_factory(replace(config, fresh=False)) as source:
             await source.fetch_page(0, 1)
-    strategy, requests = _expected(config, distinct)
+            if _needs_size(config, distinct):
+                size = await list_size(source)
+    strategy, requests, count = _expected(config, distinct, size)
     rate = config.policy.rate
     return Plan(rows=int(loaded["rows"]), distinct_keys=distinct, invalid_rows=int(loaded["invalid_rows"]),
                 bad_rows=int(loaded.get("bad_rows", 0)), key_columns=spec.key_columns, strategy=strategy,
                 expected_requests=requests,
-                expected_seconds=None if math.isinf(rate) or strategy != "query" else distinct / rate,
-                server_checked=not offline)
+                expected_seconds=None if math.isinf(rate) or count is None else count / rate,
+                server_checked=not offline, list_size=size)
 
 
-def _expected(config: ReconcileConfig, distinct: int) -> tuple[str, str]:
+def _needs_size(config: ReconcileConfig, distinct: int) -> bool:
+    """Whether the run's strategy or its request count depends on the list's size."""
+    if config.strategy == "query":
+        return False
+    return config.strategy == "scan" or config.unmatched_path is not None or distinct > PROBE_WORTHWHILE
+
+
+def _expected(config: ReconcileConfig, distinct: int, size: int | None) -> tuple[str, str, int | None]:
+    """The strategy, its requests in words, and their count when known."""
+    query = f"{distinct:,} (one per distinct key, plus retries)"
     if config.strategy == "query" or (config.strategy == "auto" and distinct <= PROBE_WORTHWHILE
                                       and config.unmatched_path is None):
-        return "query", f"{distinct:,} (one per distinct key, plus retries)"
-    if config.strategy == "scan" or config.unmatched_path is not None:
-        return "scan", "one per 1,000 records of the list, plus one"
-    return "auto", (f"query: {distinct:,}; scan: one per 1,000 records of the list; the run first learns "
-                    "the list's size with about 2 x log2(size) one-record reads and takes the cheaper")
+        return "query", query, distinct
+    scan_forced = config.strategy == "scan" or config.unmatched_path is not None
+    if size is None:
+        if scan_forced:
+            return "scan", "one per 1,000 records of the list, plus one", None
+        return "auto", (f"query: {distinct:,}; scan: one per 1,000 records of the list; the run first learns "
+                        "the list's size with about 2 x log2(size) one-record reads and takes the cheaper"), None
+    pages = scan_requests(size)
+    scan = f"{pages:,} getAll pages for a list of {size:,} records, plus retries"
+    if scan_forced:
+        return "scan", scan, pages
+    if choose_strategy(distinct, size) == "scan":
+        return "auto: scan", f"{scan} (querying would take {distinct:,})", pages
+    return "auto: query", f"{query} (a scan would take {pages:,} pages for a list of {size:,} records)", distinct
 
 
 def format_plan(plan: Plan, config: ReconcileConfig) -> str:
@@ -92,7 +116,7 @@ def format_plan(plan: Plan, config: ReconcileConfig) -> str:
 def _duration(plan: Plan, config: ReconcileConfig) -> str:
     if plan.expected_seconds is not None:
         return f"about {_clock(plan.expected_seconds)} at {config.policy.rate:g} requests/s (--rate), plus retries"
-    if plan.strategy == "query":  # no --rate limit: the server's speed decides
+    if plan.strategy.endswith("query") or plan.list_size is not None:  # no --rate: the server's speed decides
         return "as fast as the server answers (no --rate limit)"
     return "unknown until the list's size is known (a scan reads it 1,000 records a request)"
 

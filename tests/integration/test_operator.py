@@ -364,6 +364,22 @@ async def test_a_dry_run_checks_the_server_but_queries_no_record_and_leaves_noth
     assert plan["server"].startswith("credentials, list and campaign checked")
 
 
+async def test_a_dry_run_learns_the_list_size_to_state_the_strategy_auto_would_take(
+        tmp_path: Path, simulator: SimulatorFactory) -> None:
+    keys = keys_file(tmp_path, 100)
+    async with simulator() as sim:
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "out.parquet", "--rate", "20", "--dry-run"),
+                             credentials())
+        counters = sim.stats()
+
+    assert done.code == 0, done.stderr
+    assert counters["by_endpoint"]["query"] == 0  # type: ignore[index]
+    plan = plan_lines(done.stderr)
+    assert plan["strategy"] == "auto: scan"
+    assert plan["requests"] == "4 getAll pages for a list of 3,000 records, plus retries (querying would take 103)"
+    assert plan["duration"] == "about 1 s at 20 requests/s (--rate), plus retries"
+
+
 async def test_an_offline_dry_run_sends_nothing_at_all(tmp_path: Path, simulator: SimulatorFactory) -> None:
     keys = keys_file(tmp_path, 100)
     before = files(tmp_path)
