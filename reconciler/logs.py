@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TextIO
 
 _HANDLER_NAME = "reconciler-cli"
 _MIN_SECRET = 4  # shorter "secrets" would mask ordinary words and digits
@@ -88,7 +90,26 @@ class Console:
         return printable(message)
 
     def say(self, message: str, *, level: str = "INFO", logger: str = "reconciler.cli") -> None:
-        print(self.line(message, level=level, logger=logger), file=sys.stderr, flush=True)
+        try:
+            print(self.line(message, level=level, logger=logger), file=sys.stderr, flush=True)
+        except OSError:  # the reader went away; the table and the report still say how the run went
+            silence(sys.stderr)
+
+
+def silence(stream: TextIO) -> None:
+    """Send what is still written to ``stream`` to /dev/null, once writing to it has failed.
+
+    Otherwise every later line, and Python's own flush at exit (which turns the exit code into 120),
+    fails again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a test's StringIO): nothing left to protect
+        pass
 
 
 class JsonFormatter(logging.Formatter):

@@ -95,8 +95,11 @@ def _expected(config: ReconcileConfig, distinct: int, size: int | None) -> tuple
 
 def format_plan(plan: Plan, config: ReconcileConfig) -> str:
     """The plan as the lines a dry run prints."""
-    checked = "credentials, list and campaign checked with one getAll read" if plan.server_checked \
-        else "server not contacted (--offline)"
+    checked = "server not contacted (--offline)"
+    if plan.server_checked:
+        checked = "credentials, list and campaign checked with a one-record getAll read"
+        if plan.list_size is not None:
+            checked += "; the list's size learned with a few more"
     skipped = f", {plan.bad_rows:,} bad rows skipped" if plan.bad_rows else ""
     return "\n".join([
         "reconciler: dry run, nothing queried",

@@ -15,6 +15,7 @@ from typing import TextIO
 
 import anyio
 
+from reconciler.logs import silence
 from reconciler.query import QueryCounters
 
 REDRAW_SECONDS = 0.5  # how often the live line is redrawn on a terminal
@@ -99,10 +100,13 @@ async def show_progress(progress: Progress, stream: TextIO, *, interactive: bool
     ``line`` dresses a plain line (a timestamp by default; the CLI passes a JSON formatter for
     ``--log-format json``). ``sleep`` and ``clock`` are injectable so that tests do not wait.
     """
-    if interactive:
-        await _redraw(progress, stream, sleep, clock)
-    else:
-        await _write_lines(progress, stream, interval, line, sleep, clock)
+    try:
+        if interactive:
+            await _redraw(progress, stream, sleep, clock)
+        else:
+            await _write_lines(progress, stream, interval, line, sleep, clock)
+    except OSError:  # the reader went away (`| head`, a closed terminal): the run goes on without it
+        silence(stream)
 
 
 async def _redraw(progress: Progress, stream: TextIO, sleep: Callable[[float], Awaitable[None]],

@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import anyio
 import jsonschema
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -431,3 +435,30 @@ async def test_json_logs_progress_and_summary_are_one_object_a_line(tmp_path: Pa
     throttled = [e for e in entries if e["logger"] == "reconciler.throttle" and e["level"] == "INFO"]
     assert throttled and all(e["message"].startswith("request rate now ") for e in throttled)
     assert entries[-1]["message"].startswith("reconciler: run finished")
+
+
+async def test_a_reader_that_goes_away_does_not_cost_the_run(tmp_path: Path, simulator: SimulatorFactory) -> None:
+    # `reconciler run ... 2>&1 | head -2`: stderr's reader is gone after the first lines.
+    keys = keys_file(tmp_path, 150)
+    output, report = tmp_path / "out.parquet", tmp_path / "report.json"
+    async with simulator(faults=FaultConfig(latency_ms=5)) as sim:
+        args = run_args(sim.base_url, keys, output, "--strategy", "query", "--rate", "100",
+                        "--progress-interval", "0.1", "--report", str(report))
+        environment = {**{k: v for k, v in os.environ.items() if not k.startswith("BP_")}, **credentials()}
+        read_end, write_end = os.pipe()
+        process = await anyio.open_process([sys.executable, "-m", "reconciler", *args], stdin=subprocess.DEVNULL,
+                                           stdout=subprocess.DEVNULL, stderr=write_end, env=environment)
+        os.close(write_end)
+        async with process:
+            try:
+                first = await anyio.to_thread.run_sync(os.read, read_end, 100)  # the first line
+            finally:
+                os.close(read_end)
+            with anyio.fail_after(60):
+                code = await process.wait()
+
+    assert first  # a line was written before the reader left
+    assert code == 0
+    assert Counter(pq.read_table(output).column("recon_status").to_pylist()) == \
+        {"found": 150, "not_found": 3, "invalid_input": 1}
+    assert json.loads(report.read_text())["outcome"] == "complete"
