@@ -21,6 +21,7 @@ from reconciler.journal import Journal
 from reconciler.pipeline import SourceFactory, binding, default_source, load_keys, prepare
 from reconciler.read import BadRows
 from reconciler.scan import PROBE_WORTHWHILE, choose_strategy, list_size, scan_requests
+from reconciler.summary import rows
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,9 +104,9 @@ def format_plan(plan: Plan, config: ReconcileConfig) -> str:
     skipped = f", {plan.bad_rows:,} bad rows skipped" if plan.bad_rows else ""
     return "\n".join([
         "reconciler: dry run, nothing queried",
-        f"  input            {config.input_path} ({plan.rows:,} rows{skipped})",
+        f"  input            {config.input_path} ({rows(plan.rows)}{skipped})",
         f"  key columns      {', '.join(plan.key_columns)}",
-        f"  distinct keys    {plan.distinct_keys:,} ({plan.invalid_rows:,} rows with an empty key, not sent)",
+        f"  distinct keys    {plan.distinct_keys:,} ({rows(plan.invalid_rows)} with an empty key, not sent)",
         f"  strategy         {plan.strategy}",
         f"  requests         {plan.expected_requests}",
         f"  duration         {_duration(plan, config)}",

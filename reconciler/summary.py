@@ -39,7 +39,7 @@ def format_summary(stats: RunStats) -> str:
 def _headline(stats: RunStats) -> str:
     run = "resumed run" if stats.resumed else "run"
     outcome = "every row resolved" if not stats.errors else \
-        f"{stats.errors:,} rows ended in error, see recon_error (exit 1)"
+        f"{rows(stats.errors)} ended in error, see recon_error (exit 1)"
     return f"reconciler: {run} finished in {_duration(stats.duration_seconds)}; {outcome}"
 
 
@@ -58,6 +58,11 @@ def _details(stats: RunStats, label: int) -> list[str]:
         details.append(("journal", f"{stats.journal_kept} kept: add --retry-errors to the same command "
                                    "to ask again for the error rows only"))
     return [f"  {name:<{label}}{text}" for name, text in details]
+
+
+def rows(count: int) -> str:
+    """``1 row``, ``2,002 rows``."""
+    return f"{count:,} row{'' if count == 1 else 's'}"
 
 
 def _count(stats: RunStats, status: LookupStatus) -> int:

@@ -125,3 +125,9 @@ def test_the_summary_of_a_run_equals_the_counts_of_its_table(tmp_path: Path) -> 
     assert figures["completed"] == sum(1 for value in table["completed"] if value)
     counted = Counter(value for value in table["lastDisposition"] if value is not None)
     assert figures["top dispositions"] == dict(counted.most_common(5))
+
+
+def test_one_error_row_is_said_in_the_singular() -> None:
+    stats = replace(STATS, by_status={"found": 2001, "error": 1})
+    assert format_summary(stats).splitlines()[0] == \
+        "reconciler: run finished in 1m37s; 1 row ended in error, see recon_error (exit 1)"
