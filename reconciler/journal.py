@@ -46,6 +46,8 @@ RESULT_COLUMNS = ("status", "http_status", "error", "attempts", "checked_at", "e
                   "last_disposition", "last_date", "last_phone", "last_call_duration", "last_agent",
                   "total_attempts", "extra")
 _LOOKUP_CHUNK = 500
+# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; the same encoder, made once.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class JournalMismatch(UsageError):
@@ -355,7 +357,7 @@ def _result_row(key_id: int, result: LookupResult, checked_at: datetime) -> tupl
 def _record_row(entry: Mapping[str, str | None] | None, record: RecordStatus | None) -> tuple[Any, ...]:
     """The journal's columns for an entry and a status (``_RECORD_FIELDS``, in order)."""
     return (
-        json.dumps(dict(entry), ensure_ascii=False) if entry is not None else None,
+        _to_json(dict(entry)) if entry is not None else None,
         None if record is None or record.completed is None else int(record.completed),
         record.last_disposition if record else None,
         epoch_ms(record.last_date) if record and record.last_date else None,
@@ -363,7 +365,7 @@ def _record_row(entry: Mapping[str, str | None] | None, record: RecordStatus | N
         record.last_call_duration if record else None,
         record.last_agent if record else None,
         record.total_attempts if record else None,
-        json.dumps(dict(record.extra), ensure_ascii=False) if record and record.extra else None,
+        _to_json(dict(record.extra)) if record and record.extra else None,
         len(record.warnings) if record else 0,
     )
 

@@ -20,6 +20,7 @@ from reconciler.errors import AuthenticationFailed, PageUnreadable, PermissionDe
 from reconciler.lookup import ListedRecord, LookupResult, LookupStatus
 
 FOLLOWED_REDIRECTS = frozenset({307, 308})  # the only ones that keep the method and body
+_FATAL_STATUSES = frozenset({401, 403, 404, 405})  # the answers ``raise_if_fatal`` looks further into
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,17 +72,20 @@ def page_result(tried: Tried, asked: Asked, from_index: int) -> list[ListedRecor
 
 def raise_if_fatal(reply: Reply, asked: Asked, *, record_missing_ok: bool) -> None:
     """Raise the ``RunAborted`` an answer calls for: no other row could succeed either."""
-    text = reply.text()
-    if reply.status == 401:
-        raise AuthenticationFailed(asked.login, asked.dialect, 401, text or "no detail given")
-    if reply.status == 403:
-        raise PermissionDenied(asked.login, asked.dialect, text or "no detail given")
-    if reply.status == 405:
+    status = reply.status
+    if status not in _FATAL_STATUSES:  # a 200 above all: its body is read elsewhere, its text never needed
+        return
+    if status == 401:
+        raise AuthenticationFailed(asked.login, asked.dialect, 401, reply.text() or "no detail given")
+    if status == 403:
+        raise PermissionDenied(asked.login, asked.dialect, reply.text() or "no detail given")
+    if status == 405:
         raise TargetNotFound("endpoint", f"HTTP 405 (method not allowed) for POST {reply.url.raw_path}")
-    if reply.status == 404:
+    if status == 404:
         said = (reply.body or b"").decode("utf-8", "replace").lower()
         if "record is not found" in said and record_missing_ok:
             return
+        text = reply.text()
         if "calling list not found" in said:
             raise TargetNotFound("calling list", f"{asked.list_name!r}: HTTP 404 {text}")
         if "campaign is not found" in said:

@@ -12,12 +12,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
-import anyio
 from yarl import URL
 
 from reconciler.client.classify import Asked, followable_redirect, page_result, record_result
 from reconciler.client.dialects import endpoints_for
-from reconciler.client.pacing import Throttle
+from reconciler.client.pacing import ConnectionSlots, Throttle
 from reconciler.client.reply import Reply
 from reconciler.client.retry import Retrier, retry_after_cap
 from reconciler.client.token import TokenSource
@@ -55,7 +54,7 @@ class BrightPatternClient:
                             campaign=target.campaign, max_bytes=policy.max_answer_bytes)
         self._retrier = Retrier(policy, sleep=sleep)
         # Waiting for a connection happens here, outside aiohttp's per-attempt timeout.
-        self._connections = anyio.CapacityLimiter(policy.concurrency)
+        self._connections = ConnectionSlots(policy.concurrency)
         self._tokens = None if self._endpoints.token is None else TokenSource(
             self._post_form, self._endpoints.token, credentials, target.tenant, clock=clock)
 

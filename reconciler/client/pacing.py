@@ -126,3 +126,47 @@ class Throttle:
         shown = "unlimited" if math.isinf(self.effective_rate) else f"{self.effective_rate:.2f}/s"
         logger.info("request rate now %s (configured %s; %d overload answers so far)",
                     shown, configured, self.throttle_events)
+
+
+class ConnectionSlots:
+    """At most ``total`` holders at once, first come first served (``async with slots:``).
+
+    What ``anyio.CapacityLimiter`` does for a run's requests, without its pass through the event
+    loop on every acquisition: a free slot is taken at once, and only a full house waits.
+    """
+
+    def __init__(self, total: int) -> None:
+        if total < 1:
+            raise ValueError("a connection limit needs at least one slot")
+        self.total = total
+        self._free = total
+        self._waiting: deque[anyio.Event] = deque()
+
+    @property
+    def in_use(self) -> int:
+        return self.total - self._free
+
+    async def __aenter__(self) -> None:
+        if self._free and not self._waiting:
+            self._free -= 1
+            return
+        turn = anyio.Event()
+        self._waiting.append(turn)
+        try:
+            await turn.wait()
+        except BaseException:
+            if turn.is_set():  # handed a slot while being cancelled: hand it on
+                self._release()
+            else:
+                self._waiting.remove(turn)
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        # A waiter is handed the slot directly (it stays taken), so that no newcomer can jump the queue.
+        if self._waiting:
+            self._waiting.popleft().set()
+        else:
+            self._free += 1

@@ -93,10 +93,29 @@ class Retrier:
 
     async def run(self, attempt: Callable[[], Awaitable[Reply]]) -> Tried:
         """Attempt until a reply is final or the attempts run out; fatal errors propagate."""
-        attempts = 0
+        # The first attempt is made directly: most requests succeed at once, and tenacity's
+        # machinery costs more than the rest of the client's per-request work. Only an attempt
+        # that tenacity would retry hands over to it, with that first outcome replayed as its
+        # attempt 1 (no second request), so that attempt numbers, waits (Retry-After included),
+        # the stop condition and the final outcome are exactly tenacity's.
+        replay: Reply | AttemptFailed | None
+        try:
+            first = await attempt()
+        except AttemptFailed as failure:
+            replay = failure
+        else:
+            if not is_retryable(first):
+                return Tried(first, 1)
+            replay = first
+        attempts = 1
 
         async def counted() -> Reply:
-            nonlocal attempts
+            nonlocal attempts, replay
+            if replay is not None:
+                outcome, replay = replay, None
+                if isinstance(outcome, AttemptFailed):
+                    raise outcome
+                return outcome
             attempts += 1
             return await attempt()
 

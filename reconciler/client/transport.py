@@ -36,13 +36,14 @@ async def post(session: aiohttp.ClientSession, url: URL, *, max_bytes: int, json
 async def _reply(response: aiohttp.ClientResponse, url: URL, max_bytes: int) -> Reply:
     announced = response.content_length
     body = None if announced is not None and announced > max_bytes else await _read_capped(response, max_bytes)
+    retry_after = response.headers.get(hdrs.RETRY_AFTER)
     return Reply(
         status=response.status,
         url=url,
         content_type=response.headers.get(hdrs.CONTENT_TYPE, "").partition(";")[0].strip().lower(),
         body=body,
         size=len(body) if body is not None else (announced or max_bytes + 1),
-        retry_after=parse_retry_after(response.headers.get(hdrs.RETRY_AFTER), datetime.now(UTC)),
+        retry_after=None if retry_after is None else parse_retry_after(retry_after, datetime.now(UTC)),
         location=response.headers.get(hdrs.LOCATION),
         document=parse_document(body) if response.status == 200 and body is not None else NOT_JSON,
     )

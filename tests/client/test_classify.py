@@ -175,3 +175,20 @@ BASE = URL("https://bp.example.com:8443/bp/get/L/C", encoded=True)
 def test_only_same_origin_307_and_308_are_followed(status: int, location: str | None, onward: str | None) -> None:
     target = followable_redirect(answer(status, location=location, url=BASE))
     assert (str(target) if target is not None else None) == onward
+
+
+class _Speechless(Reply):
+    """A reply whose message must not be needed."""
+
+    def text(self, limit: int = 200) -> str:
+        raise AssertionError("the text of this answer was computed")
+
+
+@pytest.mark.parametrize(("status", "body"), [
+    (200, json.dumps(FOUND_DOC)), (404, "record is not found"), (503, "busy"),
+])
+def test_the_message_of_an_answer_is_read_only_when_an_error_needs_it(status: int, body: str) -> None:
+    data = body.encode()
+    reply = _Speechless(status=status, url=QUERY_URL, body=data, size=len(data),
+                        document=parse_document(data) if status == 200 else parse_document(b""))
+    record_result(Tried(reply, 1), ASKED)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 
 import anyio
 import pytest
 
-from reconciler.client.pacing import MIN_SAMPLE, Throttle
+from reconciler.client.pacing import MIN_SAMPLE, ConnectionSlots, Throttle
 
 from .scripted import FakeTime
 
@@ -217,3 +218,70 @@ def test_overload_answers_above_a_tenth_cut_the_rate_once_a_second() -> None:
         time.now = i / 100
         throttle.note_answer(429 if i % 5 == 0 else 200)
     assert throttle.effective_rate == 50.0
+
+
+@pytest.mark.anyio
+async def test_connection_slots_bound_the_holders_and_serve_waiters_in_order() -> None:
+    slots = ConnectionSlots(2)
+    order: list[str] = []
+    holding = peak = 0
+
+    async def hold(name: str) -> None:
+        nonlocal holding, peak
+        async with slots:
+            order.append(name)
+            holding += 1
+            peak = max(peak, holding)
+            await anyio.sleep(0.01)
+            holding -= 1
+
+    async with anyio.create_task_group() as group:
+        for name in "abcdef":
+            group.start_soon(hold, name)
+            await anyio.lowlevel.checkpoint()  # start them in this order
+    assert peak == 2
+    assert order == list("abcdef")
+    assert slots.in_use == 0
+
+
+@pytest.mark.anyio
+async def test_a_free_connection_slot_is_taken_without_waiting() -> None:
+    slots = ConnectionSlots(1)
+    with anyio.fail_after(1):
+        async with slots:
+            assert slots.in_use == 1
+    assert slots.in_use == 0
+
+
+@pytest.mark.anyio
+async def test_a_waiter_cancelled_before_its_turn_takes_no_slot() -> None:
+    slots = ConnectionSlots(1)
+    async with slots:
+        with anyio.move_on_after(0.01) as waited:
+            async with slots:
+                pytest.fail("a second holder got in")
+        assert waited.cancelled_caught
+    assert slots.in_use == 0
+    async with slots:  # and the slot is still there to take
+        assert slots.in_use == 1
+
+
+@pytest.mark.anyio
+async def test_a_waiter_cancelled_as_it_is_handed_the_slot_hands_it_on() -> None:
+    slots = ConnectionSlots(1)
+    got: list[str] = []
+
+    async def wait_for_slot(name: str) -> None:
+        async with slots:
+            got.append(name)
+
+    await slots.__aenter__()
+    first = asyncio.create_task(wait_for_slot("first"))
+    second = asyncio.create_task(wait_for_slot("second"))
+    await anyio.sleep(0.01)  # both wait now
+    await slots.__aexit__(None, None, None)  # "first" is handed the slot...
+    first.cancel()  # ...and cancelled before it could use it
+    await asyncio.wait([first, second])
+    assert first.cancelled()
+    assert got == ["second"]
+    assert slots.in_use == 0

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
@@ -132,3 +133,77 @@ async def test_concurrent_requests_through_one_retrier_keep_their_own_count() ->
         group.start_soon(request, "slow", [reply(503)] * 4 + [reply(404)])
         group.start_soon(request, "hopeless", [reply(502)] * 5)
     assert results == {"quick": Tried(OK, 2), "slow": Tried(reply(404), 5), "hopeless": Tried(reply(502), 5)}
+
+
+class _TenacityOnly:
+    """The retrier as it was before its fast path: every attempt, the first included, inside tenacity."""
+
+    def __init__(self, policy: RequestPolicy, sleep: Callable[[float], Awaitable[None]]) -> None:
+        self._template = Retrier(policy, sleep=sleep)._template
+
+    async def run(self, attempt: Callable[[], Awaitable[Reply]]) -> Tried:
+        attempts = 0
+
+        async def counted() -> Reply:
+            nonlocal attempts
+            attempts += 1
+            return await attempt()
+
+        outcome = await self._template.copy()(counted)
+        return Tried(outcome, attempts)
+
+
+def counting(attempt: Callable[[], Awaitable[Reply]], calls: list[None]) -> Callable[[], Awaitable[Reply]]:
+    async def counted() -> Reply:
+        calls.append(None)
+        return await attempt()
+
+    return counted
+
+
+SEQUENCES: list[list[Reply | Exception]] = [
+    [OK],
+    [reply(404)],
+    [reply(200, body=None)],
+    [AttemptFailed("timeout"), OK],
+    [reply(503), OK],
+    [reply(429, retry_after=3.0), reply(429, retry_after=1.0), OK],
+    [reply(200, body=b"<html/>"), reply(502), AttemptFailed("reset"), reply(400)],
+    [reply(503)] * 4,
+    [AttemptFailed("timeout")] * 4,
+    [reply(504), reply(504), reply(504), AttemptFailed("timeout")],
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("max_attempts", [1, 2, 4])
+@pytest.mark.parametrize("outcomes", SEQUENCES)
+async def test_the_fast_path_retries_exactly_as_tenacity_alone(outcomes: list[Reply | Exception],
+                                                               max_attempts: int) -> None:
+    # Same outcome, same attempt count, same requests made, same waits (the jitter seeded alike).
+    results = []
+    for retrier_class in (Retrier, _TenacityOnly):
+        time = FakeTime()
+        calls: list[None] = []
+        random.seed(7)
+        retrier = retrier_class(RequestPolicy(max_attempts=max_attempts, max_backoff=10.0), sleep=time.sleep)
+        tried = await retrier.run(counting(script(*outcomes), calls))
+        assert len(calls) == tried.attempts  # no attempt is made twice, none is counted without a request
+        results.append((tried, time.sleeps))
+    assert results[0] == results[1]
+
+
+@pytest.mark.anyio
+async def test_a_first_answer_that_is_final_takes_one_attempt_and_no_wait() -> None:
+    time = FakeTime()
+    assert await run([OK], time=time) == Tried(OK, 1)
+    assert await run([reply(404)], time=time) == Tried(reply(404), 1)
+    assert time.sleeps == []
+
+
+@pytest.mark.anyio
+async def test_the_first_wait_honours_the_retry_after_of_the_first_answer() -> None:
+    time = FakeTime()
+    tried = await run([reply(503, retry_after=9.0), reply(503, retry_after=4.0), OK], max_backoff=1.0, time=time)
+    assert tried == Tried(OK, 3)
+    assert time.sleeps == [9.0, 4.0]
