@@ -1,9 +1,9 @@
-"""Ask the server about every key still without a result, and journal each answer as it arrives.
+"""Ask the server about every key still without a result, and journal the answers as they arrive.
 
-One task reads pending keys from the journal, a fixed pool of workers asks the ``RecordSource``
-(which paces and retries every request), and one recorder commits results in small batches. The
-first key goes out alone: it proves credentials and target (and pays a digest challenge once)
-before the run fans out. A stop request lets the requests in flight finish, within a grace period;
+A fixed pool of workers takes pending keys from the journal and asks the ``RecordSource`` (which
+paces and retries every request); their answers are committed in small batches. The first key goes
+out alone: it proves credentials and target (and pays a digest challenge once) before the run fans
+out. A stop request lets the requests in flight finish, within a grace period;
 a second one cancels them at once (their keys stay pending).
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from reconciler.errors import ServerUnavailable, root_cause
 from reconciler.journal import Journal
@@ -24,7 +24,10 @@ from reconciler.keys import key_fields
 from reconciler.lookup import LookupResult, LookupStatus, RecordSource
 
 _PENDING_PAGE = 1000
-_RECORD_BATCH = 512
+# Answers wait for their commit until there are as many as requests in flight (``concurrency``), or
+# for COMMIT_AFTER seconds. Both keep what a ``kill -9`` costs as it was when every wake-up of the
+# stage committed what it had: the keys in flight, and at most as many answered an instant before.
+COMMIT_AFTER = 0.005  # seconds
 Answer = tuple[int, LookupResult, datetime]
 
 
@@ -70,19 +73,36 @@ class FailureStreak:
 
 
 class KeyQuerier:
-    """Runs the query stage for one journal against one record source."""
+    """Runs the query stage for one journal against one record source.
+
+    Workers take pending keys from one shared cursor over the journal (a page of them at a time)
+    and hand each answer to the failure streak at once. What the streak admits is committed in
+    batches: when ``commit_batch`` answers wait (by default as many as ``concurrency``), when
+    ``commit_after`` seconds have passed since the first of them arrived, and on the way out (end,
+    stop, error or cancellation). A ``kill -9`` thus loses the requests in flight and at most
+    ``commit_batch`` answers of its last ``commit_after`` seconds: their keys are still pending, and
+    the resumed run asks them again.
+    """
 
     def __init__(self, journal: Journal, source: RecordSource, key_columns: Sequence[str], *,
                  concurrency: int, failure_span: float = 120.0,
-                 clock: Callable[[], float] = time.monotonic, grace_period: float = 30.0) -> None:
+                 clock: Callable[[], float] = time.monotonic, grace_period: float = 30.0,
+                 commit_batch: int | None = None, commit_after: float = COMMIT_AFTER) -> None:
         self._journal = journal
         self._source = source
         self._key_columns = tuple(key_columns)
         self._concurrency = concurrency
         self._streak = FailureStreak(failure_span, clock)
         self._grace = grace_period
-        self._producer_scope = anyio.CancelScope()
+        self._commit_batch = max(1, concurrency if commit_batch is None else commit_batch)
+        self._commit_after = commit_after
         self._pool_scope = anyio.CancelScope()
+        self._keys: deque[tuple[int, str]] = deque()  # the page of pending keys being handed out
+        self._after_id = 0  # the cursor: the last key handed out
+        self._keys_left = True
+        self._uncommitted: list[Answer] = []  # admitted by the streak, not yet in the journal
+        self._first_uncommitted: anyio.Event | None = None  # set when an answer waits for its commit
+        self._first_at = 0.0  # when the first uncommitted answer was admitted (event loop time)
         self.counters = QueryCounters()
         self.stopped = False
 
@@ -95,63 +115,86 @@ class KeyQuerier:
             self._pool_scope.cancel()
             return
         self.stopped = True
-        self._producer_scope.cancel()
         self._pool_scope.deadline = min(self._pool_scope.deadline, anyio.current_time() + self._grace)
 
     async def run(self) -> None:
         first = self._journal.pending(0, 1)
         if not first or self.stopped:
             return
-        send_results, receive_results = anyio.create_memory_object_stream[Answer](self._concurrency * 4)
         try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._recorder, receive_results)
-                async with send_results:
-                    with self._pool_scope:  # the grace period bounds the first request too
-                        # Before fanning out: fail fast on credentials and target, pay the digest
-                        # challenge once. Recorded here: the recorder has nothing else to do yet.
-                        self._record(self._streak.admit(await self._ask(*first[0])))
-                        await self._fan_out(first[0][0], send_results)
+            with self._pool_scope:  # the grace period bounds the first request too
+                # Before fanning out: fail fast on credentials and target, pay the digest
+                # challenge once. Committed at once: the run has nothing else to do yet.
+                self._admit(await self._ask(*first[0]))
+                self._commit()
+                self._after_id = first[0][0]
+                await self._fan_out()
         except BaseExceptionGroup as group:
             raise root_cause(group) from None
+        finally:
+            self._commit()  # whatever the way out: what was admitted is kept
         self._record(self._streak.held if not self.stopped else [])
 
-    async def _fan_out(self, after_id: int, results: MemoryObjectSendStream[Answer]) -> None:
-        send_keys, receive_keys = anyio.create_memory_object_stream[tuple[int, str]](0)
-        async with anyio.create_task_group() as pool:
-            pool.start_soon(self._produce, after_id, send_keys)
-            async with receive_keys:
+    async def _fan_out(self) -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._commit_in_time)
+            async with anyio.create_task_group() as pool:
                 for _ in range(self._concurrency):
-                    pool.start_soon(self._work, receive_keys.clone(), results.clone())
+                    pool.start_soon(self._work)
+            group.cancel_scope.cancel()  # the workers are done: nothing more to commit in time
 
-    async def _produce(self, after_id: int, keys: MemoryObjectSendStream[tuple[int, str]]) -> None:
-        async with keys:
-            with self._producer_scope:
-                while page := self._journal.pending(after_id, _PENDING_PAGE):
-                    for item in page:
-                        await keys.send(item)
-                    after_id = page[-1][0]
+    def _next_key(self) -> tuple[int, str] | None:
+        """The next pending key for a worker; None once stopped or when every key has been handed out."""
+        if self.stopped:
+            return None
+        if not self._keys:
+            if not self._keys_left:
+                return None
+            self._keys.extend(self._journal.pending(self._after_id, _PENDING_PAGE))
+            if not self._keys:
+                self._keys_left = False
+                return None
+            self._after_id = self._keys[-1][0]
+        return self._keys.popleft()
 
-    async def _work(self, keys: MemoryObjectReceiveStream[tuple[int, str]],
-                    results: MemoryObjectSendStream[Answer]) -> None:
-        async with keys, results:
-            async for key_id, text in keys:
-                await results.send(await self._ask(key_id, text))
+    async def _work(self) -> None:
+        while (item := self._next_key()) is not None:
+            self._admit(await self._ask(*item))
 
     async def _ask(self, key_id: int, text: str) -> Answer:
         result = await self._source.query(key_fields(text, self._key_columns))
         return key_id, result, datetime.now(UTC)
 
-    async def _recorder(self, results: MemoryObjectReceiveStream[Answer]) -> None:
-        async with results:
-            async for answer in results:
-                batch = [answer]
-                while len(batch) < _RECORD_BATCH:
-                    try:
-                        batch.append(results.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                self._record([kept for item in batch for kept in self._streak.admit(item)])
+    def _admit(self, answer: Answer) -> None:
+        """Pass an answer through the failure streak; commit when enough answers wait."""
+        kept = self._streak.admit(answer)
+        if not kept:
+            return
+        if not self._uncommitted:
+            self._first_at = anyio.current_time()
+            if self._first_uncommitted is not None:
+                self._first_uncommitted.set()
+        self._uncommitted.extend(kept)
+        if len(self._uncommitted) >= self._commit_batch:
+            self._commit()
+
+    async def _commit_in_time(self) -> None:
+        """Commit the waiting answers ``commit_after`` seconds after the first of them arrived."""
+        while True:
+            if not self._uncommitted:
+                self._first_uncommitted = anyio.Event()
+                await self._first_uncommitted.wait()
+                continue
+            wait = self._first_at + self._commit_after - anyio.current_time()
+            if wait > 0:
+                await anyio.sleep(wait)  # a commit by number meanwhile makes a later answer the first
+            else:
+                self._commit()
+
+    def _commit(self) -> None:
+        """Write the answers admitted so far to the journal, in one transaction."""
+        answers, self._uncommitted = self._uncommitted, []
+        self._record(answers)
 
     def _record(self, answers: list[Answer]) -> None:
         if not answers:

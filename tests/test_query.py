@@ -134,3 +134,159 @@ async def test_stop_sends_nothing_new_and_keeps_what_was_answered(journal_with: 
     assert answered < 1000
     assert journal.count_by_status()["found"] == answered
     assert journal.pending_count() == 1000 - answered
+
+
+def commits_of(journal: Journal, on_commit: Callable[[], None] = lambda: None) -> list[list[str]]:
+    """Spy on ``journal.record``: the keys of each commit, in order."""
+    commits: list[list[str]] = []
+    record = journal.record
+    key_text = dict(journal.pending(0, 1_000_000))
+
+    def spy(results: list[tuple[int, LookupResult, datetime]]) -> None:
+        record(results)
+        commits.append([key_text[key_id] for key_id, _, _ in results])
+        on_commit()
+
+    journal.record = spy  # type: ignore[method-assign]
+    return commits
+
+
+async def test_answers_are_committed_in_batches_of_commit_batch(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(100)])
+    commits = commits_of(journal)
+    querier = KeyQuerier(journal, SlowSource(), ("k",), concurrency=4, commit_batch=10, commit_after=3600)
+    await querier.run()
+
+    # The first answer alone (before the fan-out), then by tens, the rest on the way out.
+    assert [len(batch) for batch in commits] == [1] + [10] * 9 + [9]
+    assert sorted((key for batch in commits for key in batch), key=int) == [str(i) for i in range(100)]
+    assert journal.count_by_status() == {"found": 100} == querier.counters.by_status
+
+
+async def test_by_default_a_commit_waits_for_as_many_answers_as_requests_in_flight(
+        journal_with: JournalFactory) -> None:
+    # What a kill -9 costs stays bounded: the requests in flight, and at most as many answers.
+    journal = journal_with([str(i) for i in range(30)])
+    commits = commits_of(journal)
+    await KeyQuerier(journal, SlowSource(), ("k",), concurrency=4, commit_after=3600).run()
+    assert [len(batch) for batch in commits] == [1] + [4] * 7 + [1]
+
+
+async def test_an_answer_waits_at_most_commit_after_for_its_commit(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(6)])
+    reached, release = anyio.Event(), anyio.Event()
+
+    class HoldingSource(SlowSource):
+        async def query(self, key: Mapping[str, str]) -> LookupResult:
+            if key["k"] == "3":
+                reached.set()
+                await release.wait()
+            return await super().query(key)
+
+    second_commit = anyio.Event()
+    commits = commits_of(journal, lambda: second_commit.set() if len(commits) == 2 else None)
+    querier = KeyQuerier(journal, HoldingSource(), ("k",), concurrency=1, commit_batch=100, commit_after=0.5)
+    async with anyio.create_task_group() as group:
+        group.start_soon(querier.run)
+        await reached.wait()
+        started = anyio.current_time()
+        # "1" and "2" are answered, but wait for their commit ("0", the first, went alone).
+        assert commits == [["0"]]
+        assert journal.count_by_status() == {"found": 1} == querier.counters.by_status
+        with anyio.fail_after(5):
+            await second_commit.wait()
+        assert anyio.current_time() - started < 0.5 + 1.0  # 0.5 s after "1" came back, with room for a busy machine
+        assert commits == [["0"], ["1", "2"]]
+        assert journal.count_by_status() == {"found": 3} == querier.counters.by_status
+        release.set()
+    assert journal.count_by_status() == {"found": 6}
+
+
+async def test_a_stop_commits_every_answer_that_came_back(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(1000)])
+    twentieth_answer = anyio.Event()
+
+    class StoppingSource(SlowSource):
+        async def query(self, key: Mapping[str, str]) -> LookupResult:
+            if key["k"] == "20":
+                twentieth_answer.set()
+            return await super().query(key)
+
+    source = StoppingSource()
+    querier = KeyQuerier(journal, source, ("k",), concurrency=4, commit_batch=1_000_000, commit_after=3600)
+    async with anyio.create_task_group() as group:
+        group.start_soon(querier.run)
+        await twentieth_answer.wait()
+        querier.stop()
+    answered = sum(1 for kind, _ in source.events if kind == "end")
+    assert 20 < answered < 1000
+    assert journal.count_by_status() == {"found": answered} == querier.counters.by_status
+    assert journal.pending_count() == 1000 - answered
+
+
+async def test_a_failing_source_leaves_the_answers_before_it_committed(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(100)])
+
+    class BrokenSource(SlowSource):
+        async def query(self, key: Mapping[str, str]) -> LookupResult:
+            if key["k"] == "30":
+                raise RuntimeError("bug")
+            return await super().query(key)
+
+    with pytest.raises(RuntimeError, match="bug"):
+        await KeyQuerier(journal, BrokenSource(), ("k",), concurrency=1, commit_after=3600).run()
+    assert journal.count_by_status() == {"found": 30}
+    assert [key for _, key in journal.pending(0, 1000)] == [str(i) for i in range(30, 100)]
+
+
+async def test_a_cancelled_run_commits_what_came_back(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(100)])
+    reached = anyio.Event()
+
+    class HangingSource(SlowSource):
+        async def query(self, key: Mapping[str, str]) -> LookupResult:
+            if key["k"] == "40":
+                reached.set()
+                await anyio.sleep_forever()
+            return await super().query(key)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(KeyQuerier(journal, HangingSource(), ("k",), concurrency=1, commit_after=3600).run)
+        await reached.wait()
+        group.cancel_scope.cancel()
+    assert journal.count_by_status() == {"found": 40}
+    assert journal.pending_count() == 60
+
+
+async def test_a_dead_server_keeps_the_good_answers_before_it_and_leaves_the_rest_pending(
+        journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(50)])
+    now = [0.0]
+
+    class DyingSource(SlowSource):
+        async def query(self, key: Mapping[str, str]) -> LookupResult:
+            if int(key["k"]) < 10:
+                return await super().query(key)
+            now[0] += 10
+            return LookupResult(status=LookupStatus.ERROR, attempts=8, http_status=503, error="HTTP 503")
+
+    querier = KeyQuerier(journal, DyingSource(), ("k",), concurrency=1, failure_span=60, clock=lambda: now[0],
+                         commit_after=3600)
+    with pytest.raises(ServerUnavailable):
+        await querier.run()
+    assert journal.count_by_status() == {"found": 10} == querier.counters.by_status
+    assert journal.pending_count() == 40
+
+
+async def test_errors_still_held_when_the_keys_run_out_are_committed(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(5)])
+
+    class LastFailSource(SlowSource):
+        async def query(self, key: Mapping[str, str]) -> LookupResult:
+            if key["k"] in ("3", "4"):
+                return LookupResult(status=LookupStatus.ERROR, attempts=8, http_status=503, error="HTTP 503")
+            return await super().query(key)
+
+    await KeyQuerier(journal, LastFailSource(), ("k",), concurrency=1, commit_after=3600).run()
+    assert journal.count_by_status() == {"found": 3, "error": 2}
+    assert journal.pending_count() == 0
