@@ -1,9 +1,10 @@
 """Ask the server about every key still without a result, and journal the answers as they arrive.
 
 A fixed pool of workers takes pending keys from the journal and asks the ``RecordSource`` (which
-paces and retries every request); their answers are committed in small batches. The first key goes
-out alone: it proves credentials and target (and pays a digest challenge once) before the run fans
-out. A stop request lets the requests in flight finish, within a grace period;
+paces and retries every request); their answers are committed in small batches. Keys go out one
+at a time until one gets a definite answer: that proves credentials and target (and pays a digest
+challenge once) before the run fans out, and a server that is down is not met with full
+concurrency. A stop request lets the requests in flight finish, within a grace period;
 a second one cancels them at once (their keys stay pending).
 """
 
@@ -122,18 +123,35 @@ class KeyQuerier:
         if not first or self.stopped:
             return
         try:
-            with self._pool_scope:  # the grace period bounds the first request too
-                # Before fanning out: fail fast on credentials and target, pay the digest
-                # challenge once. Committed at once: the run has nothing else to do yet.
-                self._admit(await self._ask(*first[0]))
-                self._commit()
-                self._after_id = first[0][0]
-                await self._fan_out()
+            with self._pool_scope:  # the grace period bounds the lone requests too
+                if await self._ask_alone_until_answered(first[0]):
+                    await self._fan_out()
         except BaseExceptionGroup as group:
             raise root_cause(group) from None
         finally:
             self._commit()  # whatever the way out: what was admitted is kept
         self._record(self._streak.held if not self.stopped else [])
+
+    async def _ask_alone_until_answered(self, key: tuple[int, str]) -> bool:
+        """Ask one key at a time until one gets a definite answer; False when no key is left.
+
+        The first request proves credentials and target (and pays a digest challenge once) before the
+        run fans out. While keys end in error after their retries (a server that is down), the run
+        keeps asking one at a time rather than fanning out against it; the failure streak stops
+        the run once that has lasted ``failure_span``. Answers are committed at once: the run has
+        nothing else to do yet.
+        """
+        while True:
+            answer = await self._ask(*key)
+            self._admit(answer)
+            self._commit()
+            self._after_id = key[0]
+            if answer[1].status is not LookupStatus.ERROR:
+                return not self.stopped
+            following = self._journal.pending(self._after_id, 1)
+            if not following or self.stopped:
+                return False
+            key = following[0]
 
     async def _fan_out(self) -> None:
         async with anyio.create_task_group() as group:

@@ -66,6 +66,41 @@ async def test_first_request_goes_alone_then_concurrency_is_bounded(journal_with
     assert journal.count_by_status() == {"found": 40}
 
 
+async def test_while_keys_end_in_error_they_go_out_alone_then_the_run_fans_out(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(40)])
+
+    class RecoveringSource(SlowSource):
+        async def query(self, key: Mapping[str, str]) -> LookupResult:
+            result = await super().query(key)
+            if int(key["k"]) < 3:  # the server is down for the first three keys' retries
+                return LookupResult(status=LookupStatus.ERROR, attempts=8, http_status=503, error="HTTP 503")
+            return result
+
+    source = RecoveringSource()
+    await KeyQuerier(journal, source, ("k",), concurrency=5).run()
+
+    assert source.events[:8] == [(kind, key) for key in "0123" for kind in ("start", "end")]
+    assert source.peak == 5
+    assert journal.count_by_status() == {"error": 3, "found": 37}
+
+
+async def test_a_dead_server_is_never_met_with_more_than_one_request(journal_with: JournalFactory) -> None:
+    journal = journal_with([str(i) for i in range(50)])
+    now = [0.0]
+
+    class DeadSource(SlowSource):
+        async def query(self, key: Mapping[str, str]) -> LookupResult:
+            await super().query(key)
+            now[0] += 10
+            return LookupResult(status=LookupStatus.ERROR, attempts=8, http_status=503, error="HTTP 503")
+
+    source = DeadSource()
+    with pytest.raises(ServerUnavailable):
+        await KeyQuerier(journal, source, ("k",), concurrency=8, failure_span=60, clock=lambda: now[0]).run()
+    assert source.peak == 1
+    assert journal.pending_count() == 50
+
+
 async def test_every_key_is_asked_exactly_once(journal_with: JournalFactory) -> None:
     journal = journal_with([str(i) for i in range(2500)])
     source = SlowSource()
