@@ -74,6 +74,9 @@ class Throttle:
             return
         self.throttle_events += 1
         if retry_after is not None:
+            if retry_after >= 1.0 and self._paused_until <= now:  # a new pause, not one extended
+                logger.info("the server asked to wait %gs (Retry-After): every request holds until then",
+                            retry_after)
             self._paused_until = max(self._paused_until, now + retry_after)
         if now - self._last_cut >= 1.0 and self._overload_share() > OVERLOAD_SHARE:
             self._cut(now)

@@ -146,6 +146,21 @@ async def test_retry_after_holds_every_start_until_that_moment() -> None:
     assert time.sleeps == [4.0]
 
 
+def test_a_retry_after_pause_is_logged_once_when_it_starts(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="reconciler.throttle")
+    time = FakeTime()
+    throttle = throttle_for(math.inf, time)
+    throttle.note_answer(429, retry_after=5.0)
+    throttle.note_answer(429, retry_after=6.0)  # the same pause, extended: no new line
+    time.now = 7.0
+    throttle.note_answer(429, retry_after=0.5)  # a new pause, but too short to say
+    time.now = 10.0
+    throttle.note_answer(503, retry_after=30.0)  # a new pause
+    messages = [r.getMessage() for r in caplog.records if "Retry-After" in r.getMessage()]
+    assert messages == ["the server asked to wait 5s (Retry-After): every request holds until then",
+                        "the server asked to wait 30s (Retry-After): every request holds until then"]
+
+
 @pytest.mark.anyio
 async def test_recovery_counts_from_the_end_of_a_retry_after_pause() -> None:
     time = FakeTime()
