@@ -95,11 +95,11 @@ def package_of(frame: str) -> str:
 COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("HTTP request and answer (aiohttp, yarl)", ("aiohttp/", "yarl/", "multidict/", "reconciler/client/transport.py")),
     ("retry policy (tenacity, client/retry.py)", ("tenacity/", "reconciler/client/retry.py")),
-    ("pacing and connection limit", ("reconciler/client/pacing.py", "anyio/_backends/_asyncio.py:CapacityLimiter")),
+    ("pacing and connection limit", ("reconciler/client/pacing.py",)),
     ("reading the answer (classify, answer, reply)", ("reconciler/client/classify.py", "reconciler/client/answer.py",
                                                       "reconciler/client/reply.py")),
     ("journal (sqlite, json.dumps)", ("reconciler/journal.py",)),
-    ("query stage (workers, memory streams)", ("reconciler/query.py", "anyio/streams/")),
+    ("query stage (workers, commits)", ("reconciler/query.py",)),
     ("reading keys", ("reconciler/pipeline.py:load_keys", "reconciler/read", "reconciler/keys.py")),
     ("joining and writing the table", ("reconciler/pipeline.py:write_output", "reconciler/join.py",
                                        "reconciler/write.py", "reconciler/stats.py", "pyarrow/")),
