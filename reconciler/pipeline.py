@@ -233,6 +233,7 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec,
             tally.add(joined)
             writer.write(joined)
             progress.done = tally.rows
+            del joined  # not alive beside the next batch's while that one is read and joined
     return tally
 
 

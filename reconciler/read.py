@@ -178,7 +178,11 @@ def _parquet_header(path: Path) -> tuple[pa.Schema, int]:
 
 def _parquet_batches(spec: InputSpec) -> Iterator[pa.RecordBatch]:
     try:
-        yield from pq.ParquetFile(spec.path).iter_batches(batch_size=BATCH_ROWS)
+        # pre_buffer=False: pyarrow's default reads a whole row group ahead, through Arrow's own default
+        # allocator (mimalloc), whatever pool the process chose; a 1M-row row group then costs about
+        # 15 MB more peak RSS than reading it column page by page (docs/BENCHMARKS.md, memory).
+        parquet = pq.ParquetFile(spec.path, pre_buffer=False)
+        yield from parquet.iter_batches(batch_size=BATCH_ROWS)
     except (pa.ArrowException, OSError) as exc:
         raise InputError(spec.path, f"the Parquet file is damaged ({first_line(exc)}); write it again") from exc
 
