@@ -1,8 +1,7 @@
 """A scripted HTTP server on 127.0.0.1 for the client's tests, and a fake clock.
 
-aioresponses cannot serve here: with aiohttp 3.14 it fails to build responses
-(pnuckowski/aioresponses#289), and it patches ``ClientSession._request``, which bypasses the
-session middlewares that carry digest authentication. A real loopback server exercises the whole
+aioresponses (test_mocked_answers.py) patches ``ClientSession._request``, which bypasses the
+session middlewares that carry digest authentication; a real loopback server exercises the whole
 client: middlewares, raw paths, Content-Length, dropped connections.
 """
 
