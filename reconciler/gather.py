@@ -29,7 +29,9 @@ class Gathered:
 
 
 def needs_server(journal: Journal) -> bool:
-    return journal.pending_count() > 0 or (journal.note("strategy") == "scan" and journal.scan_position() is not None)
+    if journal.pending_count() > 0:
+        return True
+    return journal.note("strategy") == "scan" and journal.listed.scan_position() is not None
 
 
 async def gather_results(config: ReconcileConfig, journal: Journal, key_columns: Sequence[str],

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconciler.journal import RESULT_COLUMNS
+from reconciler.journal_rows import RESULT_COLUMNS
 from reconciler.lookup import LookupStatus
 
 UTC_MS = pa.timestamp("ms", tz="UTC")

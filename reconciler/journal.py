@@ -3,7 +3,8 @@
 One SQLite file beside the output serves three jobs at once, so that memory never grows with the
 input: de-duplication (one row per distinct key text), the join (results looked up by key text)
 and resuming (a key without a result is still to be asked). Results are committed in small
-batches; WAL mode keeps every committed batch through a ``kill -9``.
+batches; WAL mode keeps every committed batch through a ``kill -9``. The scan strategy's copy of
+the calling list shares the file and its transactions (``journal_listed``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import fcntl
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from reconciler.errors import UsageError
-from reconciler.lookup import ListedRecord, LookupResult, LookupStatus, RecordStatus
+from reconciler.journal_listed import LISTED_SCHEMA, ListedRecords
+from reconciler.journal_rows import RESULT_COLUMNS, epoch_ms, record_row
+from reconciler.lookup import LookupResult, LookupStatus
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,22 +35,8 @@ CREATE TABLE IF NOT EXISTS keys (
 CREATE INDEX IF NOT EXISTS keys_pending ON keys (done, id);
 CREATE TABLE IF NOT EXISTS fields (kind TEXT NOT NULL, name TEXT NOT NULL, folded TEXT NOT NULL,
                                    PRIMARY KEY (kind, folded));
-CREATE TABLE IF NOT EXISTS listed (
-    key TEXT PRIMARY KEY, list_index INTEGER NOT NULL, checked_at INTEGER,
-    entry TEXT, completed INTEGER, last_disposition TEXT, last_date INTEGER, last_phone TEXT,
-    last_call_duration INTEGER, last_agent TEXT, total_attempts INTEGER, extra TEXT, warnings INTEGER
-);
 """
-_RECORD_FIELDS = ("entry", "completed", "last_disposition", "last_date", "last_phone", "last_call_duration",
-                  "last_agent", "total_attempts", "extra", "warnings")
-
-# The result columns of the keys table, in the order ``lookup`` returns them (after the key text).
-RESULT_COLUMNS = ("status", "http_status", "error", "attempts", "checked_at", "entry", "completed",
-                  "last_disposition", "last_date", "last_phone", "last_call_duration", "last_agent",
-                  "total_attempts", "extra")
 _LOOKUP_CHUNK = 500
-# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; the same encoder, made once.
-_to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class JournalMismatch(UsageError):
@@ -72,10 +61,6 @@ class JournalUnreadable(UsageError):
         super().__init__(f"{path}: not a usable reconciler journal ({detail}); pass --fresh to discard it")
 
 
-def epoch_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 class Journal:
     """Distinct keys and their results for one run, on disk."""
 
@@ -83,6 +68,7 @@ class Journal:
         self._db = connection
         self._lock = lock
         self.path = path
+        self.listed = ListedRecords(connection, self._transaction, self._remember)
         self._known_fields: set[tuple[str, str]] = {
             (kind, folded) for kind, folded in self._db.execute("SELECT kind, folded FROM fields")
         }
@@ -118,7 +104,7 @@ class Journal:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA)
+            connection.executescript(_SCHEMA + LISTED_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise JournalUnreadable(path, str(exc)) from exc
         journal = cls(connection, path, lock)
@@ -188,63 +174,6 @@ class Journal:
 
     def set_note(self, name: str, value: str) -> None:
         self._set_meta(f"note:{name}", value)
-
-    def scan_position(self) -> int | None:
-        """Where a scan of the list goes on (``fromIndex``); None when the scan has finished."""
-        value = self._meta("scan_next")
-        return 0 if value is None else (None if value == "done" else int(value))
-
-    def record_page(self, records: Sequence[tuple[str | None, ListedRecord]], next_index: int | None,
-                    checked_at: datetime) -> int:
-        """Store one getAll page and where the next one starts, in one transaction.
-
-        Records are ``(key text, record)``; a record without a usable key, or repeating a key
-        already listed, is not stored; their number is returned.
-        """
-        rows = [(text, record.index, epoch_ms(checked_at), *_record_row(record.entry, record.record))
-                for text, record in records if text is not None]
-        with self._transaction():
-            before = self._count("listed")
-            self._db.executemany(f"INSERT OR IGNORE INTO listed (key, list_index, checked_at, "
-                                 f"{', '.join(_RECORD_FIELDS)}) VALUES ({','.join('?' * (3 + len(_RECORD_FIELDS)))})",
-                                 rows)
-            stored = self._count("listed") - before
-            self._set_meta("scan_next", "done" if next_index is None else str(next_index))
-            for _, record in records:
-                self._remember("entry", record.entry)
-                if record.record is not None:
-                    self._remember("extra", record.record.extra)
-        return len(records) - stored
-
-    def resolve_from_listed(self) -> None:
-        """Give every pending key the result the scanned list holds for it: found, or not found."""
-        columns = ", ".join(f"{name} = listed.{name}" for name in _RECORD_FIELDS)
-        with self._transaction():
-            self._db.execute(
-                f"UPDATE keys SET done = 1, status = 'found', http_status = 200, error = NULL, attempts = 1, "
-                f"checked_at = listed.checked_at, {columns} FROM listed WHERE keys.key = listed.key AND done = 0")
-            self._db.execute(
-                "UPDATE keys SET done = 1, status = 'not_found', http_status = NULL, attempts = 0, "
-                "error = 'record is not found in the scanned list', checked_at = ? WHERE done = 0",
-                (epoch_ms(datetime.now(UTC)),))
-
-    def unmatched(self, after_index: int, limit: int) -> list[tuple[Any, ...]]:
-        """Listed records no input key matched: ``(list_index, *RESULT_COLUMNS)``, in list order."""
-        columns = ", ".join(f"listed.{name}" if name in _RECORD_FIELDS or name == "checked_at" else "NULL"
-                            for name in RESULT_COLUMNS)
-        return list(self._db.execute(
-            f"SELECT listed.list_index, {columns} FROM listed WHERE list_index > ? AND NOT EXISTS "
-            "(SELECT 1 FROM keys WHERE keys.key = listed.key) ORDER BY list_index LIMIT ?", (after_index, limit)))
-
-    def unmatched_count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM listed WHERE NOT EXISTS "
-                                    "(SELECT 1 FROM keys WHERE keys.key = listed.key)").fetchone()[0])
-
-    def listed_count(self) -> int:
-        return self._count("listed")
-
-    def _count(self, table: str) -> int:
-        return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
     def lookup(self, texts: Sequence[str]) -> list[tuple[Any, ...]]:
         """``(key, *RESULT_COLUMNS)`` rows for those of ``texts`` that have a result."""
@@ -351,21 +280,4 @@ def discard_files(path: Path, *, lock_too: bool = True) -> None:
 
 def _result_row(key_id: int, result: LookupResult, checked_at: datetime) -> tuple[Any, ...]:
     return (result.status.value, result.http_status, result.error, result.attempts, epoch_ms(checked_at),
-            *_record_row(result.entry, result.record), key_id)
-
-
-def _record_row(entry: Mapping[str, str | None] | None, record: RecordStatus | None) -> tuple[Any, ...]:
-    """The journal's columns for an entry and a status (``_RECORD_FIELDS``, in order)."""
-    return (
-        _to_json(dict(entry)) if entry is not None else None,
-        None if record is None or record.completed is None else int(record.completed),
-        record.last_disposition if record else None,
-        epoch_ms(record.last_date) if record and record.last_date else None,
-        record.last_phone if record else None,
-        record.last_call_duration if record else None,
-        record.last_agent if record else None,
-        record.total_attempts if record else None,
-        _to_json(dict(record.extra)) if record and record.extra else None,
-        len(record.warnings) if record else 0,
-    )
-
+            *record_row(result.entry, result.record), key_id)

@@ -243,7 +243,7 @@ def write_unmatched(path: Path, journal: Journal) -> None:
     layout = unmatched_layout(journal.field_names("entry"), journal.field_names("extra"))
     with TableWriter(path, layout.schema, fmt, gzipped=gzipped) as writer:
         after = -1
-        while rows := journal.unmatched(after, _UNMATCHED_CHUNK):
+        while rows := journal.listed.unmatched(after, _UNMATCHED_CHUNK):
             writer.write(unmatched_batch(rows, layout))
             after = rows[-1][0]
 
@@ -256,7 +256,7 @@ def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, ga
         by_status=dict(tally.by_status), top_dispositions=tally.dispositions.most_common(10),
         requests_sent=gathered.requests_sent, retries=gathered.retries, duration_seconds=seconds, resumed=resumed,
         strategy=journal.note("strategy") or "query", list_size=gathered.list_size,
-        unmatched_records=journal.unmatched_count() if config.unmatched_path else None,
+        unmatched_records=journal.listed.unmatched_count() if config.unmatched_path else None,
         bad_rows_skipped=int(loaded.get("bad_rows", 0)), bad_row_lines=tuple(loaded.get("bad_row_lines", ())),
         warnings=journal.warnings_count(), completed_rows=tally.completed, first_errors=tuple(tally.first_errors),
     )

@@ -42,7 +42,7 @@ class ListScanner:
         self.stopped = True
 
     async def run(self) -> None:
-        position = self._journal.scan_position()
+        position = self._journal.listed.scan_position()
         while position is not None:
             if self.stopped:
                 return
@@ -50,8 +50,8 @@ class ListScanner:
             self.pages += 1
             position = page[-1].index + 1 if len(page) == PAGE_SIZE else None
             keyed = [(listed_key(record, self._key_columns), record) for record in page]
-            self.unkeyed += self._journal.record_page(keyed, position, datetime.now(UTC))
-        self._journal.resolve_from_listed()
+            self.unkeyed += self._journal.listed.record_page(keyed, position, datetime.now(UTC))
+        self._journal.listed.resolve_pending_keys()
 
 
 async def list_size(source: RecordSource) -> int:

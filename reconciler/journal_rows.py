@@ -1,0 +1,44 @@
+"""How a lookup's entry and status become journal columns, the same in the keys and the listed table.
+
+Both tables hold a record the same way, so that the scan strategy can copy a listed record into a
+key's result in SQL alone, and the writer of unmatched records can read them as it reads results.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from reconciler.lookup import RecordStatus
+
+RECORD_FIELDS = ("entry", "completed", "last_disposition", "last_date", "last_phone", "last_call_duration",
+                 "last_agent", "total_attempts", "extra", "warnings")
+
+# The result columns of the keys table, in the order ``Journal.lookup`` returns them (after the key text).
+RESULT_COLUMNS = ("status", "http_status", "error", "attempts", "checked_at", "entry", "completed",
+                  "last_disposition", "last_date", "last_phone", "last_call_duration", "last_agent",
+                  "total_attempts", "extra")
+# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; the same encoder, made once.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def record_row(entry: Mapping[str, str | None] | None, record: RecordStatus | None) -> tuple[Any, ...]:
+    """The journal's columns for an entry and a status (``RECORD_FIELDS``, in order)."""
+    return (
+        _to_json(dict(entry)) if entry is not None else None,
+        None if record is None or record.completed is None else int(record.completed),
+        record.last_disposition if record else None,
+        epoch_ms(record.last_date) if record and record.last_date else None,
+        record.last_phone if record else None,
+        record.last_call_duration if record else None,
+        record.last_agent if record else None,
+        record.total_attempts if record else None,
+        _to_json(dict(record.extra)) if record and record.extra else None,
+        len(record.warnings) if record else 0,
+    )
