@@ -15,7 +15,7 @@ from reconciler.journal import Journal
 from reconciler.lookup import RecordSource
 from reconciler.progress import Progress
 from reconciler.query import KeyQuerier
-from reconciler.scan import PROBE_WORTHWHILE, ListScanner, choose_strategy, list_size, scan_requests
+from reconciler.scan import ListScanner, choose_strategy, list_size, scan_requests, settled_strategy
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,9 @@ async def _choose(config: ReconcileConfig, journal: Journal, source: RecordSourc
     noted = journal.note("strategy")
     if noted is not None:
         return noted, None
-    if config.strategy != "auto":
-        return config.strategy, None
-    if config.unmatched_path is not None:
-        return "scan", None  # only a scan sees the records that no key asks for
     pending = journal.pending_count()
-    if pending <= PROBE_WORTHWHILE:
-        return "query", None
+    settled = settled_strategy(config.strategy, pending, unmatched=config.unmatched_path is not None)
+    if settled is not None:
+        return settled, None
     size = await list_size(source)
     return choose_strategy(pending, size), size

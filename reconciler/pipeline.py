@@ -6,7 +6,6 @@ the order, what is resumed, and when the journal may go.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import signal
 import time
@@ -25,7 +24,7 @@ from reconciler.gather import Gathered, gather_results, needs_server
 from reconciler.join import colliding_input_columns, join_batch, plan_output, unmatched_batch, unmatched_layout
 from reconciler.journal import Journal
 from reconciler.keys import key_texts
-from reconciler.lookup import RecordSource
+from reconciler.lookup import LookupStatus, RecordSource
 from reconciler.progress import Progress
 from reconciler.read import BadRows, InputSpec, open_input, read_batches
 from reconciler.stats import OutputTally, RunStats
@@ -151,10 +150,10 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
     except BaseException:
         journal.close()
         raise
-    if stats.errors:
+    if stats.journal_kept is not None:
         journal.keep_for_retry()
-        return dataclasses.replace(stats, journal_kept=config.journal)
-    journal.discard()
+    else:
+        journal.discard()
     return stats
 
 
@@ -259,4 +258,6 @@ def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, ga
         unmatched_records=journal.listed.unmatched_count() if config.unmatched_path else None,
         bad_rows_skipped=int(loaded.get("bad_rows", 0)), bad_row_lines=tuple(loaded.get("bad_row_lines", ())),
         warnings=journal.warnings_count(), completed_rows=tally.completed, first_errors=tuple(tally.first_errors),
+        # Rows in error: the journal stays, so that --retry-errors can ask for them alone.
+        journal_kept=config.journal if tally.by_status.get(LookupStatus.ERROR.value) else None,
     )

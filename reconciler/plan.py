@@ -20,7 +20,7 @@ from reconciler.config import ReconcileConfig
 from reconciler.journal import Journal
 from reconciler.pipeline import SourceFactory, binding, default_source, load_keys, prepare
 from reconciler.read import BadRows
-from reconciler.scan import PROBE_WORTHWHILE, choose_strategy, list_size, scan_requests
+from reconciler.scan import choose_strategy, list_size, scan_requests, settled_strategy
 from reconciler.summary import rows
 
 
@@ -51,13 +51,14 @@ async def plan_run(config: ReconcileConfig, *, offline: bool,
             loaded, distinct = journal.load_summary(), journal.distinct_keys()
         finally:
             journal.close()
+    settled = settled_strategy(config.strategy, distinct, unmatched=config.unmatched_path is not None)
     size = None
     if not offline:
         async with source_factory(replace(config, fresh=False)) as source:
             await source.fetch_page(0, 1)
-            if _needs_size(config, distinct):
+            if settled != "query":  # auto's choice, or a scan's request count, depends on it
                 size = await list_size(source)
-    strategy, requests, count = _expected(config, distinct, size)
+    strategy, requests, count = _expected(settled, distinct, size)
     rate = config.policy.rate
     return Plan(rows=int(loaded["rows"]), distinct_keys=distinct, invalid_rows=int(loaded["invalid_rows"]),
                 bad_rows=int(loaded.get("bad_rows", 0)), key_columns=spec.key_columns, strategy=strategy,
@@ -66,28 +67,19 @@ async def plan_run(config: ReconcileConfig, *, offline: bool,
                 server_checked=not offline, list_size=size)
 
 
-def _needs_size(config: ReconcileConfig, distinct: int) -> bool:
-    """Whether the run's strategy or its request count depends on the list's size."""
-    if config.strategy == "query":
-        return False
-    return config.strategy == "scan" or config.unmatched_path is not None or distinct > PROBE_WORTHWHILE
-
-
-def _expected(config: ReconcileConfig, distinct: int, size: int | None) -> tuple[str, str, int | None]:
-    """The strategy, its requests in words, and their count when known."""
+def _expected(settled: str | None, distinct: int, size: int | None) -> tuple[str, str, int | None]:
+    """The strategy, its requests in words, and their count when known (``settled``: see ``settled_strategy``)."""
     query = f"{distinct:,} (one per distinct key, plus retries)"
-    if config.strategy == "query" or (config.strategy == "auto" and distinct <= PROBE_WORTHWHILE
-                                      and config.unmatched_path is None):
+    if settled == "query":
         return "query", query, distinct
-    scan_forced = config.strategy == "scan" or config.unmatched_path is not None
     if size is None:
-        if scan_forced:
+        if settled == "scan":
             return "scan", "one per 1,000 records of the list, plus one", None
         return "auto", (f"query: {distinct:,}; scan: one per 1,000 records of the list; the run first learns "
                         "the list's size with about 2 x log2(size) one-record reads and takes the cheaper"), None
     pages = scan_requests(size)
     scan = f"{pages:,} getAll pages for a list of {size:,} records, plus retries"
-    if scan_forced:
+    if settled == "scan":
         return "scan", scan, pages
     if choose_strategy(distinct, size) == "scan":
         return "auto: scan", f"{scan} (querying would take {distinct:,})", pages

@@ -119,12 +119,9 @@ class KeyQuerier:
         self._pool_scope.deadline = min(self._pool_scope.deadline, anyio.current_time() + self._grace)
 
     async def run(self) -> None:
-        first = self._journal.pending(0, 1)
-        if not first or self.stopped:
-            return
         try:
             with self._pool_scope:  # the grace period bounds the lone requests too
-                if await self._ask_alone_until_answered(first[0]):
+                if await self._ask_alone_until_answered():
                     await self._fan_out()
         except BaseExceptionGroup as group:
             raise root_cause(group) from None
@@ -132,7 +129,7 @@ class KeyQuerier:
             self._commit()  # whatever the way out: what was admitted is kept
         self._record(self._streak.held if not self.stopped else [])
 
-    async def _ask_alone_until_answered(self, key: tuple[int, str]) -> bool:
+    async def _ask_alone_until_answered(self) -> bool:
         """Ask one key at a time until one gets a definite answer; False when no key is left.
 
         The first request proves credentials and target (and pays a digest challenge once) before the
@@ -141,17 +138,13 @@ class KeyQuerier:
         the run once that has lasted ``failure_span``. Answers are committed at once: the run has
         nothing else to do yet.
         """
-        while True:
+        while (key := self._next_key()) is not None:
             answer = await self._ask(*key)
             self._admit(answer)
             self._commit()
-            self._after_id = key[0]
             if answer[1].status is not LookupStatus.ERROR:
-                return not self.stopped
-            following = self._journal.pending(self._after_id, 1)
-            if not following or self.stopped:
-                return False
-            key = following[0]
+                return True
+        return False
 
     async def _fan_out(self) -> None:
         async with anyio.create_task_group() as group:

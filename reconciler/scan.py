@@ -79,6 +79,17 @@ def scan_requests(size: int) -> int:
 PROBE_WORTHWHILE = 64
 
 
+def settled_strategy(configured: str, keys: int, *, unmatched: bool) -> str | None:
+    """The strategy when the list's size cannot change it; None when ``auto`` must learn that size."""
+    if configured != "auto":
+        return configured
+    if unmatched:
+        return "scan"  # only a scan sees the records that no key asks for
+    if keys <= PROBE_WORTHWHILE:
+        return "query"
+    return None
+
+
 def choose_strategy(distinct_keys: int, size: int | None) -> str:
     """``scan`` when reading the list costs fewer requests than asking for every key."""
     if size is None:
