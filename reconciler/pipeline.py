@@ -26,6 +26,7 @@ from reconciler.journal import Journal
 from reconciler.keys import key_texts
 from reconciler.lookup import LookupStatus, RecordSource
 from reconciler.progress import Progress
+from reconciler.query import STOP_GRACE_SECONDS
 from reconciler.read import BadRows, InputSpec, open_input, read_batches
 from reconciler.stats import OutputTally, RunStats
 from reconciler.write import TableWriter, check_output_location, check_output_schema, output_format_for
@@ -81,6 +82,10 @@ class StopRequest:
         self._listeners: list[Callable[[], None]] = []
 
     def request(self, signum: int) -> None:
+        if self.received is None:  # said once: a user pressing Ctrl-C must see that it was heard
+            logger.warning("%s received: stopping at the next safe point; requests in flight may take up to "
+                           "%g s to finish (send it again to cancel them)", signal.Signals(signum).name,
+                           STOP_GRACE_SECONDS)
         self.received = self.received or _SIGNAL_EXIT[signal.Signals(signum)]
         for listener in self._listeners:
             listener()

@@ -29,6 +29,7 @@ _PENDING_PAGE = 1000
 # for COMMIT_AFTER seconds. Both keep what a ``kill -9`` costs as it was when every wake-up of the
 # stage committed what it had: the keys in flight, and at most as many answered an instant before.
 COMMIT_AFTER = 0.005  # seconds
+STOP_GRACE_SECONDS = 30.0  # how long a stop waits for the requests in flight
 Answer = tuple[int, LookupResult, datetime]
 
 
@@ -87,7 +88,7 @@ class KeyQuerier:
 
     def __init__(self, journal: Journal, source: RecordSource, key_columns: Sequence[str], *,
                  concurrency: int, failure_span: float = 120.0,
-                 clock: Callable[[], float] = time.monotonic, grace_period: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic, grace_period: float = STOP_GRACE_SECONDS,
                  commit_batch: int | None = None, commit_after: float = COMMIT_AFTER) -> None:
         self._journal = journal
         self._source = source

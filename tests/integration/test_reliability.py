@@ -240,10 +240,8 @@ async def test_sigterm_while_reading_keys_and_while_writing_stops_and_the_rerun_
     async with simulator() as sim:
         args = query_args(sim.base_url, rows, output, "--rate", "inf")
         async with started_cli(args, credentials(), tmp_path / "logs") as cli:
-            # The journal appears as the keys start to be read. The short pause steps over the few
-            # milliseconds before the run's signal handling is in place (see the report).
+            # The journal appears as the keys start to be read (signals are handled from before it opens).
             await wait_until(lambda: journal_of(output).exists() or not cli.running, within=30, what="the journal")
-            await anyio.sleep(0.05)
             reading = await stop_when(cli, lambda: True, signal.SIGTERM, what="reading keys")
         queried_while_reading = endpoint(sim, "query")
         async with started_cli(args, credentials(), tmp_path / "logs") as cli:
@@ -291,7 +289,7 @@ async def test_a_second_ctrl_c_cancels_the_requests_in_flight(tmp_path: Path, si
         async with started_cli(args, credentials(), tmp_path / "logs") as cli:
             await wait_until(lambda: sim.stats()["in_flight"], within=20, what="a request in flight")
             cli.send(signal.SIGINT)
-            await anyio.sleep(0.2)
+            await wait_until(lambda: "SIGINT received: stopping" in cli.stderr(), within=10, what="the first SIGINT")
             cli.send(signal.SIGINT)
             first_signal = time.monotonic()
             stopped = await cli.finish(20)
