@@ -144,6 +144,9 @@ def _status_columns(rows: list[tuple[Any, ...]], positions: pa.Array) -> list[pa
     return out
 
 
+INVALID_KEY_ERROR = "a key value is empty or blank; not sent"
+
+
 def _recon_columns(rows: list[tuple[Any, ...]], positions: pa.Array, key_texts: pa.Array) -> list[pa.Array]:
     status = _spread(_column(rows, "status"), pa.string(), positions)
     invalid = pc.is_null(key_texts)
@@ -152,6 +155,7 @@ def _recon_columns(rows: list[tuple[Any, ...]], positions: pa.Array, key_texts: 
     status = pc.if_else(unanswered, LookupStatus.ERROR.value, status)
     error = _spread(_column(rows, "error"), pa.string(), positions)
     error = pc.if_else(unanswered, "no result was recorded for this key", error)
+    error = pc.if_else(invalid, INVALID_KEY_ERROR, error)
     attempts = pc.fill_null(_spread(_column(rows, "attempts"), pa.int32(), positions), 0)
     return [
         status,

@@ -90,6 +90,8 @@ def test_composite_keys_and_invalid_rows_are_not_sent(tmp_path: Path) -> None:
     table = pq.read_table(tmp_path / "out.parquet").to_pydict()
     assert table["recon_status"] == ["found", "invalid_input", "invalid_input", "found"]
     assert table["recon_attempts"] == [1, 0, 0, 1]
+    assert table["recon_error"] == [None, "a key value is empty or blank; not sent",
+                                    "a key value is empty or blank; not sent", None]
     assert table["region"] == ["a,b", "", "west", "a,b"]
     assert fake.asked == {("+1650", "a,b"): 1}
     assert stats.by_status == {"found": 2, "invalid_input": 2}
