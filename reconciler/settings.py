@@ -77,7 +77,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--skip-bad-rows", bool, "skip ragged CSV rows (counted in the summary) instead of stopping",
            switch=True),
     Option("--fresh", bool, "discard an existing journal instead of resuming it", switch=True),
-    Option("--retry-errors", bool, "when resuming, ask again for the keys that ended in error", switch=True),
+    Option("--retry-errors", bool, "ask again only for the keys that ended in error "
+           "(a run with error rows keeps its journal for this)", switch=True),
     Option("--insecure", bool, "do not verify the server's TLS certificate (not for production)", switch=True),
     Option("--strategy", str, "query: one request per key; scan: read the whole list 1,000 records a request; "
            "auto: whichever needs fewer requests [auto]", choices=STRATEGIES),
@@ -88,7 +89,8 @@ OPTIONS: tuple[Option, ...] = (
            "SECONDS"),
     Option("--log-format", str, "text or json (one JSON object a line, for log shippers) [text]",
            choices=LOG_FORMATS),
-    Option("--dry-run", bool, "check input, configuration and credentials, print the plan, query nothing",
+    Option("--dry-run", bool, "check input, configuration and credentials, "
+           "print the plan (strategy, requests, duration), query nothing",
            switch=True),
     Option("--offline", bool, "with --dry-run: do not contact the server at all", switch=True),
 )
