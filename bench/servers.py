@@ -4,6 +4,8 @@
   a fixed-answer server far cheaper than any Python client, so that the client is what is measured.
 - ``simulator_server``: the bundled simulator in its own process (so that it does not share the
   client's interpreter), with digest auth, latency and counters at ``/__stats``.
+- ``delay_server``: ``bench/delay_server.py`` in its own process, the canned answer exactly a given
+  latency after each request arrived (no auth), with the simulator's ``/__stats`` counters.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.measure import ROOT
 from bench.tools import ensure_nginx
 
 TENANT = "bench.brightpattern.com"
@@ -145,11 +148,23 @@ def simulator_server(records: Path, *, latency_ms: float = 0.0, extra: Sequence[
 
 
 @contextmanager
+def delay_server(latency_ms: float) -> Iterator[Server]:
+    """``bench.delay_server``: every query answered with ``CANNED_ANSWER`` ``latency_ms`` after it arrived."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.delay_server", "--port", str(port), "--latency", str(latency_ms)]
+    with tempfile.TemporaryDirectory(prefix="bench-delay-") as name:
+        log = Path(name) / "delay_server.log"
+        with _running(command, port, log) as process:
+            yield Server(f"http://127.0.0.1:{port}",
+                         f"bench/delay_server.py (own process, asyncio), no auth, latency {latency_ms:g} ms", process)
+
+
+@contextmanager
 def _running(command: list[str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``command`` in its own process group, wait until ``port`` listens, always stop it afterwards."""
     with log.open("ab") as output:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_listening(process, port, log)
         yield process
