@@ -1,10 +1,9 @@
 """A fixed-answer HTTP server whose every answer leaves exactly ``--latency`` ms after its request arrived.
 
 ``python -m bench.delay_server --port P --latency MS``. The latency-bound scenario needs a server
-that adds the latency it is given and nothing else: the simulator (a full aiohttp application
-checking a digest on every request) takes about 2 ms more than its ``--latency`` on these machines,
-which alone holds a client with 8 requests in flight to 0.9 of 8 / 20 ms. This one is a bare asyncio
-protocol: each complete request is counted and its answer, the canned "Query a record" body, is
+that adds the latency it is given and as little else as it can: the simulator (a full aiohttp
+application checking a digest on every request) adds its own handling to every round trip. This one
+is a bare asyncio protocol: each complete request is counted and its answer, the canned "Query a record" body, is
 written by a timer set for arrival + latency. No authentication.
 
 ``GET /__stats`` returns ``{"per_second": {epoch second: requests}}`` like the simulator's, and
