@@ -46,11 +46,14 @@ class FoundRecord:
 
 
 def parse_document(body: bytes) -> object:
-    """The JSON in ``body``, or ``NOT_JSON`` when there is none to read."""
+    """The JSON in ``body``: ``NOT_JSON`` when there is none to read, ``Unusable`` when it is not all text."""
     try:
-        return json.loads(body)
+        document = json.loads(body)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return NOT_JSON
+    if b"\\u" in body and not _all_text(document):
+        return Unusable("the answer holds a lone surrogate escape (\\uD800 to \\uDFFF), which no table can store")
+    return document
 
 
 def as_text(value: object) -> str | None:
@@ -81,6 +84,8 @@ def read_record(document: object, campaign: str) -> FoundRecord | Unusable:
 
 def read_page(document: object) -> list[ListedRecord] | Unusable:
     """The records of one getAll page, in the order sent."""
+    if isinstance(document, Unusable):
+        return document
     if not isinstance(document, list):
         return Unusable(f"HTTP 200 with a JSON {_kind(document)} instead of an array")
     records: list[ListedRecord] = []
@@ -218,6 +223,16 @@ def _read_listed(item: object) -> ListedRecord | Unusable:
     if isinstance(record, Unusable):
         return record
     return ListedRecord(index=index, entry=entry, record=record)
+
+
+def _all_text(document: object) -> bool:
+    # JSON may escape half of a surrogate pair alone ("\\ud800"); Python reads it into a string that
+    # cannot be encoded, so the journal and the output table would fail on it.
+    try:
+        json.dumps(document, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _not_a(name: str, expected: str, raw: object) -> Unusable:

@@ -208,5 +208,11 @@ def test_a_page_that_cannot_be_read_says_why(document: object, reason: str) -> N
     assert read_page(document) == Unusable(reason)
 
 
+def test_a_page_with_a_lone_surrogate_escape_cannot_be_read() -> None:
+    page = read_page(parse_document(b'[{"index": 0, "entry": {"name": "\\udfff"}}]'))
+    assert isinstance(page, Unusable)
+    assert "lone surrogate" in page.reason
+
+
 def test_an_empty_page_is_past_the_end() -> None:
     assert read_page([]) == []

@@ -75,3 +75,20 @@ def test_a_record_is_found_only_with_values_the_answer_held(document: dict[str, 
             assert str(result.record.completed).lower() == str(status.get("completed")).lower()
     else:
         assert result.status is LookupStatus.ERROR and result.error
+
+
+ANY_CODE_POINTS = st.text(st.characters(codec=None, exclude_categories=()), max_size=6)  # lone surrogates too
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(ANY_CODE_POINTS, ANY_CODE_POINTS, max_size=3), ANY_CODE_POINTS)
+def test_a_found_record_holds_only_text_a_table_can_store(entry: dict[str, str], agent: str) -> None:
+    document = {"entry": entry, "status": {"lastAgent": agent, "totalAttempts": 1}}
+    result = outcome(200, json.dumps(document).encode())  # ensure_ascii: a lone surrogate travels as "\udxxx"
+    assert isinstance(result, LookupResult)
+    if result.status is LookupStatus.FOUND:
+        assert result.entry is not None and result.record is not None
+        for text in [*result.entry, *result.entry.values(), result.record.last_agent]:
+            (text or "").encode()  # raises UnicodeEncodeError for a lone surrogate
+    else:
+        assert result.error is not None and "lone surrogate" in result.error

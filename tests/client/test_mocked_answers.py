@@ -101,6 +101,22 @@ async def test_each_answer_gives_its_row_result(mocked: aioresponses, answers: l
 
 
 @pytest.mark.anyio
+async def test_a_lone_surrogate_escape_makes_the_row_an_error_not_a_crash(mocked: aioresponses) -> None:
+    # "\\ud83d\\ude00" is one character (an emoji); "\\ud83d" alone is JSON but not text, and the
+    # journal and the table could not store it.
+    pair = b'{"entry": {"account_id": "000123", "note": "\\ud83d\\ude00"}, "status": {"totalAttempts": 1}}'
+    lone = pair.replace(b"\\ude00", b"")
+    mocked.post(query_url(), status=200, body=pair, content_type="application/json")
+    mocked.post(query_url(), status=200, body=lone, content_type="application/json")
+    found, _ = await ask()
+    assert found.entry == {"account_id": "000123", "note": "\U0001F600"}
+    refused, client = await ask()
+    assert refused == error_row(200, "the answer holds a lone surrogate escape (\\uD800 to \\uDFFF), "
+                                     "which no table can store", 1)
+    assert client.stats.retries == 0  # the server would send the same again
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize(("status", "body", "error_type", "what"), [
     (401, "authentication failed", AuthenticationFailed, None),
     (403, "User authenticated but does not have sufficient privileges", PermissionDenied, None),
