@@ -16,7 +16,8 @@ from typing import Any
 from bench.figures import Figure, Scenario
 from bench.tools import which_nginx
 
-LIBRARIES = ("reconciler", "aiohttp", "anyio", "tenacity", "yarl", "multidict", "pyarrow", "requests", "py-spy")
+LIBRARIES = ("reconciler", "aiohttp", "anyio", "tenacity", "yarl", "multidict", "pyarrow", "uvloop", "orjson",
+             "requests", "py-spy")
 
 
 def machine() -> dict[str, Any]:

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 # Keep in step with the ``bench`` extra in pyproject.toml.
-REQUIREMENTS = {"requests": "requests>=2.32", "py-spy": "py-spy>=0.3.14"}
-_MODULES = {"requests": "requests"}
+REQUIREMENTS = {"requests": "requests>=2.32", "py-spy": "py-spy>=0.3.14", "uvloop": "uvloop>=0.19",
+                "orjson": "orjson>=3.9"}
+_MODULES = {"requests": "requests", "uvloop": "uvloop", "orjson": "orjson"}
 _POLICY = Path("/usr/sbin/policy-rc.d")
 
 
