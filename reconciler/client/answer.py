@@ -28,6 +28,7 @@ NOT_JSON: Final = _NotJson.NOT_JSON
 
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)(Z|[+-]\d{2}:?\d{2})?", re.ASCII)
 _INTEGER = re.compile(r"-?\d+", re.ASCII)
+_TOO_DEEP = "the answer is nested too deeply to read"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +52,8 @@ def parse_document(body: bytes) -> object:
         document = json.loads(body)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return NOT_JSON
-    if b"\\u" in body and not _all_text(document):
-        return Unusable("the answer holds a lone surrogate escape (\\uD800 to \\uDFFF), which no table can store")
+    if b"\\u" in body and (problem := _not_storable(document)) is not None:
+        return Unusable(problem)
     return document
 
 
@@ -65,6 +66,21 @@ def as_text(value: object) -> str | None:
 
 def read_record(document: object, campaign: str) -> FoundRecord | Unusable:
     """The record in a 200 answer to "Query a record"; a missing status aborts the run."""
+    try:
+        return _read_record(document, campaign)
+    except RecursionError:  # parsed, but nested too deeply to copy a value out of it
+        return Unusable(_TOO_DEEP)
+
+
+def read_page(document: object) -> list[ListedRecord] | Unusable:
+    """The records of one getAll page, in the order sent."""
+    try:
+        return _read_page(document)
+    except RecursionError:
+        return Unusable(_TOO_DEEP)
+
+
+def _read_record(document: object, campaign: str) -> FoundRecord | Unusable:
     chosen = _choose_binding(document, campaign) if isinstance(document, list) else document
     if isinstance(chosen, Unusable):
         return chosen
@@ -82,8 +98,7 @@ def read_record(document: object, campaign: str) -> FoundRecord | Unusable:
     return record if isinstance(record, Unusable) else FoundRecord(entry, record)
 
 
-def read_page(document: object) -> list[ListedRecord] | Unusable:
-    """The records of one getAll page, in the order sent."""
+def _read_page(document: object) -> list[ListedRecord] | Unusable:
     if isinstance(document, Unusable):
         return document
     if not isinstance(document, list):
@@ -225,14 +240,16 @@ def _read_listed(item: object) -> ListedRecord | Unusable:
     return ListedRecord(index=index, entry=entry, record=record)
 
 
-def _all_text(document: object) -> bool:
+def _not_storable(document: object) -> str | None:
     # JSON may escape half of a surrogate pair alone ("\\ud800"); Python reads it into a string that
     # cannot be encoded, so the journal and the output table would fail on it.
     try:
         json.dumps(document, ensure_ascii=False).encode()
     except UnicodeEncodeError:
-        return False
-    return True
+        return "the answer holds a lone surrogate escape (\\uD800 to \\uDFFF), which no table can store"
+    except RecursionError:
+        return _TOO_DEEP
+    return None
 
 
 def _not_a(name: str, expected: str, raw: object) -> Unusable:

@@ -37,7 +37,7 @@ class Reply:
     size: int = 0  # bytes announced (Content-Length) or read
     retry_after: float | None = None  # seconds, from Retry-After
     location: str | None = None
-    document: object = NOT_JSON  # the parsed JSON of a 200 answer
+    document: object = NOT_JSON  # the parsed JSON of a 200 answer (or ``Unusable``: JSON, but not storable)
 
     @property
     def unreadable(self) -> bool:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -216,3 +217,24 @@ def test_a_page_with_a_lone_surrogate_escape_cannot_be_read() -> None:
 
 def test_an_empty_page_is_past_the_end() -> None:
     assert read_page([]) == []
+
+
+def test_an_answer_nested_almost_too_deeply_to_parse_is_an_error_row_not_a_crash() -> None:
+    # json.loads accepts nesting up to about the recursion limit; copying such a value into the row
+    # recurses again from deeper in the stack, and must not raise out of the reading.
+    limit = sys.getrecursionlimit()
+    outcomes = set()
+    for depth in range(limit - 60, limit + 10):
+        for inner in (b"", b'"\\u00e9"'):
+            nested = b"[" * depth + inner + b"]" * depth
+            document = parse_document(b'{"entry": {"x": ' + nested + b'}, "status": {"totalAttempts": 1}}')
+            if document is NOT_JSON:
+                continue
+            record = read_record(document, CAMPAIGN)
+            outcomes.add(record.reason if isinstance(record, Unusable) else "found")
+            listed = parse_document(b'[{"index": 0, "entry": {"x": ' + nested + b"}}]")
+            if listed is not NOT_JSON:
+                page = read_page(listed)
+                outcomes.add(page.reason if isinstance(page, Unusable) else "read")
+    assert outcomes <= {"found", "read", "the answer is nested too deeply to read"}
+    assert "the answer is nested too deeply to read" in outcomes  # the band was reached
