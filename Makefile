@@ -33,7 +33,7 @@ test: lint  ## lint, then the whole test suite
 demo: $(STAMP)  ## start the bundled simulator, reconcile sample_inputs/, print the summary
 	$(BIN)/python sample_inputs/demo.py
 
-bench: $(BENCH_STAMP)  ## the benchmark suite, about 8 minutes (not part of make test); BENCH_ARGS=--quick
+bench: $(BENCH_STAMP)  ## the benchmark suite, about 7 minutes (not part of make test); BENCH_ARGS=--quick
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:  ## remove .venv, caches and out/
