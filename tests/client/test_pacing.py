@@ -240,6 +240,7 @@ async def test_connection_slots_bound_the_holders_and_serve_waiters_in_order() -
     slots = ConnectionSlots(2)
     order: list[str] = []
     holding = peak = 0
+    release = anyio.Event()
 
     async def hold(name: str) -> None:
         nonlocal holding, peak
@@ -247,13 +248,16 @@ async def test_connection_slots_bound_the_holders_and_serve_waiters_in_order() -
             order.append(name)
             holding += 1
             peak = max(peak, holding)
-            await anyio.sleep(0.01)
+            await release.wait()
             holding -= 1
 
     async with anyio.create_task_group() as group:
         for name in "abcdef":
             group.start_soon(hold, name)
             await anyio.lowlevel.checkpoint()  # start them in this order
+        await anyio.wait_all_tasks_blocked()
+        assert order == ["a", "b"] and slots.in_use == 2  # the other four wait
+        release.set()
     assert peak == 2
     assert order == list("abcdef")
     assert slots.in_use == 0
@@ -271,11 +275,15 @@ async def test_a_free_connection_slot_is_taken_without_waiting() -> None:
 @pytest.mark.anyio
 async def test_a_waiter_cancelled_before_its_turn_takes_no_slot() -> None:
     slots = ConnectionSlots(1)
-    async with slots:
-        with anyio.move_on_after(0.01) as waited:
-            async with slots:
-                pytest.fail("a second holder got in")
-        assert waited.cancelled_caught
+
+    async def wait_for_slot() -> None:
+        async with slots:
+            pytest.fail("a second holder got in")
+
+    async with slots, anyio.create_task_group() as group:
+        group.start_soon(wait_for_slot)
+        await anyio.wait_all_tasks_blocked()  # it waits now
+        group.cancel_scope.cancel()
     assert slots.in_use == 0
     async with slots:  # and the slot is still there to take
         assert slots.in_use == 1
@@ -293,7 +301,7 @@ async def test_a_waiter_cancelled_as_it_is_handed_the_slot_hands_it_on() -> None
     await slots.__aenter__()
     first = asyncio.create_task(wait_for_slot("first"))
     second = asyncio.create_task(wait_for_slot("second"))
-    await anyio.sleep(0.01)  # both wait now
+    await anyio.wait_all_tasks_blocked()  # both wait now
     await slots.__aexit__(None, None, None)  # "first" is handed the slot...
     first.cancel()  # ...and cancelled before it could use it
     await asyncio.wait([first, second])
