@@ -135,28 +135,30 @@ def nginx_server() -> Iterator[Server]:
 @contextmanager
 def simulator_server(records: Path, *, latency_ms: float = 0.0, extra: Sequence[str] = ()) -> Iterator[Server]:
     """The bundled simulator serving ``records`` as list ``records`` in ``Campaign_1``, with digest auth."""
-    port = free_port()
-    command = [sys.executable, "-m", "reconciler.simulator", "--records", str(records), "--list", LIST_NAME,
-               "--campaign", CAMPAIGN, "--key-fields", KEY_COLUMN, "--tenant", TENANT,
-               "--user", f"{LOGIN}:{PASSWORD}", "--latency", str(latency_ms), "--host", "127.0.0.1",
-               "--port", str(port), *extra]
-    with tempfile.TemporaryDirectory(prefix="bench-simulator-") as name:
-        log = Path(name) / "simulator.log"
-        with _running(command, port, log) as process:
-            yield Server(f"http://127.0.0.1:{port}",
-                         f"reconciler simulator (own process), digest auth, latency {latency_ms:g} ms", process)
+    args = ["--records", str(records), "--list", LIST_NAME, "--campaign", CAMPAIGN, "--key-fields", KEY_COLUMN,
+            "--tenant", TENANT, "--user", f"{LOGIN}:{PASSWORD}", "--latency", str(latency_ms),
+            "--host", "127.0.0.1", *extra]
+    with _python_server("reconciler.simulator", args, "reconciler simulator (own process), digest auth, "
+                        f"latency {latency_ms:g} ms") as server:
+        yield server
 
 
 @contextmanager
 def delay_server(latency_ms: float) -> Iterator[Server]:
     """``bench.delay_server``: every query answered with ``CANNED_ANSWER`` ``latency_ms`` after it arrived."""
+    with _python_server("bench.delay_server", ["--latency", str(latency_ms)], "bench/delay_server.py "
+                        f"(own process, asyncio), no auth, latency {latency_ms:g} ms") as server:
+        yield server
+
+
+@contextmanager
+def _python_server(module: str, args: Sequence[str], description: str) -> Iterator[Server]:
+    """``python -m module *args --port <free port>`` in a process of its own, its log in a temporary folder."""
     port = free_port()
-    command = [sys.executable, "-m", "bench.delay_server", "--port", str(port), "--latency", str(latency_ms)]
-    with tempfile.TemporaryDirectory(prefix="bench-delay-") as name:
-        log = Path(name) / "delay_server.log"
-        with _running(command, port, log) as process:
-            yield Server(f"http://127.0.0.1:{port}",
-                         f"bench/delay_server.py (own process, asyncio), no auth, latency {latency_ms:g} ms", process)
+    command = [sys.executable, "-m", module, *args, "--port", str(port)]
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as name, \
+            _running(command, port, Path(name) / "server.log") as process:
+        yield Server(f"http://127.0.0.1:{port}", description, process)
 
 
 @contextmanager
