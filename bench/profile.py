@@ -98,11 +98,10 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pacing and connection limit", ("reconciler/client/pacing.py",)),
     ("reading the answer (classify, answer, reply)", ("reconciler/client/classify.py", "reconciler/client/answer.py",
                                                       "reconciler/client/reply.py")),
-    ("journal (sqlite, json.dumps)", ("reconciler/journal.py",)),
-    ("query stage (workers, commits)", ("reconciler/query.py",)),
-    ("reading keys", ("reconciler/pipeline.py:load_keys", "reconciler/read", "reconciler/keys.py")),
-    ("joining and writing the table", ("reconciler/pipeline.py:write_output", "reconciler/join.py",
-                                       "reconciler/write.py", "reconciler/stats.py", "pyarrow/")),
+    ("journal (sqlite, json.dumps)", ("reconciler/journal/",)),
+    ("query stage (workers, commits)", ("reconciler/stages/query.py",)),
+    ("reading keys", ("reconciler/stages/load_keys.py:load_keys", "reconciler/input/")),
+    ("joining and writing the table", ("reconciler/output/write.py:write_output", "reconciler/output/", "pyarrow/")),
     ("client, other (client.py)", ("reconciler/client/",)),
     ("the bench's own loop", ("bench/baselines.py",)),
 )
@@ -113,7 +112,7 @@ GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
 # Frames every sample of a run passes through: they say nothing about where its time goes.
 _CARRIERS = ("anyio/_core/_eventloop.py:run", "anyio/_backends/_asyncio.py:AsyncIOBackend.run",
              "anyio/_core/_tasks.py:TaskHandle._run_coro", "anyio/_backends/_asyncio.py:WorkerThread.run",
-             "reconciler/pipeline.py:run", "bench/job.py:")
+             "reconciler/wiring/pipeline.py:run", "bench/job.py:")
 _WAITING = ("stdlib/threading.py:Condition.wait", "stdlib/selectors.py:EpollSelector.select",
             "stdlib/threading.py:Lock.acquire")
 WAITING = "waiting (epoll, idle worker threads)"

@@ -21,8 +21,8 @@ from reconciler.errors import (
 )
 from reconciler.frame import reconcile_frame
 from reconciler.lookup import LookupResult, LookupStatus, RecordSource, RecordStatus
-from reconciler.pipeline import reconcile, run
-from reconciler.stats import RunStats
+from reconciler.reporting.stats import RunStats
+from reconciler.wiring.pipeline import reconcile, run
 
 __all__ = [
     "AuthenticationFailed",

@@ -24,9 +24,16 @@ from yarl import URL
 from reconciler import __version__
 from reconciler.config import ReconcileConfig
 from reconciler.errors import ReconcilerError, root_cause
-from reconciler.logs import Console, Masker, configure
-from reconciler.settings import Presentation, add_run_options, build_config, build_presentation, merge, read_config_file
-from reconciler.stats import RunStats
+from reconciler.reporting.logs import Console, Masker, configure
+from reconciler.reporting.stats import RunStats
+from reconciler.wiring.settings import (
+    Presentation,
+    add_run_options,
+    build_config,
+    build_presentation,
+    merge,
+    read_config_file,
+)
 
 EXIT_USAGE = 2
 
@@ -104,7 +111,7 @@ class _Run:
         presentation = build_presentation(settings)
         self.console = Console(presentation.log_format)
         if presentation.report_path is not None and not presentation.dry_run:
-            from reconciler.report import check_report_location
+            from reconciler.reporting.run_report import check_report_location
 
             check_report_location(presentation.report_path)
         self.presentation = presentation
@@ -114,7 +121,7 @@ class _Run:
         if presentation.dry_run:
             return self._dry_run(config)
         self.stats = anyio.run(self._reconcile_showing_progress, config)
-        from reconciler.summary import format_summary
+        from reconciler.reporting.summary import format_summary
 
         self.console.say(format_summary(self.stats), logger="reconciler.summary")
         self.exit_code = self.stats.exit_code
@@ -130,7 +137,7 @@ class _Run:
         path = self.presentation.report_path
         if path is None or self.presentation.dry_run:
             return
-        from reconciler.report import build_report, write_report
+        from reconciler.reporting.run_report import build_report, write_report
 
         report = build_report(config=self.config, stats=self.stats, exit_code=self.exit_code, error=self.error,
                               started_at=started, ended_at=datetime.now(UTC))
@@ -146,8 +153,8 @@ class _Run:
                 and sys.stderr.isatty())
 
     async def _reconcile_showing_progress(self, config: ReconcileConfig) -> RunStats:
-        from reconciler.pipeline import reconcile
-        from reconciler.progress import Progress, show_progress, timestamped
+        from reconciler.reporting.progress import Progress, show_progress, timestamped
+        from reconciler.wiring.pipeline import reconcile
 
         progress = Progress()
         console, presentation = self.console, self.presentation
@@ -168,7 +175,7 @@ class _Run:
         return stats
 
     def _dry_run(self, config: ReconcileConfig) -> int:
-        from reconciler.plan import format_plan, plan_run
+        from reconciler.wiring.plan import format_plan, plan_run
 
         async def plan() -> str:
             return format_plan(await plan_run(config, offline=self.presentation.offline), config)
@@ -181,7 +188,7 @@ def _use_the_system_allocator() -> None:
     # The command owns its process; a library caller keeps whatever pool and malloc settings it chose.
     # 1. Arrow's mimalloc pool keeps freed batches cached; the system allocator gives them back.
     #    set_memory_pool reaches what pyarrow allocates (arrays, compute, the Parquet writer), not what
-    #    Arrow's C++ allocates on its own default pool (the Parquet reader's buffers): reconciler.read
+    #    Arrow's C++ allocates on its own default pool (the Parquet reader's buffers): reconciler.input.read
     #    keeps that small by not pre-buffering row groups.
     # 2. glibc raises its trim and mmap thresholds (up to 32 MB) each time a big block is freed, so the
     #    blocks of one batch after another stay in the heap and peak RSS creeps up with the input's

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from reconciler.config import Credentials, ReconcileConfig, RequestPolicy, Target
 from reconciler.errors import InputError
-from reconciler.pipeline import SourceFactory, default_source, reconcile
+from reconciler.wiring.pipeline import SourceFactory, default_source, reconcile
 
 
 def reconcile_frame(frame: pd.DataFrame, *, target: Target, credentials: Credentials,

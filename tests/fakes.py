@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from reconciler.config import ReconcileConfig
+from reconciler.config import Credentials, ReconcileConfig, Target
 from reconciler.lookup import ListedRecord, LookupResult, LookupStatus, RecordStatus
 
 
@@ -57,3 +58,14 @@ def status(**fields: object) -> RecordStatus:
 
 
 WHEN = datetime(2021, 2, 19, 19, 12, 21, tzinfo=UTC)
+
+
+TARGET = Target(base_url="http://127.0.0.1:9", tenant="t", list_name="List_1.txt", campaign="Camp")
+CREDENTIALS = Credentials(login="user", secret="pw")
+
+
+def config(tmp_path: Path, input_name: str = "keys.csv", output_name: str = "out.parquet",
+           **overrides: object) -> ReconcileConfig:
+    settings: dict[str, object] = {"target": TARGET, "credentials": CREDENTIALS, "strategy": "query", **overrides}
+    return ReconcileConfig(input_path=tmp_path / input_name, output_path=tmp_path / output_name,
+                           **settings)  # type: ignore[arg-type]

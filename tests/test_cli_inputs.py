@@ -20,13 +20,13 @@ import pyarrow.parquet as pq
 import pytest
 from privileges import unprivileged
 
-import reconciler.pipeline
-import reconciler.summary
+import reconciler.reporting.summary
+import reconciler.wiring.pipeline
 from reconciler.cli import main
 
 SECRET = "hunter2-do-not-print"
 CLOSED_PORT = "http://127.0.0.1:9"
-assert reconciler.pipeline and reconciler.summary  # imported before any test gives up root's rights
+assert reconciler.wiring.pipeline and reconciler.reporting.summary  # imported before any test gives up root's rights
 
 
 @pytest.fixture(autouse=True)

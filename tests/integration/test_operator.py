@@ -36,8 +36,15 @@ from conftest import (
     run_cli,
 )
 
-from reconciler.settings import OPTIONS, add_run_options, build_config, build_presentation, merge, read_config_file
 from reconciler.simulator import FaultConfig
+from reconciler.wiring.settings import (
+    OPTIONS,
+    add_run_options,
+    build_config,
+    build_presentation,
+    merge,
+    read_config_file,
+)
 
 pytestmark = pytest.mark.anyio
 

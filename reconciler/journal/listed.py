@@ -1,0 +1,93 @@
+"""The scan strategy's memory on disk: the calling list's records, as read page by page.
+
+They live in the run's journal file, beside its keys, so that a page and the position of the next
+commit together (a crash resumes from the last finished page) and the join with the keys is one SQL
+statement. The list's records are kept by key text; the keys themselves belong to the journal.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.journal.rows import RECORD_FIELDS, RESULT_COLUMNS, epoch_ms, record_row
+from reconciler.lookup import ListedRecord
+
+LISTED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS listed (
+    key TEXT PRIMARY KEY, list_index INTEGER NOT NULL, checked_at INTEGER,
+    entry TEXT, completed INTEGER, last_disposition TEXT, last_date INTEGER, last_phone TEXT,
+    last_call_duration INTEGER, last_agent TEXT, total_attempts INTEGER, extra TEXT, warnings INTEGER
+);
+"""
+# The journal's meta entry for the scan's position: "done", or the next page's fromIndex.
+_POSITION = "scan_next"
+
+
+class ListedRecords:
+    """The listed records of one run's journal, on the journal's connection and in its transactions."""
+
+    def __init__(self, connection: sqlite3.Connection, transaction: Callable[[], AbstractContextManager[None]],
+                 remember_fields: Callable[[str, Iterable[str]], None]) -> None:
+        self._db = connection
+        self._transaction = transaction
+        # The journal's, so that field names from the list and from lookups keep one first-seen order.
+        self._remember_fields = remember_fields
+
+    def scan_position(self) -> int | None:
+        """Where a scan of the list goes on (``fromIndex``); None when the scan has finished."""
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (_POSITION,)).fetchone()
+        return 0 if row is None else (None if row[0] == "done" else int(row[0]))
+
+    def record_page(self, records: Sequence[tuple[str | None, ListedRecord]], next_index: int | None,
+                    checked_at: datetime) -> int:
+        """Store one getAll page and where the next one starts, in one transaction.
+
+        Records are ``(key text, record)``; a record without a usable key, or repeating a key
+        already listed, is not stored; their number is returned.
+        """
+        rows = [(text, record.index, epoch_ms(checked_at), *record_row(record.entry, record.record))
+                for text, record in records if text is not None]
+        with self._transaction():
+            before = self.count()
+            self._db.executemany(f"INSERT OR IGNORE INTO listed (key, list_index, checked_at, "
+                                 f"{', '.join(RECORD_FIELDS)}) VALUES ({','.join('?' * (3 + len(RECORD_FIELDS)))})",
+                                 rows)
+            stored = self.count() - before
+            self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                             (_POSITION, "done" if next_index is None else str(next_index)))
+            for _, record in records:
+                self._remember_fields("entry", record.entry)
+                if record.record is not None:
+                    self._remember_fields("extra", record.record.extra)
+        return len(records) - stored
+
+    def resolve_pending_keys(self) -> None:
+        """Give every pending key the result the scanned list holds for it: found, or not found."""
+        columns = ", ".join(f"{name} = listed.{name}" for name in RECORD_FIELDS)
+        with self._transaction():
+            self._db.execute(
+                f"UPDATE keys SET done = 1, status = 'found', http_status = 200, error = NULL, attempts = 1, "
+                f"checked_at = listed.checked_at, {columns} FROM listed WHERE keys.key = listed.key AND done = 0")
+            self._db.execute(
+                "UPDATE keys SET done = 1, status = 'not_found', http_status = NULL, attempts = 0, "
+                "error = 'record is not found in the scanned list', checked_at = ? WHERE done = 0",
+                (epoch_ms(datetime.now(UTC)),))
+
+    def unmatched(self, after_index: int, limit: int) -> list[tuple[Any, ...]]:
+        """Listed records no input key matched: ``(list_index, *RESULT_COLUMNS)``, in list order."""
+        columns = ", ".join(f"listed.{name}" if name in RECORD_FIELDS or name == "checked_at" else "NULL"
+                            for name in RESULT_COLUMNS)
+        return list(self._db.execute(
+            f"SELECT listed.list_index, {columns} FROM listed WHERE list_index > ? AND NOT EXISTS "
+            "(SELECT 1 FROM keys WHERE keys.key = listed.key) ORDER BY list_index LIMIT ?", (after_index, limit)))
+
+    def unmatched_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM listed WHERE NOT EXISTS "
+                                    "(SELECT 1 FROM keys WHERE keys.key = listed.key)").fetchone()[0])
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM listed").fetchone()[0])

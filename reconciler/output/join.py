@@ -1,0 +1,189 @@
+"""Join each input batch with the journalled results: one output row per input row, in order.
+
+The output's columns: the input's, unchanged; the entry fields the input does not already have
+(matched case-insensitively, since 5.x lower-cases them); the status columns, always present and
+always of the same types; further status fields as strings; then the lookup's own ``recon_*``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconciler.journal.rows import RESULT_COLUMNS
+from reconciler.lookup import LookupStatus
+
+UTC_MS = pa.timestamp("ms", tz="UTC")
+STATUS_FIELDS = (
+    pa.field("completed", pa.bool_()),
+    pa.field("lastDisposition", pa.string()),
+    pa.field("lastDate", UTC_MS),
+    pa.field("lastPhone", pa.string()),
+    pa.field("lastCallDuration", pa.int64()),
+    pa.field("lastAgent", pa.string()),
+    pa.field("totalAttempts", pa.int64()),
+)
+RECON_FIELDS = (
+    pa.field("recon_status", pa.string()),
+    pa.field("recon_http_status", pa.int32()),
+    pa.field("recon_error", pa.string()),
+    pa.field("recon_attempts", pa.int32()),
+    pa.field("recon_checked_at", UTC_MS),
+)
+FIXED_COLUMNS = tuple(f.name for f in STATUS_FIELDS + RECON_FIELDS)
+# Journal column -> status output column.
+_STATUS_SOURCES = ("completed", "last_disposition", "last_date", "last_phone", "last_call_duration",
+                   "last_agent", "total_attempts")
+_RECON_SOURCES = ("status", "http_status", "error", "attempts", "checked_at")
+_POSITION = {name: i + 1 for i, name in enumerate(RESULT_COLUMNS)}
+
+Lookup = Callable[[Sequence[str]], list[tuple[Any, ...]]]
+
+
+def colliding_input_columns(input_schema: pa.Schema) -> list[str]:
+    """Input columns whose names the output reserves for status and ``recon_*`` columns."""
+    fixed = {name.casefold() for name in FIXED_COLUMNS}
+    return [name for name in input_schema.names if name.casefold() in fixed]
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """The output schema, and where each added column's values come from."""
+
+    schema: pa.Schema
+    input_names: tuple[str, ...]
+    entry_columns: tuple[tuple[str, str], ...]  # (output column, folded entry field name)
+    extra_columns: tuple[tuple[str, str], ...]  # (output column, folded extra status field name)
+
+
+def plan_output(input_schema: pa.Schema, entry_names: Sequence[str], extra_names: Sequence[str]) -> OutputLayout:
+    """The output's columns for this input and the field names the server sent."""
+    taken = {name.casefold() for name in input_schema.names}
+    reserved = {name.casefold() for name in FIXED_COLUMNS}
+    entry = _added_columns(entry_names, taken, reserved, prefix="entry_")
+    taken |= {column.casefold() for column, _ in entry}
+    extra = _added_columns(extra_names, taken, reserved, prefix="status_")
+    fields = [pa.field(f.name, f.type) for f in input_schema]
+    fields += [pa.field(column, pa.string()) for column, _ in entry]
+    fields += list(STATUS_FIELDS)
+    fields += [pa.field(column, pa.string()) for column, _ in extra]
+    fields += list(RECON_FIELDS)
+    return OutputLayout(pa.schema(fields), tuple(input_schema.names), tuple(entry), tuple(extra))
+
+
+def _added_columns(names: Sequence[str], taken: set[str], reserved: set[str],
+                   prefix: str) -> list[tuple[str, str]]:
+    columns: list[tuple[str, str]] = []
+    for name in names:
+        folded = name.casefold()
+        if folded in taken:
+            continue  # the input already has this field; its own value wins
+        column = prefix + name if folded in reserved else name
+        columns.append((column, folded))
+        taken.add(column.casefold())
+    return columns
+
+
+def join_batch(batch: pa.RecordBatch, key_texts: pa.Array, lookup: Lookup,
+               layout: OutputLayout) -> pa.RecordBatch:
+    """The output rows for ``batch``, whose rows have the key texts ``key_texts`` (null: unusable)."""
+    wanted = pc.unique(key_texts.drop_null()).to_pylist()
+    rows = lookup(wanted)
+    found_keys = pa.array([row[0] for row in rows], pa.string())
+    positions = pc.index_in(key_texts, value_set=found_keys)
+    columns = [batch.column(name) for name in layout.input_names]
+    columns += _entry_columns(rows, positions, layout)
+    columns += _status_columns(rows, positions)
+    columns += _extra_columns(rows, positions, layout)
+    columns += _recon_columns(rows, positions, key_texts)
+    return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
+
+
+def unmatched_layout(entry_names: Sequence[str], extra_names: Sequence[str]) -> OutputLayout:
+    """Columns of the table of listed records that no input key matched: index, entry, status."""
+    layout = plan_output(pa.schema([pa.field("list_index", pa.int64())]), entry_names, extra_names)
+    recon = {f.name for f in RECON_FIELDS}
+    schema = pa.schema([f for f in layout.schema if f.name not in recon])
+    return OutputLayout(schema, layout.input_names, layout.entry_columns, layout.extra_columns)
+
+
+def unmatched_batch(rows: list[tuple[Any, ...]], layout: OutputLayout) -> pa.RecordBatch:
+    """Rows ``(list_index, *RESULT_COLUMNS)`` from the journal, as a batch of ``unmatched_layout``."""
+    positions = pa.array(range(len(rows)), pa.int64())
+    columns = [pa.array([row[0] for row in rows], pa.int64())]
+    columns += _entry_columns(rows, positions, layout)
+    columns += _status_columns(rows, positions)
+    columns += _extra_columns(rows, positions, layout)
+    return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
+
+
+def _column(rows: list[tuple[Any, ...]], source: str) -> list[Any]:
+    at = _POSITION[source]
+    return [row[at] for row in rows]
+
+
+def _spread(values: list[Any], type_: pa.DataType, positions: pa.Array) -> pa.Array:
+    return pa.array(values, type_).take(positions)
+
+
+def _status_columns(rows: list[tuple[Any, ...]], positions: pa.Array) -> list[pa.Array]:
+    out = []
+    for field, source in zip(STATUS_FIELDS, _STATUS_SOURCES, strict=True):
+        values = _column(rows, source)
+        if field.type == UTC_MS:
+            out.append(_spread(values, pa.int64(), positions).cast(UTC_MS))
+        elif field.type == pa.bool_():
+            out.append(_spread([None if v is None else bool(v) for v in values], pa.bool_(), positions))
+        else:
+            out.append(_spread(values, field.type, positions))
+    return out
+
+
+INVALID_KEY_ERROR = "a key value is empty or blank; not sent"
+
+
+def _recon_columns(rows: list[tuple[Any, ...]], positions: pa.Array, key_texts: pa.Array) -> list[pa.Array]:
+    status = _spread(_column(rows, "status"), pa.string(), positions)
+    invalid = pc.is_null(key_texts)
+    unanswered = pc.and_(pc.invert(invalid), pc.is_null(positions))
+    status = pc.if_else(invalid, LookupStatus.INVALID_INPUT.value, status)
+    status = pc.if_else(unanswered, LookupStatus.ERROR.value, status)
+    error = _spread(_column(rows, "error"), pa.string(), positions)
+    error = pc.if_else(unanswered, "no result was recorded for this key", error)
+    error = pc.if_else(invalid, INVALID_KEY_ERROR, error)
+    attempts = pc.fill_null(_spread(_column(rows, "attempts"), pa.int32(), positions), 0)
+    return [
+        status,
+        _spread(_column(rows, "http_status"), pa.int32(), positions),
+        error,
+        attempts,
+        _spread(_column(rows, "checked_at"), pa.int64(), positions).cast(UTC_MS),
+    ]
+
+
+def _entry_columns(rows: list[tuple[Any, ...]], positions: pa.Array, layout: OutputLayout) -> list[pa.Array]:
+    return _json_columns(_column(rows, "entry"), layout.entry_columns, positions)
+
+
+def _extra_columns(rows: list[tuple[Any, ...]], positions: pa.Array, layout: OutputLayout) -> list[pa.Array]:
+    return _json_columns(_column(rows, "extra"), layout.extra_columns, positions)
+
+
+def _json_columns(texts: list[str | None], columns: Sequence[tuple[str, str]],
+                  positions: pa.Array) -> list[pa.Array]:
+    if not columns:
+        return []
+    folded_maps = [_folded(text) for text in texts]
+    return [_spread([values.get(folded) for values in folded_maps], pa.string(), positions)
+            for _, folded in columns]
+
+
+def _folded(text: str | None) -> dict[str, str | None]:
+    if not text:
+        return {}
+    return {name.casefold(): value for name, value in json.loads(text).items()}

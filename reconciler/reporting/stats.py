@@ -1,0 +1,48 @@
+"""What a run did: the figures behind the summary, the run report and the exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.lookup import LookupStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStats:
+    """The figures of one finished run."""
+
+    output_path: Path
+    rows: int
+    distinct_keys: int
+    by_status: dict[str, int]
+    top_dispositions: list[tuple[str, int]]
+    requests_sent: int
+    retries: int
+    duration_seconds: float
+    resumed: bool = False
+    bad_rows_skipped: int = 0
+    bad_row_lines: tuple[int, ...] = ()
+    warnings: int = 0
+    queried_this_run: int = 0
+    completed_rows: int = 0
+    first_errors: tuple[dict[str, object], ...] = ()
+    strategy: str = "query"
+    list_size: int | None = None  # when auto learned it
+    unmatched_records: int | None = None  # with --unmatched
+    journal_kept: Path | None = None  # when error rows remain, for --retry-errors
+
+    @property
+    def errors(self) -> int:
+        return self.by_status.get(LookupStatus.ERROR.value, 0)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row resolved (found, not_found or invalid_input), 1 when some ended in error."""
+        return 1 if self.errors else 0
+
+    @property
+    def completion_rate(self) -> float | None:
+        """Share of found records whose status says completed (None when nothing was found)."""
+        found = self.by_status.get(LookupStatus.FOUND.value, 0)
+        return None if not found else self.completed_rows / found

@@ -1,0 +1,73 @@
+"""Get a result for every pending key: by querying each one, or by scanning the whole list.
+
+The strategy is chosen once per run and noted in the journal, so that a resumed run goes on the
+way it started. ``auto`` compares request counts: one per distinct key for ``query``; for
+``scan``, one per 1,000 records of the list, whose size a short binary search finds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from reconciler.config import ReconcileConfig
+from reconciler.journal.store import Journal
+from reconciler.lookup import RecordSource
+from reconciler.reporting.progress import Progress
+from reconciler.stages.query import KeyQuerier
+from reconciler.stages.scan import ListScanner
+from reconciler.stages.strategy import choose_strategy, list_size, scan_requests, settled_strategy
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """How the results were gathered in this process."""
+
+    strategy: str | None = None  # None: nothing was left to ask
+    list_size: int | None = None
+    requests_sent: int = 0
+    retries: int = 0
+
+
+def needs_server(journal: Journal) -> bool:
+    if journal.pending_count() > 0:
+        return True
+    return journal.note("strategy") == "scan" and journal.listed.scan_position() is not None
+
+
+async def gather_results(config: ReconcileConfig, journal: Journal, key_columns: Sequence[str],
+                         source: RecordSource, progress: Progress,
+                         on_stop: Callable[[Callable[[], None]], None]) -> Gathered:
+    """Ask ``source`` until every key has a result (or a stop was requested)."""
+    strategy, size = await _choose(config, journal, source)
+    journal.set_note("strategy", strategy)
+    if strategy == "scan":
+        scanner = ListScanner(journal, source, key_columns)
+        on_stop(scanner.stop)
+        progress.start_phase("scanning", total=scan_requests(size) if size is not None else None, unit="pages")
+        progress.counter = lambda: scanner.pages
+        await scanner.run()
+    else:
+        pending = journal.pending_count()
+        querier = KeyQuerier(journal, source, key_columns, concurrency=config.policy.concurrency,
+                             failure_span=config.policy.failure_span)
+        on_stop(querier.stop)
+        progress.start_phase("querying", total=pending, unit="keys")
+        progress.counters = querier.counters
+        progress.counter = lambda: querier.counters.done
+        await querier.run()
+    stats = getattr(source, "stats", None)
+    return Gathered(strategy=strategy, list_size=size, requests_sent=int(getattr(stats, "requests_sent", 0)),
+                    retries=int(getattr(stats, "retries", 0)))
+
+
+async def _choose(config: ReconcileConfig, journal: Journal, source: RecordSource) -> tuple[str, int | None]:
+    noted = journal.note("strategy")
+    if noted is not None:
+        return noted, None
+    pending = journal.pending_count()
+    settled = settled_strategy(config.strategy, pending, unmatched=config.unmatched_path is not None)
+    if settled is not None:
+        return settled, None
+    size = await list_size(source)
+    return choose_strategy(pending, size), size

@@ -1,0 +1,55 @@
+"""Query or scan: which strategy a run takes, and what each costs in requests.
+
+``auto`` compares request counts: one per distinct key for ``query``; for ``scan``, one per 1,000
+records of the list. How large a list is can be learned without reading it: getAll answers ``[]``
+from any index past the end, so a binary search over ``fromIndex`` finds the end in about
+2 * log2(size) one-record requests.
+"""
+
+from __future__ import annotations
+
+from reconciler.lookup import RecordSource
+from reconciler.stages.scan import PAGE_SIZE
+
+
+async def list_size(source: RecordSource) -> int:
+    """How many index positions the list spans (its size when indexes have no gaps)."""
+    if not await source.fetch_page(0, 1):
+        return 0
+    low, high = 1, PAGE_SIZE
+    while await source.fetch_page(high, 1):  # grow until past the end
+        low, high = high + 1, high * 4
+    while low < high:  # invariant: an index below low exists, none at high or beyond
+        middle = (low + high) // 2
+        if await source.fetch_page(middle, 1):
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def scan_requests(size: int) -> int:
+    """getAll pages needed to read a list of ``size`` records (a last short or empty page included)."""
+    return size // PAGE_SIZE + 1
+
+
+# Below this many keys, querying costs less than even learning the list's size.
+PROBE_WORTHWHILE = 64
+
+
+def settled_strategy(configured: str, keys: int, *, unmatched: bool) -> str | None:
+    """The strategy when the list's size cannot change it; None when ``auto`` must learn that size."""
+    if configured != "auto":
+        return configured
+    if unmatched:
+        return "scan"  # only a scan sees the records that no key asks for
+    if keys <= PROBE_WORTHWHILE:
+        return "query"
+    return None
+
+
+def choose_strategy(distinct_keys: int, size: int | None) -> str:
+    """``scan`` when reading the list costs fewer requests than asking for every key."""
+    if size is None:
+        return "query"
+    return "scan" if scan_requests(size) < distinct_keys else "query"

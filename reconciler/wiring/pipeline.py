@@ -1,0 +1,178 @@
+"""Wires the stages: read keys -> journal -> query -> join -> write.
+
+Nothing here talks HTTP or parses files: each stage lives in its own module, and this one decides
+the order, what is resumed, and when the journal may go.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import anyio
+
+from reconciler.config import ReconcileConfig
+from reconciler.errors import InputError, root_cause
+from reconciler.input.read import BadRows, InputSpec, open_input
+from reconciler.journal.store import Journal
+from reconciler.lookup import LookupStatus, RecordSource
+from reconciler.output.join import colliding_input_columns
+from reconciler.output.tally import OutputTally
+from reconciler.output.write import write_output, write_unmatched
+from reconciler.output.writer import check_output_location, check_output_schema, output_format_for
+from reconciler.reporting.progress import Progress
+from reconciler.reporting.stats import RunStats
+from reconciler.stages.gather import Gathered, gather_results, needs_server
+from reconciler.stages.load_keys import load_keys
+from reconciler.wiring.stop import StopRequest, watch_signals
+
+logger = logging.getLogger("reconciler.pipeline")
+SourceFactory = Callable[[ReconcileConfig], AbstractAsyncContextManager[RecordSource]]
+
+
+def default_source(config: ReconcileConfig) -> AbstractAsyncContextManager[RecordSource]:
+    from reconciler.client import open_record_source
+
+    return open_record_source(config.target, config.credentials, config.policy)
+
+
+def prepare(config: ReconcileConfig) -> InputSpec:
+    """Every check that can fail before a request is sent."""
+    spec = open_input(config.input_path, override=config.input_format, encoding=config.input_encoding,
+                      key_columns=config.key_columns)
+    if clashes := colliding_input_columns(spec.schema):
+        raise InputError(config.input_path, f"input columns {', '.join(clashes)} clash with the output's "
+                                            "status columns; rename them")
+    fmt, _ = output_format_for(config.output_path, config.output_format)
+    check_output_location(config.output_path, config.input_path)
+    check_output_schema(config.output_path, spec.schema, fmt)
+    if config.unmatched_path is not None:
+        output_format_for(config.unmatched_path, None)
+        check_output_location(config.unmatched_path, config.input_path)
+    others = {config.input_path.resolve(), config.output_path.resolve()}
+    if config.unmatched_path is not None and config.unmatched_path.resolve() in others:
+        raise InputError(config.unmatched_path, "--unmatched must name a file of its own, not the input or output")
+    if config.journal.resolve() in others | {config.unmatched_path.resolve() if config.unmatched_path else None}:
+        raise InputError(config.journal, "--journal must name a file of its own, not the input or an output")
+    return spec
+
+
+def binding(config: ReconcileConfig, spec: InputSpec) -> dict[str, Any]:
+    """What a journal is bound to: a rerun with other values must not reuse its results."""
+    status = spec.path.stat()
+    return {
+        "input": str(spec.path.resolve()), "input_size": status.st_size, "input_mtime_ns": status.st_mtime_ns,
+        "tenant": config.target.tenant, "list": config.target.list_name, "campaign": config.target.campaign,
+        "dialect": config.target.dialect, "key_columns": list(spec.key_columns),
+    }
+
+
+async def reconcile(config: ReconcileConfig, *, source_factory: SourceFactory = default_source,
+                    handle_signals: bool = False, progress: Progress | None = None) -> RunStats:
+    """Run one reconciliation to its end and return what it did; see ``RunStats.exit_code``.
+
+    ``handle_signals``: SIGINT/SIGTERM stop the run gracefully (main thread only): requests in
+    flight finish, the journal is kept, and ``RunInterrupted`` is raised.
+    ``progress``: updated as the stages go, for a reporter to show.
+    """
+    stop = StopRequest()
+    try:
+        async with anyio.create_task_group() as group:
+            if handle_signals:
+                await group.start(watch_signals, stop)  # listening before the journal opens
+            stats = await _reconcile(config, source_factory, progress or Progress(), stop)
+            group.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        raise root_cause(group) from None
+    return stats
+
+
+async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, progress: Progress,
+                     stop: StopRequest) -> RunStats:
+    started = time.monotonic()
+    spec = prepare(config)
+    bad_rows = BadRows(skip=config.skip_bad_rows)
+    journal = Journal.open(config.journal, binding(config, spec), fresh=config.fresh,
+                           retry_errors=config.retry_errors)
+    try:
+        resumed = journal.keys_loaded
+        if not resumed:
+            by_bytes = spec.total_rows is None  # CSV: the rows are known only once read
+            progress.start_phase("reading keys", total=spec.total_bytes if by_bytes else spec.total_rows,
+                                 unit="bytes" if by_bytes else "rows")
+            try:
+                await anyio.to_thread.run_sync(load_keys, journal, spec, bad_rows, progress, stop.check)
+            except InputError:
+                journal.discard()  # nothing was asked yet; a fixed input must not meet a stale journal
+                raise
+        if config.retry_errors:
+            if resumed:
+                logger.info("asking again for the %s keys that ended in error", f"{journal.requeue_errors():,}")
+            else:
+                logger.info("--retry-errors: no journal of an earlier run at %s; asking for every key",
+                            config.journal)
+        gathered = await _gather(config, journal, spec, source_factory, progress, stop)
+        progress.start_phase("writing", total=journal.load_summary().get("rows"), unit="rows")
+        tally = await anyio.to_thread.run_sync(write_output, config, journal, spec, progress, stop.check)
+        if config.unmatched_path is not None:
+            await anyio.to_thread.run_sync(write_unmatched, config.unmatched_path, journal)
+        stats = _run_stats(config, journal, tally, gathered, time.monotonic() - started, resumed)
+    except BaseException:
+        journal.close()
+        raise
+    if stats.journal_kept is not None:
+        journal.keep_for_retry()
+    else:
+        journal.discard()
+    return stats
+
+
+def run(config: ReconcileConfig, *, source_factory: SourceFactory = default_source,
+        handle_signals: bool = False) -> RunStats:
+    """``reconcile`` for code without an event loop."""
+    async def main() -> RunStats:
+        return await reconcile(config, source_factory=source_factory, handle_signals=handle_signals)
+
+    return anyio.run(main)
+
+
+async def _gather(config: ReconcileConfig, journal: Journal, spec: InputSpec, source_factory: SourceFactory,
+                  progress: Progress, stop: StopRequest) -> Gathered:
+    stop.check()
+    if not needs_server(journal):
+        return Gathered()
+    async with source_factory(config) as source:
+        _show_source(progress, source)
+        gathered = await gather_results(config, journal, spec.key_columns, source, progress, stop.on_request)
+    stop.check()
+    return gathered
+
+
+def _show_source(progress: Progress, source: RecordSource) -> None:
+    stats, throttle = getattr(source, "stats", None), getattr(source, "throttle", None)
+    progress.retries = lambda: int(getattr(stats, "retries", 0))
+
+    def throttled() -> float | None:
+        rate = getattr(throttle, "effective_rate", None)
+        return rate if rate is not None and rate < getattr(throttle, "configured_rate", rate) else None
+
+    progress.effective_rate = throttled
+
+
+def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, gathered: Gathered,
+               seconds: float, resumed: bool) -> RunStats:
+    loaded = journal.load_summary()
+    return RunStats(
+        output_path=config.output_path, rows=tally.rows, distinct_keys=journal.distinct_keys(),
+        by_status=dict(tally.by_status), top_dispositions=tally.dispositions.most_common(10),
+        requests_sent=gathered.requests_sent, retries=gathered.retries, duration_seconds=seconds, resumed=resumed,
+        strategy=journal.note("strategy") or "query", list_size=gathered.list_size,
+        unmatched_records=journal.listed.unmatched_count() if config.unmatched_path else None,
+        bad_rows_skipped=int(loaded.get("bad_rows", 0)), bad_row_lines=tuple(loaded.get("bad_row_lines", ())),
+        warnings=journal.warnings_count(), completed_rows=tally.completed, first_errors=tuple(tally.first_errors),
+        # Rows in error: the journal stays, so that --retry-errors can ask for them alone.
+        journal_kept=config.journal if tally.by_status.get(LookupStatus.ERROR.value) else None,
+    )

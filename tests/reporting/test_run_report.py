@@ -1,0 +1,112 @@
+"""The run report: valid against its documented schema for every outcome, every field documented, no secret."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from reconciler.config import Credentials, ReconcileConfig, Target
+from reconciler.errors import InputError
+from reconciler.reporting.run_report import build_report, check_report_location, write_report
+from reconciler.reporting.stats import RunStats
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "report-schema.json").read_text())
+SECRET = "s3cret-Report-Zz91"
+CONFIG = ReconcileConfig(input_path=Path("keys.csv"), output_path=Path("out/status.parquet"),
+                         target=Target(base_url=f"https://reports:{SECRET}@bp.example.com", tenant="bp.example.com",
+                                       list_name="List_1.txt", campaign="Outbound"),
+                         credentials=Credentials(login="reports", secret=SECRET), key_columns=("account_id",))
+STATS = RunStats(output_path=Path("out/status.parquet"), rows=10, distinct_keys=9, by_status={"found": 8, "error": 2},
+                 top_dispositions=[("Sale", 5), ("No answer", 3)], requests_sent=30, retries=20, duration_seconds=3.0,
+                 completed_rows=5, first_errors=({"row": 4, "recon_error": "HTTP 503", "recon_http_status": 503,
+                                                  "recon_attempts": 8},))
+STARTED = datetime(2026, 3, 1, 2, 15, tzinfo=UTC)
+
+
+def report(*, config: ReconcileConfig | None = CONFIG, stats: RunStats | None = STATS, exit_code: int = 1,
+           error: str | None = None) -> dict[str, Any]:
+    built = build_report(config=config, stats=stats, exit_code=exit_code, error=error, started_at=STARTED,
+                         ended_at=STARTED + timedelta(seconds=3.5))
+    jsonschema.validate(built, SCHEMA, cls=jsonschema.Draft202012Validator,
+                        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    for moment in ("started_at", "ended_at"):
+        assert datetime.fromisoformat(built[moment]).tzinfo is not None
+    return built
+
+
+def test_the_schema_is_a_valid_schema() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+
+@pytest.mark.parametrize(("exit_code", "finished", "outcome"), [
+    (0, True, "complete"),
+    (1, True, "complete_with_errors"),
+    (1, False, "aborted"),  # every request failed for --failure-span: no table
+    (2, False, "usage_or_input_error"),
+    (3, False, "aborted"),
+    (130, False, "interrupted"),
+    (143, False, "interrupted"),
+])
+def test_every_outcome_validates(exit_code: int, finished: bool, outcome: str) -> None:
+    built = report(stats=STATS if finished else None, exit_code=exit_code, error=None if finished else "it failed")
+    assert built["outcome"] == outcome
+    assert (built["figures"] is None) == (not finished)
+
+
+def test_a_run_that_failed_before_its_configuration_was_built() -> None:
+    built = report(config=None, stats=None, exit_code=2, error="BP_PASSWORD is required")
+    assert built["configuration"] is None and built["first_errors"] == []
+
+
+def test_figures_list_every_status_and_the_first_errors() -> None:
+    built = report()
+    assert built["figures"]["by_status"] == {"found": 8, "not_found": 0, "invalid_input": 0, "error": 2}
+    assert built["figures"]["achieved_rate"] == 10.0
+    assert built["figures"]["top_dispositions"] == [{"disposition": "Sale", "rows": 5},
+                                                    {"disposition": "No answer", "rows": 3}]
+    assert built["first_errors"][0]["row"] == 4
+
+
+def test_no_secret_and_no_url_password() -> None:
+    built = report()
+    text = json.dumps(built)
+    assert SECRET not in text
+    assert built["configuration"]["secret"] == "<redacted>"
+    assert built["configuration"]["base_url"] == "https://bp.example.com"
+    assert built["configuration"]["rate"] == 20.0
+
+
+def test_every_field_written_is_documented() -> None:
+    built = report()
+
+    def undocumented(value: dict[str, Any], schema: dict[str, Any], where: str) -> list[str]:
+        missing = [f"{where}{name}" for name in value if name not in schema["properties"]]
+        for name, inner in value.items():
+            if isinstance(inner, dict) and "properties" in schema["properties"].get(name, {}):
+                missing += undocumented(inner, schema["properties"][name], f"{where}{name}.")
+        return missing
+
+    assert undocumented(built, SCHEMA, "") == []
+
+
+def test_the_report_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    write_report(path, report())
+    assert json.loads(path.read_text())["outcome"] == "complete_with_errors"
+    with pytest.raises(TypeError):
+        write_report(path, {"not json": object()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]  # the old one stays, no temp file
+    assert json.loads(path.read_text())["outcome"] == "complete_with_errors"
+
+
+def test_a_report_location_that_cannot_work_is_refused_before_the_run(tmp_path: Path) -> None:
+    check_report_location(tmp_path / "report.json")
+    with pytest.raises(InputError, match=r"the report's folder .* does not exist"):
+        check_report_location(tmp_path / "nope" / "report.json")
+    with pytest.raises(InputError, match="the report path is a folder"):
+        check_report_location(tmp_path)
