@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import reconciler
-from reconciler.settings import OPTIONS
+from reconciler.wiring.settings import OPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -35,3 +35,15 @@ def test_the_quick_start_is_the_two_make_targets_and_they_exist() -> None:
     for target in ("demo", "test"):
         assert f"make {target}" in quick_start
         assert re.search(rf"^{target}:", makefile, re.MULTILINE)
+
+
+def test_the_layout_section_names_every_room_and_only_modules_that_exist() -> None:
+    section = README.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    package = ROOT / "reconciler"
+    rooms = sorted(path.name for path in package.iterdir() if (path / "__init__.py").exists())
+    tree = {line.split("──", 1)[1].split()[0]: line for line in section.splitlines() if "──" in line}
+    assert sorted(name.rstrip("/") for name in tree if name.endswith("/")) == rooms
+    for name, line in tree.items():
+        folder = package / name.rstrip("/") if name.endswith("/") else package
+        for module in re.findall(r"\b(\w+\.py)\b", line):
+            assert (folder / module).exists() or (package / module).exists(), f"{name}: {module}"
