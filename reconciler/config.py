@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -13,8 +14,8 @@ Dialect = Literal["classic", "v2"]
 DIALECTS: tuple[Dialect, ...] = ("classic", "v2")
 FileFormat = Literal["csv", "parquet"]
 FILE_FORMATS: tuple[FileFormat, ...] = ("csv", "parquet")
-Strategy = Literal["query", "scan", "auto"]
-STRATEGIES: tuple[Strategy, ...] = ("query", "scan", "auto")
+Strategy = Literal["query", "scan", "auto", "incremental"]
+STRATEGIES: tuple[Strategy, ...] = ("query", "scan", "auto", "incremental")
 
 
 # What each request setting accepts, worded for the user; also used by the settings loader.
@@ -142,6 +143,11 @@ class ReconcileConfig:
     retry_errors: bool = False  # on resume, ask again for the keys that ended in error
     strategy: Strategy = "auto"  # query each key, scan the whole list, or choose by request count
     unmatched_path: Path | None = None  # with scan: also write the list's records no input key matched
+    changes_path: Path | None = None  # also write the rows whose status changed since the previous run
+    previous_path: Path | None = None  # the previous run's table, for --changes without a state
+    state_path: Path | None = None  # the nightly state kept between runs (incremental, change feed)
+    full_refresh_after: float = 7 * 86400.0  # seconds: an older full read of the list is done again
+    overlap: float = 600.0  # seconds before the high-water mark that getChanged asks again
 
     def __post_init__(self) -> None:
         _require(len(set(self.key_columns)) == len(self.key_columns), "--key", list(self.key_columns),
@@ -152,11 +158,39 @@ class ReconcileConfig:
         _require(_is_text_encoding(self.input_encoding), "--input-encoding", self.input_encoding,
                  "a text encoding, e.g. utf-8, latin-1, cp1252 or utf-16")
         _require(self.strategy in STRATEGIES, "--strategy", self.strategy, " or ".join(STRATEGIES))
-        _require(self.unmatched_path is None or self.strategy != "query", "--unmatched", str(self.unmatched_path),
-                 "used with --strategy scan or auto (a query run never sees the list's other records)")
+        _require(self.unmatched_path is None or self.strategy in ("scan", "auto"), "--unmatched",
+                 str(self.unmatched_path), "used with --strategy scan or auto (only a scan sees the list's other "
+                 "records)")
+        _require(self.strategy != "incremental" or self.state_path is not None, "--strategy", self.strategy,
+                 "incremental together with --state PATH (the file that keeps the list between runs)")
+        _require(self.changes_path is None or self.state_path is not None or self.previous_path is not None,
+                 "--changes", str(self.changes_path), "used with --state or --previous (the previous run's values)")
+        _require(self.previous_path is None or self.changes_path is not None, "--previous",
+                 str(self.previous_path), "used with --changes")
+        for option, seconds, low in (("--full-refresh-after", self.full_refresh_after, 0.0),
+                                     ("--overlap", self.overlap, 0.0)):
+            _require(_is_number(seconds) and low <= seconds <= 366 * 86400, option, seconds,
+                     "a duration from 0 to 366 days, e.g. 7d, 36h, 10m or 90s")
 
     @property
     def journal(self) -> Path:
+        """The journal's path: given, or beside the output (a templated output: in its concrete folder)."""
         if self.journal_path is not None:
             return self.journal_path
+        if is_template(self.output_path):
+            name = re.sub(r"\{[^{}]*\}", "", self.output_path.name) or "output"
+            return concrete_folder(self.output_path) / f".{name}.reconciler-journal"
         return self.output_path.with_name(self.output_path.name + ".reconciler-journal")
+
+
+def is_template(path: Path) -> bool:
+    """Whether ``path`` holds placeholders such as ``{date}`` (see ``reconciler.output.history``)."""
+    return "{" in str(path) or "}" in str(path)
+
+
+def concrete_folder(path: Path) -> Path:
+    """The deepest folder of a path template that holds no placeholder."""
+    folder = path.parent
+    while is_template(folder):
+        folder = folder.parent
+    return folder

@@ -31,7 +31,9 @@ class RecordStatus:
     last_call_duration: int | None = None
     last_agent: str | None = None
     total_attempts: int | None = None
-    # Further status fields the server sent (globalInteractionID, completedTime, custom_*), as strings.
+    global_interaction_id: str | None = None  # 5.x: the last interaction's id
+    completed_time: datetime | None = None  # v3: when the record was completed, UTC
+    # Further status fields the server sent (custom_* and any the API does not document), as strings.
     extra: Mapping[str, str] = field(default_factory=dict)
     # Values the parser could not read and so left null (e.g. a lastDate in an unknown format).
     warnings: tuple[str, ...] = ()
@@ -58,6 +60,15 @@ class ListedRecord:
     record: RecordStatus | None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangedRecord:
+    """A record with activity since a time (a getChanged or getCompleted item)."""
+
+    entry: Mapping[str, str | None]
+    record: RecordStatus | None  # None: the item does not tell the whole status exactly; ask the record
+    changed_at: datetime | None  # the server's time of this activity (paging, the high-water mark)
+
+
 class RecordSource(Protocol):
     """Answers for records of one calling list in one campaign."""
 
@@ -67,4 +78,12 @@ class RecordSource(Protocol):
 
     async def fetch_page(self, from_index: int, max_size: int) -> list[ListedRecord]:
         """One getAll page, retried like a query; ``[]`` past the end."""
+        ...
+
+    async def fetch_changes(self, since: datetime, max_size: int) -> list[ChangedRecord]:
+        """Records with any activity at or after ``since`` (getChanged), oldest activity first."""
+        ...
+
+    async def fetch_completed(self, since: datetime, max_size: int) -> list[ChangedRecord]:
+        """Records completed at or after ``since`` (getCompleted), with their whole status."""
         ...

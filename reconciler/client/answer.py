@@ -86,7 +86,7 @@ def _read_record(document: object, campaign: str) -> FoundRecord | Unusable:
         return chosen
     if not isinstance(chosen, dict):
         return Unusable(f"HTTP 200 with a JSON {_kind(chosen)} instead of an object")
-    entry = _read_entry(chosen)
+    entry = read_entry(chosen)
     if isinstance(entry, Unusable):
         return entry
     if chosen.get("status") is None:
@@ -199,6 +199,8 @@ _STATUS_FIELDS: dict[str, tuple[str, _Reader]] = {
     "lastcallduration": ("last_call_duration", _read_int),
     "lastagent": ("last_agent", _read_text),
     "totalattempts": ("total_attempts", _read_int),
+    "globalinteractionid": ("global_interaction_id", _read_text),
+    "completedtime": ("completed_time", _read_date),
 }
 
 
@@ -215,7 +217,7 @@ def _choose_binding(items: list[object], campaign: str) -> object:
     return Unusable(f"ambiguous answer: {len(items)} bindings")
 
 
-def _read_entry(item: Mapping[str, object]) -> dict[str, str | None] | Unusable:
+def read_entry(item: Mapping[str, object]) -> dict[str, str | None] | Unusable:
     if "entry" not in item:
         return Unusable("HTTP 200 with a JSON object without an entry")
     entry = item["entry"]
@@ -230,7 +232,7 @@ def _read_listed(item: object) -> ListedRecord | Unusable:
     index = _read_int("index", item.get("index"))
     if isinstance(index, Unusable):
         return index
-    entry = _read_entry(item)
+    entry = read_entry(item)
     if isinstance(entry, Unusable):
         return entry
     status = item.get("status")  # getAll items of a never-called record may come without one

@@ -14,12 +14,14 @@ from typing import Any
 from reconciler.lookup import RecordStatus
 
 RECORD_FIELDS = ("entry", "completed", "last_disposition", "last_date", "last_phone", "last_call_duration",
-                 "last_agent", "total_attempts", "extra", "warnings")
+                 "last_agent", "total_attempts", "global_interaction_id", "completed_time", "extra", "warnings")
+# Columns added since the first journal format, with their types: an older journal gains them when opened.
+ADDED_COLUMNS = (("global_interaction_id", "TEXT"), ("completed_time", "INTEGER"))
 
 # The result columns of the keys table, in the order ``Journal.lookup`` returns them (after the key text).
 RESULT_COLUMNS = ("status", "http_status", "error", "attempts", "checked_at", "entry", "completed",
                   "last_disposition", "last_date", "last_phone", "last_call_duration", "last_agent",
-                  "total_attempts", "extra")
+                  "total_attempts", "global_interaction_id", "completed_time", "extra")
 # json.dumps(..., ensure_ascii=False) builds a new encoder on every call; the same encoder, made once.
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -39,6 +41,8 @@ def record_row(entry: Mapping[str, str | None] | None, record: RecordStatus | No
         record.last_call_duration if record else None,
         record.last_agent if record else None,
         record.total_attempts if record else None,
+        record.global_interaction_id if record else None,
+        epoch_ms(record.completed_time) if record and record.completed_time else None,
         _to_json(dict(record.extra)) if record and record.extra else None,
         len(record.warnings) if record else 0,
     )

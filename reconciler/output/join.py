@@ -1,8 +1,10 @@
 """Join each input batch with the journalled results: one output row per input row, in order.
 
 The output's columns: the input's, unchanged; the entry fields the input does not already have
-(matched case-insensitively, since 5.x lower-cases them); the status columns, always present and
-always of the same types; further status fields as strings; then the lookup's own ``recon_*``.
+(matched case-insensitively, since 5.x lower-cases them); the status columns, every field the API
+documents, always present and always of the same types, and ``extraStatus`` for any other status
+field (``custom_*``), as one JSON object; then the lookup's own ``recon_*`` and the run's identity.
+A night whose answers lack a field still writes its column (null), so BI loads see one schema.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pyarrow.compute as pc
 
 from reconciler.journal.rows import RESULT_COLUMNS
 from reconciler.lookup import LookupStatus
+from reconciler.output.history import RunIdentity
 
 UTC_MS = pa.timestamp("ms", tz="UTC")
 STATUS_FIELDS = (
@@ -27,6 +30,9 @@ STATUS_FIELDS = (
     pa.field("lastCallDuration", pa.int64()),
     pa.field("lastAgent", pa.string()),
     pa.field("totalAttempts", pa.int64()),
+    pa.field("globalInteractionID", pa.string()),
+    pa.field("completedTime", UTC_MS),
+    pa.field("extraStatus", pa.string()),  # JSON object of undocumented status fields; null when none
 )
 RECON_FIELDS = (
     pa.field("recon_status", pa.string()),
@@ -35,10 +41,14 @@ RECON_FIELDS = (
     pa.field("recon_attempts", pa.int32()),
     pa.field("recon_checked_at", UTC_MS),
 )
-FIXED_COLUMNS = tuple(f.name for f in STATUS_FIELDS + RECON_FIELDS)
+RUN_FIELDS = (
+    pa.field("recon_run_id", pa.string()),
+    pa.field("recon_run_date", pa.date32()),
+)
+FIXED_COLUMNS = tuple(f.name for f in STATUS_FIELDS + RECON_FIELDS + RUN_FIELDS)
 # Journal column -> status output column.
 _STATUS_SOURCES = ("completed", "last_disposition", "last_date", "last_phone", "last_call_duration",
-                   "last_agent", "total_attempts")
+                   "last_agent", "total_attempts", "global_interaction_id", "completed_time", "extra")
 _RECON_SOURCES = ("status", "http_status", "error", "attempts", "checked_at")
 _POSITION = {name: i + 1 for i, name in enumerate(RESULT_COLUMNS)}
 
@@ -58,22 +68,17 @@ class OutputLayout:
     schema: pa.Schema
     input_names: tuple[str, ...]
     entry_columns: tuple[tuple[str, str], ...]  # (output column, folded entry field name)
-    extra_columns: tuple[tuple[str, str], ...]  # (output column, folded extra status field name)
 
 
-def plan_output(input_schema: pa.Schema, entry_names: Sequence[str], extra_names: Sequence[str]) -> OutputLayout:
-    """The output's columns for this input and the field names the server sent."""
+def plan_output(input_schema: pa.Schema, entry_names: Sequence[str]) -> OutputLayout:
+    """The output's columns for this input and the entry field names the server sent."""
     taken = {name.casefold() for name in input_schema.names}
     reserved = {name.casefold() for name in FIXED_COLUMNS}
     entry = _added_columns(entry_names, taken, reserved, prefix="entry_")
-    taken |= {column.casefold() for column, _ in entry}
-    extra = _added_columns(extra_names, taken, reserved, prefix="status_")
     fields = [pa.field(f.name, f.type) for f in input_schema]
     fields += [pa.field(column, pa.string()) for column, _ in entry]
-    fields += list(STATUS_FIELDS)
-    fields += [pa.field(column, pa.string()) for column, _ in extra]
-    fields += list(RECON_FIELDS)
-    return OutputLayout(pa.schema(fields), tuple(input_schema.names), tuple(entry), tuple(extra))
+    fields += [*STATUS_FIELDS, *RECON_FIELDS, *RUN_FIELDS]
+    return OutputLayout(pa.schema(fields), tuple(input_schema.names), tuple(entry))
 
 
 def _added_columns(names: Sequence[str], taken: set[str], reserved: set[str],
@@ -89,8 +94,8 @@ def _added_columns(names: Sequence[str], taken: set[str], reserved: set[str],
     return columns
 
 
-def join_batch(batch: pa.RecordBatch, key_texts: pa.Array, lookup: Lookup,
-               layout: OutputLayout) -> pa.RecordBatch:
+def join_batch(batch: pa.RecordBatch, key_texts: pa.Array, lookup: Lookup, layout: OutputLayout,
+               run: RunIdentity) -> pa.RecordBatch:
     """The output rows for ``batch``, whose rows have the key texts ``key_texts`` (null: unusable)."""
     wanted = pc.unique(key_texts.drop_null()).to_pylist()
     rows = lookup(wanted)
@@ -99,17 +104,18 @@ def join_batch(batch: pa.RecordBatch, key_texts: pa.Array, lookup: Lookup,
     columns = [batch.column(name) for name in layout.input_names]
     columns += _entry_columns(rows, positions, layout)
     columns += _status_columns(rows, positions)
-    columns += _extra_columns(rows, positions, layout)
     columns += _recon_columns(rows, positions, key_texts)
+    columns += _run_columns(run, batch.num_rows)
     return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
 
 
-def unmatched_layout(entry_names: Sequence[str], extra_names: Sequence[str]) -> OutputLayout:
+def unmatched_layout(entry_names: Sequence[str]) -> OutputLayout:
     """Columns of the table of listed records that no input key matched: index, entry, status."""
-    layout = plan_output(pa.schema([pa.field("list_index", pa.int64())]), entry_names, extra_names)
-    recon = {f.name for f in RECON_FIELDS}
-    schema = pa.schema([f for f in layout.schema if f.name not in recon])
-    return OutputLayout(schema, layout.input_names, layout.entry_columns, layout.extra_columns)
+    taken = {"list_index"}
+    entry = _added_columns(entry_names, taken, {name.casefold() for name in FIXED_COLUMNS}, prefix="entry_")
+    fields = [pa.field("list_index", pa.int64()), *(pa.field(column, pa.string()) for column, _ in entry),
+              *STATUS_FIELDS]
+    return OutputLayout(pa.schema(fields), ("list_index",), tuple(entry))
 
 
 def unmatched_batch(rows: list[tuple[Any, ...]], layout: OutputLayout) -> pa.RecordBatch:
@@ -118,7 +124,6 @@ def unmatched_batch(rows: list[tuple[Any, ...]], layout: OutputLayout) -> pa.Rec
     columns = [pa.array([row[0] for row in rows], pa.int64())]
     columns += _entry_columns(rows, positions, layout)
     columns += _status_columns(rows, positions)
-    columns += _extra_columns(rows, positions, layout)
     return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
 
 
@@ -170,8 +175,8 @@ def _entry_columns(rows: list[tuple[Any, ...]], positions: pa.Array, layout: Out
     return _json_columns(_column(rows, "entry"), layout.entry_columns, positions)
 
 
-def _extra_columns(rows: list[tuple[Any, ...]], positions: pa.Array, layout: OutputLayout) -> list[pa.Array]:
-    return _json_columns(_column(rows, "extra"), layout.extra_columns, positions)
+def _run_columns(run: RunIdentity, rows: int) -> list[pa.Array]:
+    return [pa.repeat(pa.scalar(run.run_id, pa.string()), rows), pa.repeat(pa.scalar(run.run_date, pa.date32()), rows)]
 
 
 def _json_columns(texts: list[str | None], columns: Sequence[tuple[str, str]],

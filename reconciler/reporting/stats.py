@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from reconciler.lookup import LookupStatus
@@ -31,6 +32,8 @@ class RunStats:
     list_size: int | None = None  # when auto learned it
     unmatched_records: int | None = None  # with --unmatched
     journal_kept: Path | None = None  # when error rows remain, for --retry-errors
+    run_id: str = ""  # recon_run_id of every row
+    run_date: date | None = None  # recon_run_date
 
     @property
     def errors(self) -> int:

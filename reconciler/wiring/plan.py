@@ -22,6 +22,7 @@ from reconciler.journal.store import Journal
 from reconciler.reporting.summary import rows
 from reconciler.stages.load_keys import load_keys
 from reconciler.stages.strategy import choose_strategy, list_size, scan_requests, settled_strategy
+from reconciler.wiring.identity import identify_run
 from reconciler.wiring.pipeline import SourceFactory, binding, default_source, prepare
 
 
@@ -44,6 +45,7 @@ class Plan:
 async def plan_run(config: ReconcileConfig, *, offline: bool,
                    source_factory: SourceFactory = default_source) -> Plan:
     """What a run with ``config`` would do; raises what the run would raise before its first query."""
+    config, _ = identify_run(config)
     spec = prepare(config)
     with tempfile.TemporaryDirectory(prefix="reconciler-plan-") as folder:
         journal = Journal.open(Path(folder) / "plan-journal", binding(config, spec), fresh=True)

@@ -66,7 +66,7 @@ def test_a_full_answer_reads_every_documented_status_field() -> None:
         entry={"firstname": "Mike", "phone": "16505555555", "id": "2", "lastname": "Miller"},
         record=RecordStatus(completed=False, last_disposition="Try again later", last_date=FEB_19,
                             last_phone="16505555555", last_call_duration=0, last_agent="elizabeth",
-                            total_attempts=1, extra={"globalInteractionID": "3F4F2ACD-1233-42E3-8092-3A9F7D9D84BC"}),
+                            total_attempts=1, global_interaction_id="3F4F2ACD-1233-42E3-8092-3A9F7D9D84BC"),
     )
 
 
@@ -92,7 +92,9 @@ def test_a_never_called_record_has_only_attempts_and_completed() -> None:
     ({"lastCallDuration": ""}, RecordStatus()),
     ({"totalattempts": 2, "LASTAGENT": "bob"}, RecordStatus(total_attempts=2, last_agent="bob")),
     ({"completedTime": "2021-02-19T19:12:21.000", "custom_score": 7, "custom_note": ""},
-     RecordStatus(extra={"completedTime": "2021-02-19T19:12:21.000", "custom_score": "7"})),
+     RecordStatus(completed_time=FEB_19, extra={"custom_score": "7"})),
+    ({"completedTime": "yesterday"},
+     RecordStatus(warnings=('completedTime "yesterday" is not a date reconciler can read; left empty',))),
 ])
 def test_status_values_are_read_or_left_absent(status: dict[str, object], expected: RecordStatus) -> None:
     assert read_status(status) == expected

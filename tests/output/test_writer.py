@@ -26,8 +26,10 @@ UTC_MS = pa.timestamp("ms", tz="UTC")
 STATUS_AND_RECON = [
     ("completed", pa.bool_()), ("lastDisposition", pa.string()), ("lastDate", UTC_MS),
     ("lastPhone", pa.string()), ("lastCallDuration", pa.int64()), ("lastAgent", pa.string()),
-    ("totalAttempts", pa.int64()), ("recon_status", pa.string()), ("recon_http_status", pa.int32()),
+    ("totalAttempts", pa.int64()), ("globalInteractionID", pa.string()), ("completedTime", UTC_MS),
+    ("extraStatus", pa.string()), ("recon_status", pa.string()), ("recon_http_status", pa.int32()),
     ("recon_error", pa.string()), ("recon_attempts", pa.int32()), ("recon_checked_at", UTC_MS),
+    ("recon_run_id", pa.string()), ("recon_run_date", pa.date32()),
 ]
 
 
