@@ -96,11 +96,12 @@ class TargetNotFound(RunAborted):
 
 
 class PageUnreadable(RunAborted):
-    """A getAll page could not be read; a scan cannot skip a page, so the run stops."""
+    """A page of records could not be read; a scan or a sync cannot skip a page, so the run stops."""
 
-    def __init__(self, from_index: int, reason: str) -> None:
-        self.from_index, self.reason = from_index, reason
-        super().__init__(f"the getAll page from index {from_index} could not be read: {reason}")
+    def __init__(self, from_index: int | str, reason: str, endpoint: str = "getAll") -> None:
+        self.from_index, self.reason, self.endpoint = from_index, reason, endpoint
+        where = f"index {from_index}" if isinstance(from_index, int) else from_index
+        super().__init__(f"the {endpoint} page from {where} could not be read: {reason}")
 
 
 class TlsCertificateInvalid(RunAborted):

@@ -9,7 +9,9 @@ repeats a header or a 200's body.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from yarl import URL
 
@@ -19,6 +21,7 @@ from reconciler.client.retry import Tried, is_retryable
 from reconciler.errors import AuthenticationFailed, PageUnreadable, PermissionDenied, TargetNotFound
 from reconciler.lookup import ListedRecord, LookupResult, LookupStatus
 
+Item = TypeVar("Item")
 FOLLOWED_REDIRECTS = frozenset({307, 308})  # the only ones that keep the method and body
 _FATAL_STATUSES = frozenset({401, 403, 404, 405})  # the answers ``raise_if_fatal`` looks further into
 
@@ -56,17 +59,23 @@ def record_result(tried: Tried, asked: Asked) -> LookupResult:
 
 def page_result(tried: Tried, asked: Asked, from_index: int) -> list[ListedRecord]:
     """The records of a getAll page from its last reply; anything else stops the run."""
+    return pages_result(tried, asked, read_page, from_index, "getAll")
+
+
+def pages_result(tried: Tried, asked: Asked, read: Callable[[object], list[Item] | Unusable],
+                 position: int | str, endpoint: str) -> list[Item]:
+    """The items of any page of records (getAll, getChanged, getCompleted); anything else stops the run."""
     reply = tried.outcome
     if isinstance(reply, AttemptFailed) or is_retryable(reply):
-        raise PageUnreadable(from_index, tried.exhausted())
+        raise PageUnreadable(position, tried.exhausted(), endpoint)
     raise_if_fatal(reply, asked, record_missing_ok=False)
     if reply.body is None:
-        raise PageUnreadable(from_index, f"answer larger than {asked.max_bytes} bytes")
+        raise PageUnreadable(position, f"answer larger than {asked.max_bytes} bytes", endpoint)
     if reply.status != 200:
-        raise PageUnreadable(from_index, _refusal(reply))
-    page = read_page(reply.document)
+        raise PageUnreadable(position, _refusal(reply), endpoint)
+    page = read(reply.document)
     if isinstance(page, Unusable):
-        raise PageUnreadable(from_index, page.reason)
+        raise PageUnreadable(position, page.reason, endpoint)
     return page
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import aiohttp
 from yarl import URL
 
-from reconciler.client.classify import Asked, followable_redirect, page_result, record_result
+from reconciler.client.answer import Unusable
+from reconciler.client.changes import read_changed_page, read_completed_page
+from reconciler.client.classify import Asked, followable_redirect, page_result, pages_result, record_result
 from reconciler.client.dialects import endpoints_for
 from reconciler.client.pacing import ConnectionSlots, Throttle
 from reconciler.client.reply import Reply
@@ -22,9 +25,14 @@ from reconciler.client.retry import Retrier, retry_after_cap
 from reconciler.client.token import TokenSource
 from reconciler.client.transport import post
 from reconciler.config import Credentials, RequestPolicy, Target
-from reconciler.lookup import ListedRecord, LookupResult
+from reconciler.lookup import ChangedRecord, ListedRecord, LookupResult
 
 MAX_REDIRECTS = 3
+
+
+def api_time(moment: datetime) -> str:
+    """A time as the API writes it: UTC, milliseconds, no zone (``2013-03-01T13:15:06.456``)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
 @dataclass(slots=True)
@@ -71,6 +79,23 @@ class BrightPatternClient:
         tried = await self._retrier.run(lambda: self._attempt(self._endpoints.page, body))
         self.stats.retries += tried.attempts - 1
         return page_result(tried, self._asked, from_index)
+
+    async def fetch_changes(self, since: datetime, max_size: int) -> list[ChangedRecord]:
+        """getChanged: records with any activity at or after ``since``."""
+        return await self._changes(self._endpoints.changed, "getChanged", read_changed_page, since, max_size)
+
+    async def fetch_completed(self, since: datetime, max_size: int) -> list[ChangedRecord]:
+        """getCompleted: records completed at or after ``since``, with their whole status."""
+        return await self._changes(self._endpoints.completed, "getCompleted", read_completed_page, since, max_size)
+
+    async def _changes(self, url: URL, endpoint: str, read: Callable[[object], list[ChangedRecord] | Unusable],
+                       since: datetime, max_size: int) -> list[ChangedRecord]:
+        from_time = api_time(since)
+        # maxSize as text, as the API's own examples send it
+        body = {"fromTime": from_time, "maxSize": str(max_size)}
+        tried = await self._retrier.run(lambda: self._attempt(url, body))
+        self.stats.retries += tried.attempts - 1
+        return pages_result(tried, self._asked, read, f"time {from_time}", endpoint)
 
     async def _attempt(self, url: URL, body: object) -> Reply:
         """One attempt: the request, then any same-origin 307/308 it is sent on to."""

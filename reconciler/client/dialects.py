@@ -24,6 +24,8 @@ class Endpoints:
     query: URL
     page: URL
     token: URL | None
+    changed: URL  # getChanged
+    completed: URL  # getCompleted
 
 
 def endpoints_for(target: Target) -> Endpoints:
@@ -43,6 +45,8 @@ def endpoints_for(target: Target) -> Endpoints:
         query=_url(base, (*prefix, "get", target.list_name, target.campaign)),
         page=_url(base, (*prefix, "getAll", target.list_name, target.campaign)),
         token=token,
+        changed=_url(base, (*prefix, "getChanged", target.list_name, target.campaign)),
+        completed=_url(base, (*prefix, "getCompleted", target.list_name, target.campaign)),
     )
 
 

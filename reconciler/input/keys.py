@@ -13,7 +13,7 @@ no single exact text form, so ``is_key_type`` refuses them and the reader report
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -59,6 +59,15 @@ def key_text_of(values: Sequence[str]) -> str:
         return values[0]
     escaped = (value.replace(_ESCAPE, _ESCAPE + _ESCAPE).replace(_SEPARATOR, _ESCAPE + "u") for value in values)
     return _SEPARATOR.join(escaped)
+
+
+def entry_key_text(entry: Mapping[str, str | None], key_columns: Sequence[str]) -> str | None:
+    """The key text of a record's entry (field names matched case-insensitively), None when a key is blank."""
+    folded = {name.casefold(): value for name, value in entry.items()}
+    values = [folded.get(column.casefold()) for column in key_columns]
+    if any(value is None or not value.strip() for value in values):
+        return None
+    return key_text_of([value for value in values if value is not None])
 
 
 def key_fields(text: str, key_columns: Sequence[str]) -> dict[str, str]:

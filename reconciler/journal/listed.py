@@ -20,7 +20,8 @@ LISTED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS listed (
     key TEXT PRIMARY KEY, list_index INTEGER NOT NULL, checked_at INTEGER,
     entry TEXT, completed INTEGER, last_disposition TEXT, last_date INTEGER, last_phone TEXT,
-    last_call_duration INTEGER, last_agent TEXT, total_attempts INTEGER, extra TEXT, warnings INTEGER
+    last_call_duration INTEGER, last_agent TEXT, total_attempts INTEGER, global_interaction_id TEXT,
+    completed_time INTEGER, extra TEXT, warnings INTEGER
 );
 """
 # The journal's meta entry for the scan's position: "done", or the next page's fromIndex.

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import UsageError
 from reconciler.journal.listed import LISTED_SCHEMA, ListedRecords
 from reconciler.journal.lock import JournalLock
-from reconciler.journal.rows import RESULT_COLUMNS, epoch_ms, record_row
+from reconciler.journal.rows import ADDED_COLUMNS, RECORD_FIELDS, RESULT_COLUMNS, epoch_ms, record_row
 from reconciler.lookup import LookupResult, LookupStatus
 
 _SCHEMA = """
@@ -30,13 +30,19 @@ CREATE TABLE IF NOT EXISTS keys (
     done INTEGER NOT NULL DEFAULT 0,
     status TEXT, http_status INTEGER, error TEXT, attempts INTEGER, checked_at INTEGER,
     entry TEXT, completed INTEGER, last_disposition TEXT, last_date INTEGER, last_phone TEXT,
-    last_call_duration INTEGER, last_agent TEXT, total_attempts INTEGER, extra TEXT, warnings INTEGER
+    last_call_duration INTEGER, last_agent TEXT, total_attempts INTEGER, global_interaction_id TEXT,
+    completed_time INTEGER, extra TEXT, warnings INTEGER
 );
 CREATE INDEX IF NOT EXISTS keys_pending ON keys (done, id);
+CREATE TABLE IF NOT EXISTS previous (key TEXT PRIMARY KEY, run_id TEXT, status TEXT, completed INTEGER,
+    last_disposition TEXT, last_date INTEGER, last_phone TEXT, last_call_duration INTEGER, last_agent TEXT,
+    total_attempts INTEGER, global_interaction_id TEXT, completed_time INTEGER);
 CREATE TABLE IF NOT EXISTS fields (kind TEXT NOT NULL, name TEXT NOT NULL, folded TEXT NOT NULL,
                                    PRIMARY KEY (kind, folded));
 """
 _LOOKUP_CHUNK = 500
+_RECORD_RESULT = ("UPDATE keys SET done = 1, status = ?, http_status = ?, error = ?, attempts = ?, checked_at = ?, "
+                  + ", ".join(f"{name} = ?" for name in RECORD_FIELDS) + " WHERE id = ?")
 
 
 class JournalMismatch(UsageError):
@@ -98,6 +104,7 @@ class Journal:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(_SCHEMA + LISTED_SCHEMA)
+            _add_missing_columns(connection, ("keys", "listed"))
         except sqlite3.DatabaseError as exc:
             raise JournalUnreadable(path, str(exc)) from exc
         journal = cls(connection, path, lock)
@@ -154,12 +161,44 @@ class Journal:
         """Store a batch of results in one transaction, and remember new field names."""
         rows = [_result_row(key_id, result, checked_at) for key_id, result, checked_at in results]
         with self._transaction():
-            self._db.executemany(
-                "UPDATE keys SET done = 1, status = ?, http_status = ?, error = ?, attempts = ?, "
-                "checked_at = ?, entry = ?, completed = ?, last_disposition = ?, last_date = ?, "
-                "last_phone = ?, last_call_duration = ?, last_agent = ?, total_attempts = ?, extra = ?, "
-                "warnings = ? WHERE id = ?", rows)
+            self._db.executemany(_RECORD_RESULT, rows)
             self._remember_fields(result for _, result, _ in results)
+
+    def resolve_from_state(self, state: Path, *, absent_is_not_found: bool) -> int:
+        """Give pending keys the status the nightly state holds for them; returns how many it had.
+
+        ``absent_is_not_found``: the state was read whole this run, so a key it lacks is not on the list.
+        """
+        columns = ", ".join(f"{name} = r.{name}" for name in RECORD_FIELDS)
+        self._db.execute("ATTACH DATABASE ? AS state", (str(state),))
+        try:
+            with self._transaction():
+                resolved = self._db.execute(
+                    f"UPDATE keys SET done = 1, status = 'found', http_status = NULL, error = NULL, attempts = 0, "
+                    f"checked_at = r.checked_at, {columns} FROM state.records AS r "
+                    "WHERE keys.key = r.key AND r.ask = 0 AND keys.done = 0").rowcount
+                if absent_is_not_found:
+                    self._db.execute(
+                        "UPDATE keys SET done = 1, status = 'not_found', http_status = NULL, attempts = 0, "
+                        "error = 'record is not found in the calling list as read whole', checked_at = ? "
+                        "WHERE done = 0", (epoch_ms(datetime.now(UTC)),))
+        finally:
+            self._db.execute("DETACH DATABASE state")
+        return int(resolved)
+
+    def add_previous(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """The previous run's values (``--previous``), one row a key, the first row of a key kept."""
+        with self._transaction():
+            self._db.executemany(f"INSERT OR IGNORE INTO previous VALUES ({','.join('?' * 12)})", rows)
+
+    def previous(self, texts: Sequence[str]) -> list[tuple[Any, ...]]:
+        """``(key, run_id, status, completed, ...)`` of the previous table for those of ``texts`` it holds."""
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(texts), _LOOKUP_CHUNK):
+            chunk = texts[start:start + _LOOKUP_CHUNK]
+            found.extend(self._db.execute(f"SELECT * FROM previous WHERE key IN ({','.join('?' * len(chunk))})",
+                                          chunk))
+        return found
 
     def note(self, name: str) -> str | None:
         """A value the run noted for its resumption (e.g. the strategy it chose)."""
@@ -253,6 +292,37 @@ class _Transaction:
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def noted_run(path: Path, *, retry_errors: bool) -> str | None:
+    """The run identity an existing journal noted, when a run would resume it; None otherwise.
+
+    Read before the journal is opened, so that the run's output paths can be expanded first. A
+    journal kept for ``--retry-errors`` is resumed only by such a run; anything unreadable here is
+    left for ``Journal.open`` to report.
+    """
+    if not path.is_file():
+        return None
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = dict(connection.execute("SELECT name, value FROM meta WHERE name IN ('note:run', 'finished')"))
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError:
+        return None
+    if "finished" in rows and not retry_errors:
+        return None
+    return rows.get("note:run")
+
+
+def _add_missing_columns(connection: sqlite3.Connection, tables: tuple[str, ...]) -> None:
+    # A journal kept by an older reconciler (killed, or kept for --retry-errors) resumes as it is.
+    for table in tables:
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        for name, kind in ADDED_COLUMNS:
+            if name not in present:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 def discard_files(path: Path) -> None:

@@ -6,13 +6,16 @@ published only when whole (``TableWriter``); its counts are taken from the rows 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reconciler.config import ReconcileConfig
 from reconciler.input.keys import key_texts
 from reconciler.input.read import BadRows, InputSpec, read_batches
 from reconciler.journal.store import Journal
+from reconciler.output.changes import PreviousLookup, change_batch, changes_schema
+from reconciler.output.history import RunIdentity
 from reconciler.output.join import join_batch, plan_output, unmatched_batch, unmatched_layout
 from reconciler.output.tally import OutputTally
 from reconciler.output.writer import TableWriter, output_format_for
@@ -21,28 +24,46 @@ from reconciler.reporting.progress import Progress
 _UNMATCHED_CHUNK = 10_000
 
 
-def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec,
-                 progress: Progress | None = None, check_stop: Callable[[], None] = lambda: None) -> OutputTally:
-    """One output row per input row, in order; ``check_stop`` raises to stop between batches."""
+def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec, run: RunIdentity,
+                 progress: Progress | None = None, check_stop: Callable[[], None] = lambda: None, *,
+                 entry_names: Sequence[str] | None = None, previous: PreviousLookup | None = None) -> OutputTally:
+    """One output row per input row, in order; ``check_stop`` raises to stop between batches.
+
+    ``entry_names``: the entry columns to write (default: those the journal saw); ``previous``: the
+    previous run's values, to write the change feed at ``config.changes_path`` in the same pass.
+    """
     progress = progress or Progress()
     fmt, gzipped = output_format_for(config.output_path, config.output_format)
-    layout = plan_output(spec.schema, journal.field_names("entry"), journal.field_names("extra"))
+    layout = plan_output(spec.schema, journal.field_names("entry") if entry_names is None else entry_names)
     tally = OutputTally()
-    with TableWriter(config.output_path, layout.schema, fmt, gzipped=gzipped) as writer:
+    with contextlib.ExitStack() as files:
+        writer = files.enter_context(TableWriter(config.output_path, layout.schema, fmt, gzipped=gzipped))
+        feed = _feed(files, config, spec, previous)
         for batch in read_batches(spec, BadRows(skip=config.skip_bad_rows)):
             check_stop()
-            joined = join_batch(batch, key_texts(batch, spec.key_columns), journal.lookup, layout)
+            texts = key_texts(batch, spec.key_columns)
+            joined = join_batch(batch, texts, journal.lookup, layout, run)
             tally.add(joined)
             writer.write(joined)
+            if feed is not None and previous is not None:
+                feed.write(change_batch(joined, texts, previous, feed.schema))
             progress.done = tally.rows
             del joined  # not alive beside the next batch's while that one is read and joined
     return tally
 
 
+def _feed(files: contextlib.ExitStack, config: ReconcileConfig, spec: InputSpec,
+          previous: PreviousLookup | None) -> TableWriter | None:
+    if config.changes_path is None or previous is None:
+        return None
+    fmt, gzipped = output_format_for(config.changes_path, None)
+    return files.enter_context(TableWriter(config.changes_path, changes_schema(spec.schema), fmt, gzipped=gzipped))
+
+
 def write_unmatched(path: Path, journal: Journal) -> None:
     """The scanned list's records that no input key matched, in list order."""
     fmt, gzipped = output_format_for(path, None)
-    layout = unmatched_layout(journal.field_names("entry"), journal.field_names("extra"))
+    layout = unmatched_layout(journal.field_names("entry"))
     with TableWriter(path, layout.schema, fmt, gzipped=gzipped) as writer:
         after = -1
         while rows := journal.listed.unmatched(after, _UNMATCHED_CHUNK):

@@ -75,7 +75,7 @@ class TableWriter:
     """Collects batches into a temporary file; ``commit`` publishes it atomically."""
 
     def __init__(self, path: Path, schema: pa.Schema, fmt: FileFormat, *, gzipped: bool) -> None:
-        self.path = path
+        self.path, self.schema = path, schema
         self._format = fmt
         # A killed run's temporary table; the journal's lock means no other run is writing this output.
         for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):

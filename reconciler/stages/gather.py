@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from reconciler.config import ReconcileConfig
+from reconciler.journal.state import State
 from reconciler.journal.store import Journal
 from reconciler.lookup import RecordSource
 from reconciler.reporting.progress import Progress
+from reconciler.stages.incremental import SyncOutcome, SyncPolicy, gather_incrementally
 from reconciler.stages.query import KeyQuerier
 from reconciler.stages.scan import ListScanner
 from reconciler.stages.strategy import choose_strategy, list_size, scan_requests, settled_strategy
@@ -27,6 +30,7 @@ class Gathered:
     list_size: int | None = None
     requests_sent: int = 0
     retries: int = 0
+    sync: SyncOutcome | None = None  # incremental: how the state was brought up to date
 
 
 def needs_server(journal: Journal) -> bool:
@@ -37,11 +41,18 @@ def needs_server(journal: Journal) -> bool:
 
 async def gather_results(config: ReconcileConfig, journal: Journal, key_columns: Sequence[str],
                          source: RecordSource, progress: Progress,
-                         on_stop: Callable[[Callable[[], None]], None]) -> Gathered:
+                         on_stop: Callable[[Callable[[], None]], None], *, state: State | None = None) -> Gathered:
     """Ask ``source`` until every key has a result (or a stop was requested)."""
     strategy, size = await _choose(config, journal, source)
     journal.set_note("strategy", strategy)
-    if strategy == "scan":
+    sync = None
+    if strategy == "incremental":
+        if state is None:
+            raise ValueError("the incremental strategy needs a state")  # ReconcileConfig refuses it earlier
+        policy = SyncPolicy(full_refresh_after=timedelta(seconds=config.full_refresh_after),
+                            overlap=timedelta(seconds=config.overlap))
+        sync = await gather_incrementally(journal, state, source, key_columns, policy, config, progress, on_stop)
+    elif strategy == "scan":
         scanner = ListScanner(journal, source, key_columns)
         on_stop(scanner.stop)
         progress.start_phase("scanning", total=scan_requests(size) if size is not None else None, unit="pages")
@@ -58,7 +69,7 @@ async def gather_results(config: ReconcileConfig, journal: Journal, key_columns:
         await querier.run()
     stats = getattr(source, "stats", None)
     return Gathered(strategy=strategy, list_size=size, requests_sent=int(getattr(stats, "requests_sent", 0)),
-                    retries=int(getattr(stats, "retries", 0)))
+                    retries=int(getattr(stats, "retries", 0)), sync=sync)
 
 
 async def _choose(config: ReconcileConfig, journal: Journal, source: RecordSource) -> tuple[str, int | None]:

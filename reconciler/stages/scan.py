@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from reconciler.input.keys import key_text_of
+from reconciler.input.keys import entry_key_text
 from reconciler.journal.store import Journal
 from reconciler.lookup import ListedRecord, RecordSource
 
@@ -19,11 +19,7 @@ PAGE_SIZE = 1000
 
 def listed_key(record: ListedRecord, key_columns: Sequence[str]) -> str | None:
     """The key text of a listed record, or None when it lacks a key field or has a blank one."""
-    folded = {name.casefold(): value for name, value in record.entry.items()}
-    values = [folded.get(column.casefold()) for column in key_columns]
-    if any(value is None or not value.strip() for value in values):
-        return None
-    return key_text_of([value for value in values if value is not None])
+    return entry_key_text(record.entry, key_columns)
 
 
 class ListScanner:

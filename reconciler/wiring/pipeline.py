@@ -6,19 +6,25 @@ the order, what is resumed, and when the journal may go.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import anyio
 
 from reconciler.config import ReconcileConfig
 from reconciler.errors import InputError, root_cause
+from reconciler.input.previous import open_previous, previous_rows
 from reconciler.input.read import BadRows, InputSpec, open_input
+from reconciler.journal.state import State
 from reconciler.journal.store import Journal
 from reconciler.lookup import LookupStatus, RecordSource
+from reconciler.output.changes import PreviousLookup
+from reconciler.output.history import RunIdentity
 from reconciler.output.join import colliding_input_columns
 from reconciler.output.tally import OutputTally
 from reconciler.output.write import write_output, write_unmatched
@@ -27,6 +33,7 @@ from reconciler.reporting.progress import Progress
 from reconciler.reporting.stats import RunStats
 from reconciler.stages.gather import Gathered, gather_results, needs_server
 from reconciler.stages.load_keys import load_keys
+from reconciler.wiring.identity import identify_run
 from reconciler.wiring.stop import StopRequest, watch_signals
 
 logger = logging.getLogger("reconciler.pipeline")
@@ -57,7 +64,20 @@ def prepare(config: ReconcileConfig) -> InputSpec:
         raise InputError(config.unmatched_path, "--unmatched must name a file of its own, not the input or output")
     if config.journal.resolve() in others | {config.unmatched_path.resolve() if config.unmatched_path else None}:
         raise InputError(config.journal, "--journal must name a file of its own, not the input or an output")
+    if config.changes_path is not None:
+        output_format_for(config.changes_path, None)
+        check_output_location(config.changes_path, config.input_path)
+        if config.changes_path.resolve() in others | {config.journal.resolve()}:
+            raise InputError(config.changes_path, "--changes must name a file of its own, not the input or output")
+    if config.previous_path is not None:
+        open_previous(config.previous_path, spec.key_columns)
     return spec
+
+
+def state_binding(config: ReconcileConfig, spec: InputSpec) -> dict[str, Any]:
+    """What a nightly state is bound to: one calling list in one campaign, read by one key."""
+    return {"tenant": config.target.tenant, "list": config.target.list_name, "campaign": config.target.campaign,
+            "dialect": config.target.dialect, "key_columns": list(spec.key_columns)}
 
 
 def binding(config: ReconcileConfig, spec: InputSpec) -> dict[str, Any]:
@@ -93,33 +113,41 @@ async def reconcile(config: ReconcileConfig, *, source_factory: SourceFactory = 
 async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, progress: Progress,
                      stop: StopRequest) -> RunStats:
     started = time.monotonic()
+    config, run = identify_run(config)
     spec = prepare(config)
-    bad_rows = BadRows(skip=config.skip_bad_rows)
-    journal = Journal.open(config.journal, binding(config, spec), fresh=config.fresh,
-                           retry_errors=config.retry_errors)
+    state = State.open(config.state_path, state_binding(config, spec)) if config.state_path else None
     try:
+        journal = Journal.open(config.journal, binding(config, spec), fresh=config.fresh,
+                               retry_errors=config.retry_errors)
+        stats = await _run_with_journal(config, run, spec, journal, state, source_factory, progress, stop, started)
+    finally:
+        if state is not None:
+            state.close()
+    return stats
+
+
+async def _run_with_journal(config: ReconcileConfig, run: RunIdentity, spec: InputSpec, journal: Journal,
+                            state: State | None, source_factory: SourceFactory, progress: Progress,
+                            stop: StopRequest, started: float) -> RunStats:
+    try:
+        journal.set_note("run", run.to_note())
         resumed = journal.keys_loaded
         if not resumed:
-            by_bytes = spec.total_rows is None  # CSV: the rows are known only once read
-            progress.start_phase("reading keys", total=spec.total_bytes if by_bytes else spec.total_rows,
-                                 unit="bytes" if by_bytes else "rows")
-            try:
-                await anyio.to_thread.run_sync(load_keys, journal, spec, bad_rows, progress, stop.check)
-            except InputError:
-                journal.discard()  # nothing was asked yet; a fixed input must not meet a stale journal
-                raise
+            await _load(journal, spec, BadRows(skip=config.skip_bad_rows), progress, stop)
+            if config.previous_path is not None:
+                await anyio.to_thread.run_sync(_load_previous, journal, config.previous_path, spec.key_columns)
         if config.retry_errors:
-            if resumed:
-                logger.info("asking again for the %s keys that ended in error", f"{journal.requeue_errors():,}")
-            else:
-                logger.info("--retry-errors: no journal of an earlier run at %s; asking for every key",
-                            config.journal)
-        gathered = await _gather(config, journal, spec, source_factory, progress, stop)
+            _requeue_errors(config, journal, resumed)
+        gathered = await _gather(config, journal, spec, state, source_factory, progress, stop)
         progress.start_phase("writing", total=journal.load_summary().get("rows"), unit="rows")
-        tally = await anyio.to_thread.run_sync(write_output, config, journal, spec, progress, stop.check)
+        tally = await anyio.to_thread.run_sync(functools.partial(
+            write_output, config, journal, spec, run, progress, stop.check,
+            entry_names=_entry_names(journal, state), previous=_previous(config, journal, state)))
         if config.unmatched_path is not None:
             await anyio.to_thread.run_sync(write_unmatched, config.unmatched_path, journal)
-        stats = _run_stats(config, journal, tally, gathered, time.monotonic() - started, resumed)
+        if state is not None:
+            state.remember_reported(journal.path, run.run_id)
+        stats = _run_stats(config, journal, tally, gathered, time.monotonic() - started, resumed, run)
     except BaseException:
         journal.close()
         raise
@@ -128,6 +156,46 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
     else:
         journal.discard()
     return stats
+
+
+async def _load(journal: Journal, spec: InputSpec, bad_rows: BadRows, progress: Progress, stop: StopRequest) -> None:
+    by_bytes = spec.total_rows is None  # CSV: the rows are known only once read
+    progress.start_phase("reading keys", total=spec.total_bytes if by_bytes else spec.total_rows,
+                         unit="bytes" if by_bytes else "rows")
+    try:
+        await anyio.to_thread.run_sync(load_keys, journal, spec, bad_rows, progress, stop.check)
+    except InputError:
+        journal.discard()  # nothing was asked yet; a fixed input must not meet a stale journal
+        raise
+
+
+def _load_previous(journal: Journal, path: Path, key_columns: tuple[str, ...]) -> None:
+    for rows in previous_rows(open_previous(path, key_columns)):
+        journal.add_previous(rows)
+
+
+def _requeue_errors(config: ReconcileConfig, journal: Journal, resumed: bool) -> None:
+    if resumed:
+        logger.info("asking again for the %s keys that ended in error", f"{journal.requeue_errors():,}")
+    else:
+        logger.info("--retry-errors: no journal of an earlier run at %s; asking for every key", config.journal)
+
+
+def _entry_names(journal: Journal, state: State | None) -> list[str]:
+    """Entry columns: every field the list has shown (the state remembers them across nights)."""
+    names = journal.field_names("entry")
+    if state is None:
+        return names
+    seen = {name.casefold() for name in names}
+    return names + [name for name in state.field_names() if name.casefold() not in seen]
+
+
+def _previous(config: ReconcileConfig, journal: Journal, state: State | None) -> PreviousLookup | None:
+    if config.changes_path is None:
+        return None
+    if config.previous_path is not None:
+        return journal.previous
+    return state.reported if state is not None else None
 
 
 def run(config: ReconcileConfig, *, source_factory: SourceFactory = default_source,
@@ -139,14 +207,15 @@ def run(config: ReconcileConfig, *, source_factory: SourceFactory = default_sour
     return anyio.run(main)
 
 
-async def _gather(config: ReconcileConfig, journal: Journal, spec: InputSpec, source_factory: SourceFactory,
-                  progress: Progress, stop: StopRequest) -> Gathered:
+async def _gather(config: ReconcileConfig, journal: Journal, spec: InputSpec, state: State | None,
+                  source_factory: SourceFactory, progress: Progress, stop: StopRequest) -> Gathered:
     stop.check()
     if not needs_server(journal):
         return Gathered()
     async with source_factory(config) as source:
         _show_source(progress, source)
-        gathered = await gather_results(config, journal, spec.key_columns, source, progress, stop.on_request)
+        gathered = await gather_results(config, journal, spec.key_columns, source, progress, stop.on_request,
+                                        state=state)
     stop.check()
     return gathered
 
@@ -163,9 +232,10 @@ def _show_source(progress: Progress, source: RecordSource) -> None:
 
 
 def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, gathered: Gathered,
-               seconds: float, resumed: bool) -> RunStats:
+               seconds: float, resumed: bool, run: RunIdentity) -> RunStats:
     loaded = journal.load_summary()
     return RunStats(
+        run_id=run.run_id, run_date=run.run_date,
         output_path=config.output_path, rows=tally.rows, distinct_keys=journal.distinct_keys(),
         by_status=dict(tally.by_status), top_dispositions=tally.dispositions.most_common(10),
         requests_sent=gathered.requests_sent, retries=gathered.retries, duration_seconds=seconds, resumed=resumed,

@@ -81,7 +81,17 @@ OPTIONS: tuple[Option, ...] = (
            "(a run with error rows keeps its journal for this)", switch=True),
     Option("--insecure", bool, "do not verify the server's TLS certificate (not for production)", switch=True),
     Option("--strategy", str, "query: one request per key; scan: read the whole list 1,000 records a request; "
-           "auto: whichever needs fewer requests [auto]", choices=STRATEGIES),
+           "auto: whichever needs fewer requests; incremental: only what changed since the last run "
+           "(with --state) [auto]", choices=STRATEGIES),
+    Option("--state", str, "nightly state file kept between runs (the list as last seen, what each run "
+           "reported); one per tenant, list, campaign, dialect and key", "PATH"),
+    Option("--full-refresh-after", str, "incremental: read the whole list again when the last full read is "
+           "older than this [7d]", "DURATION"),
+    Option("--overlap", str, "incremental: ask for changes from this long before the last change seen [10m]",
+           "DURATION"),
+    Option("--changes", str, "also write the rows whose status changed since the previous run "
+           "(.csv, .csv.gz or .parquet; needs --state or --previous)", "PATH"),
+    Option("--previous", str, "with --changes and no --state: the previous run's output table", "TABLE"),
     Option("--unmatched", str, "with scan: also write the list's records that no input key matched", "PATH"),
     Option("--report", str, "write a JSON run report here (for schedulers and alerts)", "PATH"),
     Option("--quiet", bool, "no progress output; errors and the summary only", switch=True),
@@ -233,7 +243,33 @@ def build_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> Rec
         retry_errors=bool(settings.get("retry_errors", False)),
         strategy=settings.get("strategy", "auto"),
         unmatched_path=Path(settings["unmatched"]) if settings.get("unmatched") else None,
+        changes_path=_path(settings, "changes"),
+        previous_path=_path(settings, "previous"),
+        state_path=_path(settings, "state"),
+        full_refresh_after=_duration(settings, "full_refresh_after", 7 * 86400.0),
+        overlap=_duration(settings, "overlap", 600.0),
     )
+
+
+def _path(settings: Mapping[str, Any], name: str) -> Path | None:
+    return Path(settings[name]) if settings.get(name) else None
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _duration(settings: Mapping[str, Any], name: str, default: float) -> float:
+    """Seconds from ``7d``, ``36h``, ``10m`` or ``90s``."""
+    text = settings.get(name)
+    if text is None:
+        return default
+    value = str(text).strip().lower()
+    try:
+        if value[-1:] in _UNITS and float(value[:-1]) >= 0:
+            return float(value[:-1]) * _UNITS[value[-1]]
+    except ValueError:
+        pass
+    raise InvalidOption("--" + name.replace("_", "-"), text, "a duration with its unit, e.g. 7d, 36h, 10m or 90s")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,312 @@
+"""The nightly state: a SQLite file that outlives runs and holds the calling list as last seen.
+
+One state serves one target (tenant, list, campaign, dialect, key columns); another target's state
+is refused. It holds every record of the list by key text with its entry and status (``records``),
+what the last run reported for each input key (``reported``, for the change feed), and the sync
+position: when the list was last read whole, and the high-water mark of the server's own times
+from which the next ``getChanged`` starts. Every page is applied in one transaction together with
+the position of the next, so a ``kill -9`` at any moment resumes where the last page ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import UsageError
+from reconciler.journal.lock import JournalLock
+from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
+from reconciler.lookup import ChangedRecord, ListedRecord
+
+STATE_VERSION = 1
+# The status fields a change feed compares, in the order of ``reconciler.output.changes.PREVIOUS_COLUMNS``.
+_COMPARED_FIELDS = ("completed", "last_disposition", "last_date", "last_phone", "last_call_duration", "last_agent",
+                    "total_attempts", "global_interaction_id", "completed_time")
+_RECORD_COLUMNS = """entry TEXT, completed INTEGER, last_disposition TEXT, last_date INTEGER, last_phone TEXT,
+    last_call_duration INTEGER, last_agent TEXT, total_attempts INTEGER, global_interaction_id TEXT,
+    completed_time INTEGER, extra TEXT, warnings INTEGER"""
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    key TEXT PRIMARY KEY, list_index INTEGER, checked_at INTEGER, generation INTEGER NOT NULL,
+    ask INTEGER NOT NULL DEFAULT 0, {_RECORD_COLUMNS}
+);
+CREATE INDEX IF NOT EXISTS records_to_ask ON records (ask) WHERE ask = 1;
+CREATE TABLE IF NOT EXISTS reported (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL,
+    {_RECORD_COLUMNS});
+CREATE TABLE IF NOT EXISTS fields (kind TEXT NOT NULL, name TEXT NOT NULL, folded TEXT NOT NULL,
+                                   PRIMARY KEY (kind, folded));
+"""
+_STORE = (f"INSERT OR REPLACE INTO records (key, list_index, checked_at, generation, ask, {', '.join(RECORD_FIELDS)}) "
+          f"VALUES ({','.join('?' * (5 + len(RECORD_FIELDS)))})")
+
+
+class StateMismatch(UsageError):
+    def __init__(self, path: Path, differences: list[str]) -> None:
+        self.path, self.differences = path, differences
+        super().__init__(f"{path}: this state belongs to another target ({'; '.join(differences)}); "
+                         "name a state file of its own for each tenant, list, campaign, dialect and key")
+
+
+class StateUnreadable(UsageError):
+    def __init__(self, path: Path, detail: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: not a usable reconciler state ({detail}); move it away to start afresh "
+                         "(the next run then reads the whole list)")
+
+
+class State:
+    """The list as last seen, and where the next sync starts; see the module's docstring."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, lock: JournalLock) -> None:
+        self._db, self.path, self._lock = connection, path, lock
+
+    @classmethod
+    def open(cls, path: Path, binding: Mapping[str, Any]) -> State:
+        """Open (or start) the state at ``path``; refuse a state of another target."""
+        lock = JournalLock(path)
+        try:
+            state = cls(_connect(path), path, lock)
+            state._bind(dict(binding))
+        except BaseException:
+            lock.close()
+            raise
+        return state
+
+    def close(self) -> None:
+        self._db.close()
+        self._lock.close()
+
+    # --- the sync position -------------------------------------------------------------------
+
+    def full_read_at(self) -> datetime | None:
+        """When the list was last read whole (this machine's clock: it only decides a refresh's age)."""
+        value = self._meta("full_read_at")
+        return None if value is None else datetime.fromisoformat(value)
+
+    def full_read_position(self) -> int | None:
+        """Where an unfinished full read goes on (``fromIndex``), None when none is under way."""
+        value = self._meta("full_read_next")
+        return None if value is None else int(value)
+
+    def start_full_read(self) -> int:
+        """Begin (or go on with) a full read; a new one gets a new generation of records."""
+        if self.full_read_position() is None:
+            generation = int(self._meta("generation") or 0) + 1
+            with self._transaction():
+                self._set_meta("generation", str(generation))
+                self._set_meta("full_read_next", "0")
+                self._set_meta("full_read_high_water", "")
+        return int(self._meta("generation") or 1)
+
+    def record_full_page(self, records: Sequence[tuple[str | None, ListedRecord]], next_index: int | None,
+                         checked_at: datetime) -> int:
+        """Store one getAll page and where the next starts; returns how many records had no usable key."""
+        generation = int(self._meta("generation") or 1)
+        rows = [(text, record.index, epoch_ms(checked_at), generation, 0, *record_row(record.entry, record.record))
+                for text, record in records if text is not None]
+        high = _latest([record.record.last_date for _, record in records if record.record is not None]
+                       + [record.record.completed_time for _, record in records if record.record is not None])
+        with self._transaction():
+            self._db.executemany(_STORE, rows)
+            self._raise_meta("full_read_high_water", high)
+            self._set_meta("full_read_next", "done" if next_index is None else str(next_index))
+            self._remember_fields(record.entry for _, record in records)
+        return len(records) - len(rows)
+
+    def finish_full_read(self, now: datetime, read_seconds: float) -> None:
+        """Forget the records the finished read did not see; the high-water mark is what it saw."""
+        generation = int(self._meta("generation") or 1)
+        with self._transaction():
+            self._db.execute("DELETE FROM records WHERE generation < ?", (generation,))
+            high = self._meta("full_read_high_water") or ""
+            self._set_meta("high_water", high)
+            # The read took this long: a change during it may lie that far behind the mark.
+            self._set_meta("catch_up_seconds", f"{read_seconds:.3f}")
+            self._set_meta("full_read_at", now.isoformat())
+            self._db.execute("DELETE FROM meta WHERE name IN ('full_read_next', 'full_read_high_water', "
+                             "'changes_next')")
+
+    def high_water(self) -> datetime | None:
+        """The latest server time the state has seen; None when no record has any time yet."""
+        value = self._meta("high_water")
+        return datetime.fromtimestamp(int(value) / 1000, UTC) if value else None
+
+    def catch_up_seconds(self) -> float:
+        return float(self._meta("catch_up_seconds") or 0.0)
+
+    def changes_position(self) -> datetime | None:
+        """Where an unfinished sync by changes goes on (its next ``fromTime``), None when none is."""
+        value = self._meta("changes_next")
+        return datetime.fromtimestamp(int(value) / 1000, UTC) if value else None
+
+    def start_changes(self, since: datetime) -> None:
+        if self.changes_position() is None:
+            self._set_meta("changes_next", str(epoch_ms(since)))
+
+    def record_changes(self, items: Sequence[tuple[str | None, ChangedRecord]], next_since: datetime | None,
+                       checked_at: datetime, *, resumable: bool = True) -> int:
+        """Apply one page of changed records and where the next page starts; returns the unkeyed ones.
+
+        A record whose status the page does not say exactly keeps its entry and is marked to be
+        asked; a record the state does not hold yet joins it (as the list gained it since the read).
+        """
+        generation = int(self._meta("generation") or 1)
+        rows = [(text, self._index_of(text), epoch_ms(checked_at), generation, int(record.record is None),
+                 *record_row(record.entry, record.record)) for text, record in items if text is not None]
+        with self._transaction():
+            self._db.executemany(_STORE, rows)
+            self._raise_meta("high_water", _latest([record.changed_at for _, record in items]))
+            if resumable:  # getChanged's position; getCompleted is asked again from the start
+                self._set_meta("changes_next", "" if next_since is None else str(epoch_ms(next_since)))
+            self._remember_fields(record.entry for _, record in items)
+        return len(items) - len(rows)
+
+    def finish_changes(self) -> None:
+        self._db.execute("DELETE FROM meta WHERE name = 'changes_next'")
+
+    # --- records ----------------------------------------------------------------------------------
+
+    def keys_to_ask(self, limit: int) -> list[str]:
+        """Records whose status a change did not say exactly: they are asked with Query a record."""
+        return [str(k) for (k,) in self._db.execute("SELECT key FROM records WHERE ask = 1 LIMIT ?", (limit,))]
+
+    def store_answers(self, answers: Iterable[tuple[str, Mapping[str, str | None], Any, datetime]]) -> None:
+        """Records asked one by one: ``(key text, entry, RecordStatus or None when not found, checked_at)``."""
+        generation = int(self._meta("generation") or 1)
+        found = [(text, self._index_of(text), epoch_ms(at), generation, 0, *record_row(entry, status))
+                 for text, entry, status, at in answers if status is not None]
+        gone = [(text,) for text, _, status, _ in answers if status is None]
+        with self._transaction():
+            self._db.executemany(_STORE, found)
+            self._db.executemany("DELETE FROM records WHERE key = ?", gone)
+            self._remember_fields(entry for _, entry, status, _ in answers if status is not None)
+
+    def absorb_answers(self, journal: Path) -> None:
+        """Keys this run asked one by one (Query a record): found ones join the state, not found ones leave it."""
+        generation = int(self._meta("generation") or 1)
+        fields = ", ".join(RECORD_FIELDS)
+        with self._attached(journal), self._transaction():
+            self._db.execute(
+                f"INSERT OR REPLACE INTO records (key, list_index, checked_at, generation, ask, {fields}) "
+                f"SELECT k.key, (SELECT r.list_index FROM records r WHERE r.key = k.key), k.checked_at, ?, 0, "
+                f"{', '.join('k.' + name for name in RECORD_FIELDS)} FROM run.keys k "
+                "WHERE k.done = 1 AND k.status = 'found' AND k.attempts > 0", (generation,))
+            self._db.execute("DELETE FROM records WHERE key IN (SELECT key FROM run.keys "
+                             "WHERE done = 1 AND status = 'not_found' AND attempts > 0)")
+
+    def remember_reported(self, journal: Path, run_id: str) -> None:
+        """What this run's table said for each of its keys, for the next run's change feed."""
+        fields = ", ".join(RECORD_FIELDS)
+        with self._attached(journal), self._transaction():
+            self._db.execute(
+                f"INSERT OR REPLACE INTO reported (key, run_id, status, {fields}) SELECT key, ?, status, {fields} "
+                "FROM run.keys WHERE done = 1 AND status IN ('found', 'not_found')", (run_id,))
+
+    def reported(self, texts: Sequence[str]) -> list[tuple[Any, ...]]:
+        """``(key, *PREVIOUS_COLUMNS)`` of the last report for those of ``texts`` that have one."""
+        found: list[tuple[Any, ...]] = []
+        columns = "key, run_id, status, " + ", ".join(_COMPARED_FIELDS)
+        for start in range(0, len(texts), 500):
+            chunk = texts[start:start + 500]
+            found.extend(self._db.execute(
+                f"SELECT {columns} FROM reported WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    def record_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def field_names(self) -> list[str]:
+        """Every entry field name the list has shown, in first-seen order: the table keeps these columns."""
+        return [str(n) for (n,) in self._db.execute("SELECT name FROM fields WHERE kind = 'entry' ORDER BY rowid")]
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _attached(self, journal: Path) -> Iterator[None]:
+        # Statements over both files; each file's commit is atomic on its own, and every step is idempotent.
+        self._db.execute("ATTACH DATABASE ? AS run", (str(journal),))
+        try:
+            yield
+        finally:
+            self._db.execute("DETACH DATABASE run")
+
+    def _index_of(self, text: str) -> int | None:
+        row = self._db.execute("SELECT list_index FROM records WHERE key = ?", (text,)).fetchone()
+        return None if row is None else row[0]
+
+    def _bind(self, binding: dict[str, Any]) -> None:
+        stored = self._meta("binding")
+        if stored is None:
+            self._set_meta("binding", json.dumps(binding, sort_keys=True))
+            self._set_meta("version", str(STATE_VERSION))
+            return
+        previous = json.loads(stored)
+        differences = [f"{name}: was {previous.get(name)!r}, now {binding.get(name)!r}"
+                       for name in sorted(set(previous) | set(binding)) if previous.get(name) != binding.get(name)]
+        if differences:
+            raise StateMismatch(self.path, differences)
+
+    def _remember_fields(self, entries: Iterable[Mapping[str, object]]) -> None:
+        names = {name.casefold(): name for entry in entries for name in entry}
+        self._db.executemany("INSERT OR IGNORE INTO fields (kind, name, folded) VALUES ('entry', ?, ?)",
+                             [(name, folded) for folded, name in names.items()])
+
+    def _raise_meta(self, name: str, moment: datetime | None) -> None:
+        if moment is None:
+            return
+        current = self._meta(name)
+        if not current or int(current) < epoch_ms(moment):
+            self._set_meta(name, str(epoch_ms(moment)))
+
+    def _meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, name: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._db
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN")
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    existed = path.exists() and path.stat().st_size > 0
+    try:
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        if existed:
+            tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not {"meta", "records", "reported"} <= tables:
+                connection.close()
+                raise StateUnreadable(path, "it is an SQLite file, but not a reconciler state")
+        connection.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        raise StateUnreadable(path, str(exc)) from exc
+    return connection
+
+
+def _latest(moments: Iterable[datetime | None]) -> datetime | None:
+    known = [moment for moment in moments if moment is not None]
+    return max(known) if known else None

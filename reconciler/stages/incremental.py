@@ -1,0 +1,173 @@
+"""The incremental strategy: bring the nightly state up to date, then answer the keys from it.
+
+A first run, or one whose last full read is older than ``full_refresh_after``, reads the whole list
+with getAll pages into the state. Any other run asks ``getChanged`` and ``getCompleted`` from the
+state's high-water mark (the server's own latest time, never this machine's clock), less an overlap
+window (and less however long the last full read took, as a change during it may lie that far
+behind the mark). Pages go on from the latest time of the page before: the records at that time
+come again, and storing by key makes that harmless. A full page whose items all share one time
+cannot be paged past: the run then reads the list whole rather than skip a record.
+
+Keys the state holds take their status from it; the rest (keys the list gained since, and records
+whose change did not say their whole status) are asked with Query a record, and the answers join
+the state. Deleted records are only seen by a full read (or by asking): getChanged does not tell.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from reconciler.config import ReconcileConfig
+from reconciler.input.keys import entry_key_text
+from reconciler.journal.state import State
+from reconciler.journal.store import Journal
+from reconciler.lookup import ChangedRecord, RecordSource
+from reconciler.reporting.progress import Progress
+from reconciler.stages.query import KeyQuerier
+from reconciler.stages.scan import PAGE_SIZE
+
+logger = logging.getLogger("reconciler.incremental")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncPolicy:
+    """When a full read is due, and how far back the changes are asked."""
+
+    full_refresh_after: timedelta = timedelta(days=7)
+    overlap: timedelta = timedelta(minutes=10)
+
+
+@dataclass
+class SyncOutcome:
+    """What bringing the state up to date took."""
+
+    full_read: bool = False
+    reason: str = ""
+    pages: int = 0
+    changed: int = 0
+    unkeyed: int = 0
+
+
+class TiedPage(Exception):
+    """A full page of changes all at one time: paging by time cannot go past it."""
+
+
+class ListSync:
+    """Brings one state up to date with the server (see the module's docstring)."""
+
+    def __init__(self, state: State, source: RecordSource, key_columns: Sequence[str], policy: SyncPolicy, *,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._state, self._source, self._keys = state, source, tuple(key_columns)
+        self._policy, self._now, self._clock = policy, now, clock
+        self.outcome = SyncOutcome()
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Fetch no further page; what is stored stays, and a rerun goes on from there."""
+        self.stopped = True
+
+    def full_read_due(self) -> str | None:
+        """Why the list must be read whole this run, or None when its changes will do."""
+        if self._state.full_read_position() is not None:
+            return "an interrupted full read goes on"
+        read_at = self._state.full_read_at()
+        if read_at is None:
+            return "the state holds no full read yet"
+        if self._now() - read_at > self._policy.full_refresh_after:
+            return f"the last full read ({read_at:%Y-%m-%d %H:%M} UTC) is older than --full-refresh-after"
+        if self._state.changes_position() is None and self._state.high_water() is None:
+            return "no record of the list has a time to go on from"
+        return None
+
+    async def run(self) -> SyncOutcome:
+        reason = self.full_read_due()
+        if reason is None:
+            try:
+                await self._sync_changes()
+                return self.outcome
+            except TiedPage as tied:
+                reason = str(tied)
+        self.outcome.full_read, self.outcome.reason = True, reason
+        logger.info("reading the whole list: %s", reason)
+        await self._read_whole_list()
+        return self.outcome
+
+    async def _read_whole_list(self) -> None:
+        started = self._clock()
+        self._state.start_full_read()
+        position = self._state.full_read_position()
+        while position is not None:
+            if self.stopped:
+                return
+            page = await self._source.fetch_page(position, PAGE_SIZE)
+            self.outcome.pages += 1
+            position = page[-1].index + 1 if len(page) == PAGE_SIZE else None
+            keyed = [(entry_key_text(record.entry, self._keys), record) for record in page]
+            self.outcome.unkeyed += self._state.record_full_page(keyed, position, self._now())
+        self._state.finish_full_read(self._now(), self._clock() - started)
+
+    async def _sync_changes(self) -> None:
+        mark = self._state.high_water() or EPOCH
+        window = max(self._policy.overlap, timedelta(seconds=self._state.catch_up_seconds()))
+        since = max(mark - window, EPOCH)
+        self._state.start_changes(since)
+        await self._page_through(self._source.fetch_changes, self._state.changes_position() or since, resumable=True)
+        # getCompleted tells the whole status of a completed record, completedTime included.
+        await self._page_through(self._source.fetch_completed, since, resumable=False)
+        if not self.stopped:
+            self._state.finish_changes()
+
+    async def _page_through(self, fetch: Callable[[datetime, int], object], since: datetime, *,
+                            resumable: bool) -> None:
+        while not self.stopped:
+            page: list[ChangedRecord] = await fetch(since, PAGE_SIZE)  # type: ignore[misc]
+            self.outcome.pages += 1
+            following = _next_since(page, since)
+            keyed = [(entry_key_text(item.entry, self._keys), item) for item in page]
+            self.outcome.unkeyed += self._state.record_changes(keyed, following, self._now(), resumable=resumable)
+            self.outcome.changed += len(page)
+            if following is None:
+                return
+            since = following
+
+
+def _next_since(page: list[ChangedRecord], since: datetime) -> datetime | None:
+    """Where the page after ``page`` starts; None when ``page`` was the last."""
+    if len(page) < PAGE_SIZE:
+        return None
+    latest = max((item.changed_at for item in page if item.changed_at is not None), default=None)
+    if latest is None or latest <= since:
+        raise TiedPage(f"a full page of {len(page):,} changes all at {since:%Y-%m-%d %H:%M:%S.%f} UTC "
+                       "cannot be paged past by time")
+    return latest
+
+
+async def gather_incrementally(journal: Journal, state: State, source: RecordSource, key_columns: Sequence[str],
+                               policy: SyncPolicy, config: ReconcileConfig, progress: Progress,
+                               on_stop: Callable[[Callable[[], None]], None]) -> SyncOutcome:
+    """Sync the state, answer the pending keys from it, and ask the server about the rest."""
+    sync = ListSync(state, source, key_columns, policy)
+    on_stop(sync.stop)
+    progress.start_phase("syncing the list", total=None, unit="pages")
+    progress.counter = lambda: sync.outcome.pages
+    outcome = await sync.run()
+    if sync.stopped:
+        return outcome
+    journal.resolve_from_state(state.path, absent_is_not_found=outcome.full_read)
+    pending = journal.pending_count()
+    if pending:
+        querier = KeyQuerier(journal, source, key_columns, concurrency=config.policy.concurrency,
+                             failure_span=config.policy.failure_span)
+        on_stop(querier.stop)
+        progress.start_phase("querying", total=pending, unit="keys")
+        progress.counters = querier.counters
+        progress.counter = lambda: querier.counters.done
+        await querier.run()
+    state.absorb_answers(journal.path)
+    return outcome
