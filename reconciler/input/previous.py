@@ -53,6 +53,8 @@ def _column(spec: InputSpec, batch: pa.RecordBatch, name: str) -> pa.Array:
         return pa.nulls(batch.num_rows, pa.string() if name not in _TYPES else _TYPES[name])
     column = batch.column(name)
     wanted = _TYPES.get(name, pa.string())
+    if spec.format == "csv":  # CSV cannot tell an empty text from a missing value: both are missing here
+        column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
     try:
         if pa.types.is_string(column.type) and wanted == pa.bool_():
             column = pc.equal(pc.utf8_lower(column), "true")

@@ -22,6 +22,7 @@ class OutputTally:
     dispositions: Counter[str] = field(default_factory=Counter)
     completed: int = 0
     first_errors: list[dict[str, object]] = field(default_factory=list)
+    changed_rows: int = 0  # rows of the change feed, when one is written
 
     def add(self, batch: pa.RecordBatch) -> None:
         if len(self.first_errors) < FIRST_ERRORS_KEPT:

@@ -46,7 +46,9 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
             tally.add(joined)
             writer.write(joined)
             if feed is not None and previous is not None:
-                feed.write(change_batch(joined, texts, previous, feed.schema))
+                changed = change_batch(joined, texts, previous, feed.schema)
+                feed.write(changed)
+                tally.changed_rows += changed.num_rows
             progress.done = tally.rows
             del joined  # not alive beside the next batch's while that one is read and joined
     return tally

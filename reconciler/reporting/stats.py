@@ -10,6 +10,16 @@ from reconciler.lookup import LookupStatus
 
 
 @dataclass(frozen=True, kw_only=True)
+class SyncFigures:
+    """How an incremental run brought its state up to date."""
+
+    full_read: bool
+    reason: str  # why the list was read whole, when it was
+    pages: int
+    changed: int  # items of getChanged and getCompleted pages
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunStats:
     """The figures of one finished run."""
 
@@ -34,6 +44,10 @@ class RunStats:
     journal_kept: Path | None = None  # when error rows remain, for --retry-errors
     run_id: str = ""  # recon_run_id of every row
     run_date: date | None = None  # recon_run_date
+    sync: SyncFigures | None = None  # incremental: how the state was brought up to date
+    asked_one_by_one: int = 0  # incremental: keys asked with Query a record
+    changes_path: Path | None = None  # with --changes
+    changed_rows: int = 0
 
     @property
     def errors(self) -> int:

@@ -51,6 +51,9 @@ def _details(stats: RunStats, label: int) -> list[str]:
         details.append(("bad rows skipped", f"{stats.bad_rows_skipped:,} (lines {_lines(stats.bad_row_lines)})"))
     if stats.warnings:
         details.append(("warnings", f"{stats.warnings:,} values could not be read and were left null"))
+    if stats.changes_path is not None:
+        details.append(("changes", f"{rows(stats.changed_rows)} changed since the previous run: "
+                                   f"{stats.changes_path}"))
     if stats.unmatched_records is not None:
         details.append(("unmatched", f"{stats.unmatched_records:,} records of the list no input key asked for"))
     details.append(("output", str(stats.output_path)))
@@ -70,6 +73,10 @@ def _count(stats: RunStats, status: LookupStatus) -> int:
 
 
 def _strategy(stats: RunStats) -> str:
+    if stats.strategy == "incremental" and stats.sync is not None:
+        how = ("the whole list read again: " + stats.sync.reason) if stats.sync.full_read else \
+            f"{stats.sync.changed:,} changed records in {stats.sync.pages:,} pages"
+        return f"incremental ({how}; {stats.asked_one_by_one:,} keys asked one by one)"
     if stats.strategy == "scan":
         size = f", a list of {stats.list_size:,} records" if stats.list_size is not None else ""
         return f"scan (the list read in pages of 1,000{size})"

@@ -51,6 +51,7 @@ class SyncOutcome:
     pages: int = 0
     changed: int = 0
     unkeyed: int = 0
+    asked: int = 0  # keys asked one by one after the sync
 
 
 class TiedPage(Exception):
@@ -72,21 +73,8 @@ class ListSync:
         """Fetch no further page; what is stored stays, and a rerun goes on from there."""
         self.stopped = True
 
-    def full_read_due(self) -> str | None:
-        """Why the list must be read whole this run, or None when its changes will do."""
-        if self._state.full_read_position() is not None:
-            return "an interrupted full read goes on"
-        read_at = self._state.full_read_at()
-        if read_at is None:
-            return "the state holds no full read yet"
-        if self._now() - read_at > self._policy.full_refresh_after:
-            return f"the last full read ({read_at:%Y-%m-%d %H:%M} UTC) is older than --full-refresh-after"
-        if self._state.changes_position() is None and self._state.high_water() is None:
-            return "no record of the list has a time to go on from"
-        return None
-
     async def run(self) -> SyncOutcome:
-        reason = self.full_read_due()
+        reason = full_read_due(self._state, self._policy, self._now())
         if reason is None:
             try:
                 await self._sync_changes()
@@ -113,7 +101,7 @@ class ListSync:
         self._state.finish_full_read(self._now(), self._clock() - started)
 
     async def _sync_changes(self) -> None:
-        mark = self._state.high_water() or EPOCH
+        mark = self._state.high_water() or EPOCH  # no record had a time yet: every change there is
         window = max(self._policy.overlap, timedelta(seconds=self._state.catch_up_seconds()))
         since = max(mark - window, EPOCH)
         self._state.start_changes(since)
@@ -135,6 +123,18 @@ class ListSync:
             if following is None:
                 return
             since = following
+
+
+def full_read_due(state: State, policy: SyncPolicy, now: datetime) -> str | None:
+    """Why the list must be read whole this run, or None when its changes will do."""
+    if state.full_read_position() is not None:
+        return "an interrupted full read goes on"
+    read_at = state.full_read_at()
+    if read_at is None:
+        return "the state holds no full read yet"
+    if now - read_at > policy.full_refresh_after:
+        return f"the last full read ({read_at:%Y-%m-%d %H:%M} UTC) is older than --full-refresh-after"
+    return None
 
 
 def _next_since(page: list[ChangedRecord], since: datetime) -> datetime | None:
@@ -160,7 +160,7 @@ async def gather_incrementally(journal: Journal, state: State, source: RecordSou
     if sync.stopped:
         return outcome
     journal.resolve_from_state(state.path, absent_is_not_found=outcome.full_read)
-    pending = journal.pending_count()
+    pending = outcome.asked = journal.pending_count()
     if pending:
         querier = KeyQuerier(journal, source, key_columns, concurrency=config.policy.concurrency,
                              failure_span=config.policy.failure_span)

@@ -12,18 +12,21 @@ from __future__ import annotations
 import math
 import tempfile
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from yarl import URL
 
 from reconciler.config import ReconcileConfig
-from reconciler.input.read import BadRows
+from reconciler.input.read import BadRows, InputSpec
+from reconciler.journal.state import State
 from reconciler.journal.store import Journal
 from reconciler.reporting.summary import rows
+from reconciler.stages.incremental import SyncPolicy, full_read_due
 from reconciler.stages.load_keys import load_keys
 from reconciler.stages.strategy import choose_strategy, list_size, scan_requests, settled_strategy
 from reconciler.wiring.identity import identify_run
-from reconciler.wiring.pipeline import SourceFactory, binding, default_source, prepare
+from reconciler.wiring.pipeline import SourceFactory, binding, default_source, prepare, state_binding
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,13 +64,35 @@ async def plan_run(config: ReconcileConfig, *, offline: bool,
             await source.fetch_page(0, 1)
             if settled != "query":  # auto's choice, or a scan's request count, depends on it
                 size = await list_size(source)
-    strategy, requests, count = _expected(settled, distinct, size)
+    if settled == "incremental":
+        strategy, requests, count = "incremental", _incremental_requests(config, spec, size), None
+    else:
+        strategy, requests, count = _expected(settled, distinct, size)
     rate = config.policy.rate
     return Plan(rows=int(loaded["rows"]), distinct_keys=distinct, invalid_rows=int(loaded["invalid_rows"]),
                 bad_rows=int(loaded.get("bad_rows", 0)), key_columns=spec.key_columns, strategy=strategy,
                 expected_requests=requests,
                 expected_seconds=None if math.isinf(rate) or count is None else count / rate,
                 server_checked=not offline, list_size=size)
+
+
+def _incremental_requests(config: ReconcileConfig, spec: InputSpec, size: int | None) -> str:
+    """What an incremental run would ask, by what its state says (the state is only read)."""
+    pages = f"{scan_requests(size):,} getAll pages" if size is not None else "one getAll page per 1,000 records"
+    if config.state_path is None or not config.state_path.exists():
+        return f"a full read of the list ({pages}: the state {config.state_path} does not exist yet)"
+    state = State.open(config.state_path, state_binding(config, spec))
+    try:
+        due = full_read_due(state, SyncPolicy(full_refresh_after=timedelta(seconds=config.full_refresh_after)),
+                            datetime.now(UTC))
+        mark = state.high_water()
+    finally:
+        state.close()
+    if due is not None:
+        return f"a full read of the list ({pages}: {due})"
+    since = f"{mark:%Y-%m-%d %H:%M:%S} UTC" if mark is not None else "the start"
+    return (f"getChanged and getCompleted pages from {since} less the overlap (one per 1,000 changed records), "
+            "plus one per key the state does not hold")
 
 
 def _expected(settled: str | None, distinct: int, size: int | None) -> tuple[str, str, int | None]:

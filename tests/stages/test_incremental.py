@@ -1,0 +1,143 @@
+"""The incremental strategy with an in-memory campaign: full read, changes, ties, new keys, the invariant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fakes import config
+
+from reconciler.errors import InvalidOption
+from reconciler.journal.state import StateMismatch
+from reconciler.wiring.pipeline import run
+from stages.campaign import MovingCampaign
+
+HOW_ASKED = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at",
+             "recon_run_id", "recon_run_date"]
+
+
+def write_keys(tmp_path: Path, keys: list[str]) -> None:
+    (tmp_path / "keys.csv").write_text("account_id\n" + "".join(f"{k}\n" for k in keys))
+
+
+def nightly(tmp_path: Path, campaign: MovingCampaign, output: str = "night.parquet", **options: object) -> pa.Table:
+    cfg = config(tmp_path, output_name=output, key_columns=("account_id",), strategy="incremental",
+                 state_path=tmp_path / "list.state", **options)
+    run(cfg, source_factory=campaign.factory())
+    return pq.read_table(tmp_path / output)
+
+
+def scanned(tmp_path: Path, campaign: MovingCampaign) -> pa.Table:
+    fresh = MovingCampaign(0)
+    fresh.records = dict(campaign.records)
+    run(config(tmp_path, output_name="scan.parquet", key_columns=("account_id",), strategy="scan"),
+        source_factory=fresh.factory())
+    return pq.read_table(tmp_path / "scan.parquet")
+
+
+def same_but_lookup(one: pa.Table, other: pa.Table) -> bool:
+    return bool(one.drop_columns(HOW_ASKED).equals(other.drop_columns(HOW_ASKED)))
+
+
+KEYS = [f"{i:06d}" for i in range(0, 2500, 7)] + ["999999"]
+
+
+def test_the_first_night_reads_the_list_whole_and_equals_a_scan(tmp_path: Path) -> None:
+    write_keys(tmp_path, KEYS)
+    campaign = MovingCampaign(2500)
+    campaign.call("000007")
+    table = nightly(tmp_path, campaign)
+    assert campaign.pages["getAll"] == 3 and sum(campaign.asked.values()) == 0
+    assert same_but_lookup(table, scanned(tmp_path, campaign))
+    assert table.column("recon_status").to_pylist()[-1] == "not_found"
+
+
+def test_the_next_night_asks_only_what_changed_and_still_equals_a_scan(tmp_path: Path) -> None:
+    write_keys(tmp_path, KEYS)
+    campaign = MovingCampaign(2500)
+    nightly(tmp_path, campaign)
+    campaign.call("000000", "Sale", agent="bob")
+    campaign.call("000014")
+    campaign.call("000014", "Busy")
+    campaign.complete("000021")
+    campaign.call("000003")  # on the list, asked by no key
+    campaign.pages.clear()
+
+    table = nightly(tmp_path, campaign, "night2.parquet")
+    assert campaign.pages == {"getChanged": 1, "getCompleted": 1}
+    # Keys on the list are answered from the state; one it lacks may have joined the list since: asked.
+    assert campaign.asked == {("999999",): 1}
+    assert same_but_lookup(table, scanned(tmp_path, campaign))
+    rows = {r["account_id"]: r for r in table.to_pylist()}
+    assert rows["000014"]["totalAttempts"] == 2 and rows["000014"]["lastDisposition"] == "Busy"
+    assert rows["000021"]["completed"] is True and rows["000021"]["completedTime"] is not None
+
+
+def test_keys_the_state_lacks_are_asked_one_by_one_and_join_it(tmp_path: Path) -> None:
+    write_keys(tmp_path, ["000001"])
+    campaign = MovingCampaign(10)
+    nightly(tmp_path, campaign)
+    campaign.add("777777")
+    write_keys(tmp_path, ["000001", "777777", "888888"])
+    campaign.asked.clear()
+    table = nightly(tmp_path, campaign, "night2.parquet")
+    assert campaign.asked == {("777777",): 1, ("888888",): 1}
+    assert table.column("recon_status").to_pylist() == ["found", "found", "not_found"]
+    campaign.asked.clear()
+    nightly(tmp_path, campaign, "night3.parquet")
+    assert campaign.asked == {("888888",): 1}  # 777777 is in the state now
+
+
+def test_a_full_page_of_changes_at_one_time_falls_back_to_a_full_read(tmp_path: Path) -> None:
+    write_keys(tmp_path, KEYS)
+    campaign = MovingCampaign(2500)
+    nightly(tmp_path, campaign)
+    at = campaign.tick()
+    for i in range(1200):  # a bulk action stamps them all alike
+        campaign.call(f"{i:06d}", "Busy", at=at)
+    campaign.pages.clear()
+    table = nightly(tmp_path, campaign, "night2.parquet")
+    assert campaign.pages["getAll"] == 3  # paging by time could not go past the tie
+    assert same_but_lookup(table, scanned(tmp_path, campaign))
+
+
+def test_changes_spread_over_pages_are_all_seen(tmp_path: Path) -> None:
+    write_keys(tmp_path, KEYS)
+    campaign = MovingCampaign(2500)
+    nightly(tmp_path, campaign)
+    for i in range(2400):
+        campaign.call(f"{i:06d}", "No Answer" if i % 2 else "Busy", at=campaign.tick(1) if i % 3 == 0 else None)
+    campaign.pages.clear()
+    table = nightly(tmp_path, campaign, "night2.parquet")
+    assert campaign.pages["getAll"] == 0 and campaign.pages["getChanged"] == 3
+    assert same_but_lookup(table, scanned(tmp_path, campaign))
+
+
+def test_deleted_records_are_seen_at_the_next_full_read(tmp_path: Path) -> None:
+    write_keys(tmp_path, ["000001", "000002"])
+    campaign = MovingCampaign(5)
+    nightly(tmp_path, campaign)
+    campaign.delete("000002")
+    table = nightly(tmp_path, campaign, "night2.parquet", full_refresh_after=0.0)
+    assert table.column("recon_status").to_pylist() == ["found", "not_found"]
+
+
+def test_a_state_of_another_list_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    from fakes import TARGET
+
+    write_keys(tmp_path, ["000001"])
+    campaign = MovingCampaign(5)
+    nightly(tmp_path, campaign)
+    campaign.pages.clear()
+    other = type(TARGET)(base_url=TARGET.base_url, tenant=TARGET.tenant, list_name="Other.txt",
+                         campaign=TARGET.campaign)
+    with pytest.raises(StateMismatch, match=r"list: was 'List_1\.txt', now 'Other\.txt'"):
+        nightly(tmp_path, campaign, "night2.parquet", target=other)
+    assert not campaign.pages and not campaign.asked
+
+
+def test_incremental_needs_a_state() -> None:
+    with pytest.raises(InvalidOption, match="incremental together with --state"):
+        config(Path(), strategy="incremental")
