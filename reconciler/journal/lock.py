@@ -21,17 +21,24 @@ class JournalBusy(UsageError):
                          "wait for it to finish or choose another --output")
 
 
-class JournalLock:
-    """The held lock of one journal; ``close`` releases it."""
+class StateBusy(UsageError):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"{path}: another reconciler run is using this state (the same nightly job twice?); "
+                         "wait for it to finish")
 
-    def __init__(self, journal: Path) -> None:
+
+class JournalLock:
+    """The held lock of one journal (or state); ``close`` releases it."""
+
+    def __init__(self, journal: Path, busy: type[UsageError] = JournalBusy) -> None:
         self.path = lock_path(journal)
         # Not thread-local: a run may open its journal on one thread and finish on another.
         self._lock = FileLock(self.path, timeout=0, thread_local=False)
         try:
             self._lock.acquire()
         except Timeout:
-            raise JournalBusy(journal) from None
+            raise busy(journal) from None
 
     def remove_file(self) -> None:
         """Delete the lock file while the lock is still held, so that no second run locks a new one meanwhile."""

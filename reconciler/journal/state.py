@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import UsageError
-from reconciler.journal.lock import JournalLock
+from reconciler.journal.lock import JournalLock, StateBusy
 from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
 from reconciler.lookup import ChangedRecord, ListedRecord
 
@@ -69,7 +69,7 @@ class State:
     @classmethod
     def open(cls, path: Path, binding: Mapping[str, Any]) -> State:
         """Open (or start) the state at ``path``; refuse a state of another target."""
-        lock = JournalLock(path)
+        lock = JournalLock(path, busy=StateBusy)
         try:
             state = cls(_connect(path), path, lock)
             state._bind(dict(binding))
@@ -124,8 +124,9 @@ class State:
         generation = int(self._meta("generation") or 1)
         with self._transaction():
             self._db.execute("DELETE FROM records WHERE generation < ?", (generation,))
-            high = self._meta("full_read_high_water") or ""
-            self._set_meta("high_water", high)
+            seen = self._meta("full_read_high_water")
+            if seen:  # the server's clock only goes on: an earlier mark stays a valid lower bound
+                self._raise_meta("high_water", datetime.fromtimestamp(int(seen) / 1000, UTC))
             # The read took this long: a change during it may lie that far behind the mark.
             self._set_meta("catch_up_seconds", f"{read_seconds:.3f}")
             self._set_meta("full_read_at", now.isoformat())

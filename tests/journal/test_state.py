@@ -1,0 +1,71 @@
+"""The nightly state: bound to one target, refused when corrupt or in use, resumable page by page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from reconciler.journal.lock import StateBusy
+from reconciler.journal.state import State, StateMismatch, StateUnreadable
+from reconciler.lookup import ListedRecord, RecordStatus
+
+BINDING = {"tenant": "t", "list": "L", "campaign": "C", "dialect": "classic", "key_columns": ["id"]}
+NOW = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
+
+
+def listed(index: int, when: datetime | None = None) -> tuple[str, ListedRecord]:
+    status = RecordStatus(completed=False, total_attempts=1 if when else 0, last_date=when)
+    return str(index), ListedRecord(index=index, entry={"id": str(index)}, record=status)
+
+
+@pytest.mark.parametrize(("content", "detail"), [
+    (b"not a database at all, just text" * 100, "file is not a database"),
+    (None, "not a reconciler state"),
+])
+def test_a_file_that_is_no_state_is_refused_with_one_line(tmp_path: Path, content: bytes | None, detail: str) -> None:
+    path = tmp_path / "x.state"
+    if content is None:
+        import sqlite3
+
+        sqlite3.connect(path).execute("CREATE TABLE orders (id INTEGER)").connection.commit()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(StateUnreadable, match=detail) as raised:
+        State.open(path, BINDING)
+    assert "\n" not in str(raised.value) and "move it away" in str(raised.value)
+
+
+def test_a_state_in_use_by_another_run_is_refused(tmp_path: Path) -> None:
+    state = State.open(tmp_path / "s.state", BINDING)
+    try:
+        with pytest.raises(StateBusy, match="another reconciler run is using this state"):
+            State.open(tmp_path / "s.state", BINDING)
+    finally:
+        state.close()
+
+
+def test_a_state_names_every_difference_of_target(tmp_path: Path) -> None:
+    State.open(tmp_path / "s.state", BINDING).close()
+    with pytest.raises(StateMismatch, match=r"campaign: was 'C', now 'D'; dialect: was 'classic', now 'v2'"):
+        State.open(tmp_path / "s.state", {**BINDING, "campaign": "D", "dialect": "v2"})
+
+
+def test_an_interrupted_full_read_goes_on_and_only_its_end_forgets_unseen_records(tmp_path: Path) -> None:
+    state = State.open(tmp_path / "s.state", BINDING)
+    state.start_full_read()
+    state.record_full_page([listed(0), listed(1, NOW)], 2, NOW)
+    state.finish_full_read(NOW, 1.0)
+    assert state.record_count() == 2 and state.high_water() == NOW
+    state.start_full_read()  # the next full read: record 1 has left the list
+    state.record_full_page([listed(0)], 1, NOW)
+    state.close()  # killed here
+
+    state = State.open(tmp_path / "s.state", BINDING)
+    assert state.full_read_position() == 1 and state.record_count() == 2
+    state.start_full_read()  # goes on, same generation
+    state.record_full_page([], None, NOW)
+    state.finish_full_read(NOW, 1.0)
+    assert state.record_count() == 1 and state.full_read_position() is None
+    state.close()
