@@ -158,7 +158,10 @@ class State:
         asked; a record the state does not hold yet joins it (as the list gained it since the read).
         """
         generation = int(self._meta("generation") or 1)
-        rows = [(text, self._index_of(text), epoch_ms(checked_at), generation, int(record.record is None),
+        richer = self._with_more_than_derived([text for text, item in items if text is not None
+                                               and item.record is not None and not item.record.completed])
+        rows = [(text, self._index_of(text), epoch_ms(checked_at), generation,
+                 int(record.record is None or (text in richer and _derived_only(record))),
                  *record_row(record.entry, record.record)) for text, record in items if text is not None]
         with self._transaction():
             self._db.executemany(_STORE, rows)
@@ -167,6 +170,16 @@ class State:
                 self._set_meta("changes_next", "" if next_since is None else str(epoch_ms(next_since)))
             self._remember_fields(record.entry for _, record in items)
         return len(items) - len(rows)
+
+    def _with_more_than_derived(self, texts: Sequence[str]) -> set[str]:
+        """Keys whose stored status holds what a getChanged item cannot tell (an interaction id, custom fields)."""
+        found: set[str] = set()
+        for start in range(0, len(texts), 500):
+            chunk = texts[start:start + 500]
+            found.update(key for (key,) in self._db.execute(
+                f"SELECT key FROM records WHERE key IN ({','.join('?' * len(chunk))}) "
+                "AND (global_interaction_id IS NOT NULL OR extra IS NOT NULL)", chunk))
+        return found
 
     def finish_changes(self) -> None:
         self._db.execute("DELETE FROM meta WHERE name = 'changes_next'")
@@ -311,3 +324,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _latest(moments: Iterable[datetime | None]) -> datetime | None:
     known = [moment for moment in moments if moment is not None]
     return max(known) if known else None
+
+
+def _derived_only(item: ChangedRecord) -> bool:
+    # A getCompleted item carries the whole status; a derived getChanged one lacks the id and custom fields.
+    return item.record is not None and item.record.global_interaction_id is None and not item.record.extra

@@ -67,7 +67,9 @@ class MovingCampaign(FakeSource):
         items = []
         for when, _, key in hits[:max_size]:
             entry, record = self.records[key]
-            # As the client reads getChanged: a completed record's whole status is not in the item.
-            told = record if completed_only or not record.completed else None
+            # As the client reads getChanged: a completed record's whole status is not in the item, and
+            # the interaction id and custom fields never are.
+            told = record if completed_only else None if record.completed else \
+                replace(record, global_interaction_id=None, extra={})
             items.append(ChangedRecord(entry=entry, record=told, changed_at=when))
         return items

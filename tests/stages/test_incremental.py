@@ -141,3 +141,22 @@ def test_a_state_of_another_list_is_refused_before_anything_is_sent(tmp_path: Pa
 def test_incremental_needs_a_state() -> None:
     with pytest.raises(InvalidOption, match="incremental together with --state"):
         config(Path(), strategy="incremental")
+
+
+def test_a_change_to_a_record_with_an_interaction_id_is_asked_rather_than_derived(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    write_keys(tmp_path, ["000001", "000002"])
+    campaign = MovingCampaign(3)
+    entry, record = campaign.records[("000001",)]
+    campaign.records[("000001",)] = (entry, replace(record, global_interaction_id="3F4F2ACD"))
+    nightly(tmp_path, campaign)
+    campaign.call("000001")  # a getChanged item cannot tell the new interaction's id
+    campaign.call("000002")
+    entry, record = campaign.records[("000001",)]
+    campaign.records[("000001",)] = (entry, replace(record, global_interaction_id="77AA"))
+    campaign.asked.clear()
+    table = nightly(tmp_path, campaign, "night2.parquet")
+    assert campaign.asked == {("000001",): 1}
+    assert table.column("globalInteractionID").to_pylist() == ["77AA", None]
+    assert same_but_lookup(table, scanned(tmp_path, campaign))
