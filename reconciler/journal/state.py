@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_to_ask ON records (ask) WHERE ask = 1;
 CREATE TABLE IF NOT EXISTS reported (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL,
     {_RECORD_COLUMNS});
+CREATE TABLE IF NOT EXISTS reported_before (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL,
+    {_RECORD_COLUMNS});
 CREATE TABLE IF NOT EXISTS fields (kind TEXT NOT NULL, name TEXT NOT NULL, folded TEXT NOT NULL,
                                    PRIMARY KEY (kind, folded));
 """
@@ -218,18 +220,25 @@ class State:
         """What this run's table said for each of its keys, for the next run's change feed."""
         fields = ", ".join(RECORD_FIELDS)
         with self._attached(journal), self._transaction():
+            # What the run before said stays beside, so that a rerun of this run (killed before it
+            # ended) still compares with it, not with itself.
+            self._db.execute("INSERT OR REPLACE INTO reported_before SELECT * FROM reported WHERE run_id != ? "
+                             "AND key IN (SELECT key FROM run.keys)", (run_id,))
             self._db.execute(
                 f"INSERT OR REPLACE INTO reported (key, run_id, status, {fields}) SELECT key, ?, status, {fields} "
                 "FROM run.keys WHERE done = 1 AND status IN ('found', 'not_found')", (run_id,))
 
-    def reported(self, texts: Sequence[str]) -> list[tuple[Any, ...]]:
-        """``(key, *PREVIOUS_COLUMNS)`` of the last report for those of ``texts`` that have one."""
+    def reported(self, texts: Sequence[str], *, run_id: str) -> list[tuple[Any, ...]]:
+        """``(key, *PREVIOUS_COLUMNS)`` of the report before run ``run_id``, for those of ``texts`` that have one."""
         found: list[tuple[Any, ...]] = []
         columns = "key, run_id, status, " + ", ".join(_COMPARED_FIELDS)
         for start in range(0, len(texts), 500):
             chunk = texts[start:start + 500]
+            marks = ",".join("?" * len(chunk))
             found.extend(self._db.execute(
-                f"SELECT {columns} FROM reported WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+                f"SELECT {columns} FROM reported WHERE key IN ({marks}) AND run_id != ? UNION ALL "
+                f"SELECT {columns} FROM reported_before WHERE key IN ({marks}) AND key IN "
+                "(SELECT key FROM reported WHERE run_id = ?)", (*chunk, run_id, *chunk, run_id)))
         return found
 
     def record_count(self) -> int:

@@ -142,7 +142,7 @@ async def _run_with_journal(config: ReconcileConfig, run: RunIdentity, spec: Inp
         progress.start_phase("writing", total=journal.load_summary().get("rows"), unit="rows")
         tally = await anyio.to_thread.run_sync(functools.partial(
             write_output, config, journal, spec, run, progress, stop.check,
-            entry_names=_entry_names(journal, state), previous=_previous(config, journal, state)))
+            entry_names=_entry_names(journal, state), previous=_previous(config, journal, state, run)))
         if config.unmatched_path is not None:
             await anyio.to_thread.run_sync(write_unmatched, config.unmatched_path, journal)
         if state is not None:
@@ -190,12 +190,13 @@ def _entry_names(journal: Journal, state: State | None) -> list[str]:
     return names + [name for name in state.field_names() if name.casefold() not in seen]
 
 
-def _previous(config: ReconcileConfig, journal: Journal, state: State | None) -> PreviousLookup | None:
+def _previous(config: ReconcileConfig, journal: Journal, state: State | None,
+              run: RunIdentity) -> PreviousLookup | None:
     if config.changes_path is None:
         return None
     if config.previous_path is not None:
         return journal.previous
-    return state.reported if state is not None else None
+    return functools.partial(state.reported, run_id=run.run_id) if state is not None else None
 
 
 def run(config: ReconcileConfig, *, source_factory: SourceFactory = default_source,

@@ -69,3 +69,24 @@ def test_an_interrupted_full_read_goes_on_and_only_its_end_forgets_unseen_record
     state.finish_full_read(NOW, 1.0)
     assert state.record_count() == 1 and state.full_read_position() is None
     state.close()
+
+
+def test_a_rerun_of_a_run_that_already_reported_still_compares_with_the_run_before(tmp_path: Path) -> None:
+    from reconciler.journal.store import Journal
+    from reconciler.lookup import LookupResult, LookupStatus
+
+    def report(run_id: str, attempts: int) -> None:
+        journal = Journal.open(tmp_path / f"{run_id}.journal", {"input": run_id}, fresh=True)
+        journal.add_keys(["7"])
+        journal.record([(1, LookupResult(status=LookupStatus.FOUND, attempts=1, entry={"id": "7"},
+                                         record=RecordStatus(completed=False, total_attempts=attempts)), NOW)])
+        state.remember_reported(journal.path, run_id)
+        journal.close()
+
+    state = State.open(tmp_path / "s.state", BINDING)
+    report("monday", 1)
+    report("tuesday", 2)
+    report("tuesday", 2)  # killed after reporting, before it ended: the rerun reports again
+    assert [(row[1], row[-3]) for row in state.reported(["7"], run_id="tuesday")] == [("monday", 1)]
+    assert [(row[1], row[-3]) for row in state.reported(["7"], run_id="wednesday")] == [("tuesday", 2)]
+    state.close()
