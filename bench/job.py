@@ -7,7 +7,8 @@ seconds of the whole process (every thread), and peak RSS. It prints one JSON ob
 Spec keys: ``kind`` (``reconciler``, ``aiohttp``, ``requests-sequential``, ``requests-threads``),
 ``base_url``, ``keys`` (a Parquet key file), ``concurrency``, ``rate`` (reconciler; ``"inf"``),
 ``auth`` (send digest credentials), ``workdir`` (reconciler's output and journal), ``loop``
-(reconciler: ``"uvloop"`` to run it on uvloop instead of asyncio's own loop).
+(reconciler: ``"uvloop"`` to run it on uvloop instead of asyncio's own loop), ``strategy``, ``state``
+and ``output`` (reconciler: the nightly scenario's runs; default ``query``, no state, ``out.parquet``).
 """
 
 from __future__ import annotations
@@ -38,16 +39,19 @@ def _reconciler(spec: dict[str, Any]) -> Callable[[], dict[str, Any]]:
 
     rate = math.inf if spec["rate"] == "inf" else float(spec["rate"])
     workdir = Path(spec["workdir"])
+    state = spec.get("state")
     config = reconciler.ReconcileConfig(
         input_path=Path(spec["keys"]),
-        output_path=workdir / "out.parquet",
+        output_path=workdir / spec.get("output", "out.parquet"),
         target=reconciler.Target(base_url=spec["base_url"], tenant=TENANT, list_name=LIST_NAME,
                                  campaign=CAMPAIGN, dialect="classic"),
         credentials=reconciler.Credentials(login=LOGIN, secret=PASSWORD),
         key_columns=(KEY_COLUMN,),
         policy=reconciler.RequestPolicy(concurrency=spec["concurrency"], rate=rate),
         fresh=True,
-        strategy="query",  # nginx cannot answer getAll; the figures are about per-key queries
+        # nginx cannot answer getAll: the default figures are about per-key queries
+        strategy=spec.get("strategy", "query"),
+        state_path=Path(state) if state else None,
     )
 
     def run() -> dict[str, Any]:

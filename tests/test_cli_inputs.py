@@ -272,3 +272,48 @@ def test_password_file_missing(keys: Path, capsys: pytest.CaptureFixture[str]) -
     path = keys.with_name("pw.txt")
     assert refused(capsys, keys, "--output", keys.with_name("out.csv"), "--password-file", path) == (
         f"{path}: cannot read the password file (No such file or directory); check --password-file")
+
+
+# The nightly options ----------------------------------------------------------------------------------
+
+def _corrupt_state(folder: Path) -> list[str]:
+    (folder / "s.state").write_bytes(b"garbage, not SQLite" * 200)
+    return ["--strategy", "incremental", "--state", str(folder / "s.state")]
+
+
+def _foreign_state(folder: Path) -> list[str]:
+    from reconciler.journal.state import State
+
+    State.open(folder / "s.state", {"tenant": "t.example.com", "list": "Other.txt", "campaign": "C",
+                                    "dialect": "classic", "key_columns": ["id"]}).close()
+    return ["--strategy", "incremental", "--state", str(folder / "s.state")]
+
+
+def _previous_of_another_kind(folder: Path) -> list[str]:
+    (folder / "yesterday.csv").write_text("id,score\n1,4\n")
+    return ["--changes", str(folder / "c.csv"), "--previous", str(folder / "yesterday.csv")]
+
+
+@pytest.mark.parametrize(("arguments", "expected"), [
+    (_corrupt_state, "s.state: not a usable reconciler state (file is not a database); move it away"),
+    (_foreign_state, "s.state: this state belongs to another target (list: was 'Other.txt', now 'List_1.txt')"),
+    (_previous_of_another_kind, "yesterday.csv: --previous is not a reconciler output table: columns recon_status"),
+    (lambda folder: ["--strategy", "incremental"], "--strategy: 'incremental' is not valid; expected incremental "
+                                                   "together with --state PATH"),
+    (lambda folder: ["--changes", str(folder / "c.csv")], "--changes: "),
+    (lambda folder: ["--output", str(folder / "{day}" / "o.csv")], "unknown placeholders {day}"),
+    (lambda folder: ["--output", str(folder / "run={run_id" / "o.csv")], "is not a usable path template"),
+    (lambda folder: ["--strategy", "incremental", "--state", str(folder / "s.state"), "--overlap", "10"],
+     "--overlap: '10' is not valid; expected a duration with its unit"),
+    (lambda folder: ["--strategy", "incremental", "--state", str(folder / "s.state"), "--unmatched",
+                     str(folder / "u.csv")], "--unmatched: "),
+])
+def test_nightly_options_that_cannot_work_are_one_line_and_send_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: Callable[[Path], list[str]],
+        expected: str) -> None:
+    (tmp_path / "keys.csv").write_text("id\n1\n")
+    extra = arguments(tmp_path)
+    output = [] if "--output" in extra else ["--output", str(tmp_path / "out.csv")]
+    message = refused(capsys, tmp_path / "keys.csv", *output, "--key", "id", *extra)
+    assert expected in message
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "c.csv").exists()
