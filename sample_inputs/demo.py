@@ -6,11 +6,13 @@ whatever happens. The run uses a faster rate than the gentle default so that it 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,13 +73,64 @@ def show(output: Path) -> None:
         print(table[[c for c in columns if c in table.columns]].head(8).to_string(index=False))
 
 
+def requests_seen(base_url: str, *, reset: bool = False) -> int:
+    """How many requests the simulator answered (``/__stats``); ``reset`` starts the count again."""
+    with urllib.request.urlopen(f"{base_url}/__stats", timeout=10) as answer:
+        count = int(json.load(answer)["requests_total"])
+    if reset:
+        urllib.request.urlopen(urllib.request.Request(f"{base_url}/__stats/reset", method="POST"), timeout=10).close()
+    return count
+
+
+def move_campaign_on(base_url: str) -> None:
+    """A day of calling on the simulator: attempts, completions, records added and deleted."""
+    command = [sys.executable, "-m", "reconciler", "simulate", "activity", "--url", base_url, "--list", "records.csv",
+               "--campaign", "Campaign_1", "--attempts", "120", "--complete", "25", "--add", "4", "--delete", "2",
+               "--seed", "11"]
+    print("\n$ reconciler simulate activity --url ... --attempts 120 --complete 25 --add 4 --delete 2", flush=True)
+    subprocess.run(command, check=True)
+
+
+def two_nights(base_url: str) -> list[int]:
+    """The nightly job twice: a full first read into the state, then only what changed, with its change feed."""
+    state, nightly = OUT / "nightly.state", OUT / "nightly"
+    state.unlink(missing_ok=True)
+    nightly.mkdir(exist_ok=True)
+    options = ["--strategy", "incremental", "--state", str(state)]
+    requests_seen(base_url, reset=True)
+    first = reconcile(base_url, HERE / "keys.csv", nightly / "run={run_id}" / "status.parquet", *options,
+                      "--changes", str(nightly / "run={run_id}" / "changes.parquet"))
+    first_requests = requests_seen(base_url, reset=True)
+    move_campaign_on(base_url)
+    requests_seen(base_url, reset=True)
+    second = reconcile(base_url, HERE / "keys.csv", nightly / "run={run_id}" / "status.parquet", *options,
+                       "--changes", str(nightly / "run={run_id}" / "changes.parquet"))
+    second_requests = requests_seen(base_url)
+    print(f"\nRequests: night 1 (full read) {first_requests:,}, night 2 (changes only) {second_requests:,}")
+    return [first, second]
+
+
+def show_changes(nightly: Path) -> None:
+    import pandas as pd
+
+    feeds = sorted(nightly.glob("run=*/changes.parquet"))
+    changes = pd.read_parquet(feeds[-1])
+    print(f"\nNight 2's change feed ({len(changes):,} rows), by change_type:")
+    print(changes["change_type"].value_counts().to_string())
+    history = pd.read_parquet(nightly, columns=["account_id", "recon_run_id"])
+    print(f"History in {nightly.relative_to(HERE.parent)}/: {len(history):,} rows over "
+          f"{history['recon_run_id'].nunique()} runs (pandas.read_parquet of the folder)")
+
+
 def main() -> int:
     OUT.mkdir(exist_ok=True)
     with simulator() as base_url:
         codes = [reconcile(base_url, HERE / "keys.csv", OUT / "keys-status.parquet",
                            "--unmatched", str(OUT / "unmatched.csv")),
                  reconcile(base_url, HERE / "keys.parquet", OUT / "keys-status.csv", "--strategy", "query")]
+        codes += two_nights(base_url)
     show(OUT / "keys-status.parquet")
+    show_changes(OUT / "nightly")
     print(f"\nExit codes: {codes} (0: every row resolved). Tables in {OUT}/")
     return max(codes)
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from bench.scenarios import alternatives, ceiling, latency, memory, orjson_cost, profile, rate, requests_per_key
+from bench.scenarios import (
+    alternatives,
+    ceiling,
+    latency,
+    memory,
+    nightly,
+    orjson_cost,
+    profile,
+    rate,
+    requests_per_key,
+)
 
 SCENARIOS = {module.NAME: module for module in (ceiling, profile, orjson_cost, rate, latency, requests_per_key,
-                                                  memory, alternatives)}
+                                                  memory, alternatives, nightly)}
