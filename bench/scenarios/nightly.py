@@ -90,7 +90,7 @@ def _run(server: Server, keys: Path, workdir: Path, name: str, **options: Any) -
 def run(plan: Plan, workdir: Path) -> Scenario:
     size = plan.nightly_records
     records = write_month_of_records(workdir / "records.csv", size)
-    asked = [f"{i:06d}" for i in range(0, size, 10)]
+    asked = [f"{i:09d}" for i in range(0, size, 10)]  # as bench.data.key_strings writes them
     keys = write_input(workdir / "keys.parquet", asked)
     state = workdir / "list.state"
     with simulator_server(records) as server:
