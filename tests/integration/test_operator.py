@@ -296,6 +296,9 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
     keys, password_file = keys_file(tmp_path, 30), tmp_path / "bp-password"
     password_file.write_text(PASSWORD + "\n")
     output, report, unmatched = tmp_path / "out.parquet", tmp_path / "report.json", tmp_path / "unmatched.csv"
+    previous = tmp_path / "yesterday.csv"
+    previous.write_text("account_id,recon_status,completed,lastDisposition,lastDate,lastPhone,lastCallDuration,"
+                        "lastAgent,totalAttempts\n")
     file_settings: dict[str, object] = {
         "input": str(keys), "output": str(tmp_path / "from-file.parquet"), "base_url": "http://127.0.0.1:9",
         "tenant": "file.example.com", "list": "records.csv", "campaign": "Campaign_1", "key": ["account_id"],
@@ -304,7 +307,9 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
         "password_file": str(password_file), "journal": str(tmp_path / "run.journal"), "skip_bad_rows": True,
         "fresh": True, "retry_errors": True, "insecure": False, "strategy": "query", "unmatched": str(unmatched),
         "report": str(report), "quiet": True, "progress_interval": 5, "log_format": "json", "dry_run": False,
-        "offline": False, "username": "demo",
+        "offline": False, "username": "demo", "state": str(tmp_path / "list.state"),
+        "changes": str(tmp_path / "changes.parquet"), "previous": str(previous), "full_refresh_after": "3d",
+        "overlap": "15m",
     }
     assert {option.name for option in OPTIONS} <= set(file_settings), "a new flag needs a value here"
     config = tmp_path / "reconciler.toml"
@@ -329,6 +334,9 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
     assert settings["login"] == "demo" and settings["journal"] == str(tmp_path / "run.journal")
     assert written["figures"]["strategy"] == "scan" and written["figures"]["output"] == str(output)
     assert output.exists() and unmatched.exists() and not (tmp_path / "from-file.parquet").exists()
+    changes = pq.read_table(tmp_path / "changes.parquet")  # every row is new beside an empty previous table
+    resolved = [s for s in pq.read_table(output).column("recon_status").to_pylist() if s in ("found", "not_found")]
+    assert changes.num_rows == len(resolved) and set(changes.column("change_type").to_pylist()) == {"new"}
     assert_no_secret(tmp_path, done, secrets=(PASSWORD,), password_file=password_file)
 
 
