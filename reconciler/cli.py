@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="reconcile a key file against the server",
                               description="Query every key of INPUT and write one joined, typed table. "
                               "Credentials: BP_USERNAME/BP_PASSWORD (classic) or BP_CLIENT_ID/BP_CLIENT_SECRET "
-                              "(v2) in the environment, or --password-file.")
+                              "(v2, v3) in the environment, or --password-file.")
     run.add_argument("input", nargs="?", metavar="INPUT", help="key rows (.csv, .csv.gz or .parquet)")
     run.add_argument("--config", metavar="TOML", help="read settings from this file (flags override it)")
     run.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")

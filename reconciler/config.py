@@ -9,8 +9,8 @@ from typing import Literal
 
 from reconciler.errors import InvalidOption
 
-Dialect = Literal["classic", "v2"]
-DIALECTS: tuple[Dialect, ...] = ("classic", "v2")
+Dialect = Literal["classic", "v2", "v3"]
+DIALECTS: tuple[Dialect, ...] = ("classic", "v2", "v3")
 FileFormat = Literal["csv", "parquet"]
 FILE_FORMATS: tuple[FileFormat, ...] = ("csv", "parquet")
 Strategy = Literal["query", "scan", "auto"]
@@ -71,6 +71,9 @@ class Target:
     list_name: str
     campaign: str
     dialect: Dialect = "classic"
+    # v3 only: the ids the server knows the campaign and the list's instance in it by; None: looked up by name.
+    campaign_id: str | None = None
+    instance_id: str | None = None
 
     def __post_init__(self) -> None:
         _require(self.base_url.startswith(("http://", "https://")), "--base-url", self.base_url,
@@ -79,11 +82,16 @@ class Target:
                               ("--campaign", self.campaign)):
             _require(bool(value.strip()), option, value, "a non-empty name")
         _require(self.dialect in DIALECTS, "--dialect", self.dialect, " or ".join(DIALECTS))
+        for option, given in (("--campaign-id", self.campaign_id), ("--instance-id", self.instance_id)):
+            if given is not None:
+                _require(self.dialect == "v3", option, given, "used with --dialect v3 only")
+                _require(bool(given.strip()) and given.strip() == given, option, given,
+                         "a non-empty id without surrounding spaces")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
-    """A login and its secret: a digest password (classic) or an API client secret (v2)."""
+    """A login and its secret: a digest password (classic) or an API client secret (v2, v3)."""
 
     login: str
     secret: str = field(repr=False)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class LookupStatus(StrEnum):
@@ -58,6 +58,14 @@ class ListedRecord:
     record: RecordStatus | None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CursorPage:
+    """One page of a list read by cursor (v3): its records, and the cursor of the next page."""
+
+    records: list[ListedRecord]
+    next_cursor: str | None  # None: this page was the last
+
+
 class RecordSource(Protocol):
     """Answers for records of one calling list in one campaign."""
 
@@ -67,4 +75,21 @@ class RecordSource(Protocol):
 
     async def fetch_page(self, from_index: int, max_size: int) -> list[ListedRecord]:
         """One getAll page, retried like a query; ``[]`` past the end."""
+        ...
+
+
+@runtime_checkable
+class CursorRecordSource(RecordSource, Protocol):
+    """A source whose list is read by cursor (v3 getAllRecords) rather than by index (getAll).
+
+    Its records carry no index of their own: the scan numbers them in list order, from
+    ``first_index``, so that a resumed scan goes on numbering where it stopped.
+    """
+
+    async def fetch_records(self, cursor: str | None, limit: int, first_index: int) -> CursorPage:
+        """The page after ``cursor`` (None: the first page), retried like a query."""
+        ...
+
+    async def record_count(self) -> int | None:
+        """How many records the list holds, when the server said so without being asked again."""
         ...
