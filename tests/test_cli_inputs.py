@@ -217,7 +217,7 @@ def keys(tmp_path: Path) -> Path:
     (("--max-attempts", "0"), "--max-attempts: 0 is not valid; expected an integer from 1 to 100"),
     (("--timeout", "0"), "--timeout: 0.0 is not valid; expected seconds above 0, at most 3600"),
     (("--timeout", "soon"), "--timeout: 'soon' is not valid; expected seconds above 0, at most 3600"),
-    (("--dialect", "v9"), "--dialect: 'v9' is not valid; expected classic or v2"),
+    (("--dialect", "v9"), "--dialect: 'v9' is not valid; expected classic or v2 or v3"),
     (("--input-format", "xls"), "--input-format: 'xls' is not valid; expected csv or parquet"),
     (("--input-encoding", "utf-99"), "--input-encoding: 'utf-99' is not valid; expected a text encoding, e.g. "
      "utf-8, latin-1, cp1252 or utf-16"),
