@@ -54,15 +54,25 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="reconcile a key file against the server",
                               description="Query every key of INPUT and write one joined, typed table. "
                               "Credentials: BP_USERNAME/BP_PASSWORD (classic) or BP_CLIENT_ID/BP_CLIENT_SECRET "
-                              "(v2) in the environment, or --password-file.")
+                              "(v2, v3) in the environment, or --password-file.",
+                              epilog="Which --dialect: classic for Bright Pattern 3.x (HTTP Digest); v2 for 5.x "
+                              "with List Management API 2.0; v3 for 5.x with List Management API 3.0 to 3.2, where "
+                              "callinglist/get is deprecated (the campaign and list instance ids are looked up by "
+                              "--campaign and --list, or given with --campaign-id and --instance-id). Example: "
+                              "BP_CLIENT_ID=reports BP_CLIENT_SECRET=... reconciler run keys.csv --output "
+                              "status.parquet --dialect v3 --base-url https://yourcompany.brightpattern.com "
+                              "--tenant yourcompany.brightpattern.com --list List_1.txt --campaign Outbound_Q4 "
+                              "--key account_id")
     run.add_argument("input", nargs="?", metavar="INPUT", help="key rows (.csv, .csv.gz or .parquet)")
     run.add_argument("--config", metavar="TOML", help="read settings from this file (flags override it)")
     run.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     add_run_options(run)
+    from reconciler.simulator.cli import EPILOG, add_arguments
+
     simulate = commands.add_parser("simulate", help="serve a simulated Bright Pattern calling list",
                                    description="A faithful Bright Pattern List Management API for demos "
-                                   "and tests, with digest auth, OAuth2 tokens and fault injection.")
-    from reconciler.simulator.cli import add_arguments
+                                   "and tests (classic, v2 and v3 dialects), with digest auth, OAuth2 tokens "
+                                   "and fault injection.", epilog=EPILOG)
 
     add_arguments(simulate)
     return parser

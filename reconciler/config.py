@@ -10,8 +10,8 @@ from typing import Literal
 
 from reconciler.errors import InvalidOption
 
-Dialect = Literal["classic", "v2"]
-DIALECTS: tuple[Dialect, ...] = ("classic", "v2")
+Dialect = Literal["classic", "v2", "v3"]
+DIALECTS: tuple[Dialect, ...] = ("classic", "v2", "v3")
 FileFormat = Literal["csv", "parquet"]
 FILE_FORMATS: tuple[FileFormat, ...] = ("csv", "parquet")
 Strategy = Literal["query", "scan", "auto", "incremental"]
@@ -72,6 +72,9 @@ class Target:
     list_name: str
     campaign: str
     dialect: Dialect = "classic"
+    # v3 only: the ids the server knows the campaign and the list's instance in it by; None: looked up by name.
+    campaign_id: str | None = None
+    instance_id: str | None = None
 
     def __post_init__(self) -> None:
         _require(self.base_url.startswith(("http://", "https://")), "--base-url", self.base_url,
@@ -80,11 +83,16 @@ class Target:
                               ("--campaign", self.campaign)):
             _require(bool(value.strip()), option, value, "a non-empty name")
         _require(self.dialect in DIALECTS, "--dialect", self.dialect, " or ".join(DIALECTS))
+        for option, given in (("--campaign-id", self.campaign_id), ("--instance-id", self.instance_id)):
+            if given is not None:
+                _require(self.dialect == "v3", option, given, "used with --dialect v3 only")
+                _require(bool(given.strip()) and given.strip() == given, option, given,
+                         "a non-empty id without surrounding spaces")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
-    """A login and its secret: a digest password (classic) or an API client secret (v2)."""
+    """A login and its secret: a digest password (classic) or an API client secret (v2, v3)."""
 
     login: str
     secret: str = field(repr=False)
@@ -163,6 +171,9 @@ class ReconcileConfig:
                  "records)")
         _require(self.strategy != "incremental" or self.state_path is not None, "--strategy", self.strategy,
                  "incremental together with --state PATH (the file that keeps the list between runs)")
+        _require(self.strategy != "incremental" or self.target.dialect != "v3", "--strategy", self.strategy,
+                 "query, scan or auto with --dialect v3 (its getUpdatedRecords is not read yet; use v2 for "
+                 "nightly runs)")
         _require(self.changes_path is None or self.state_path is not None or self.previous_path is not None,
                  "--changes", str(self.changes_path), "used with --state or --previous (the previous run's values)")
         _require(self.previous_path is None or self.changes_path is not None, "--previous",

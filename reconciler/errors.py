@@ -95,6 +95,22 @@ class TargetNotFound(RunAborted):
         super().__init__(f"{what} not found on the server ({detail})")
 
 
+class TargetAmbiguous(RunAborted):
+    """A v3 name matches more than one campaign or list instance: guessing could read the wrong one."""
+
+    def __init__(self, what: str, name: str, candidates: list[str], option: str) -> None:
+        self.what, self.name, self.candidates = what, name, candidates
+        super().__init__(f"{what} {name!r} is ambiguous: {'; '.join(candidates)}; pass {option} to choose one")
+
+
+class RequestRefused(RunAborted):
+    """The server refuses every request of this kind (v3 409 instance not bound, 415 media type)."""
+
+    def __init__(self, http_status: int, detail: str) -> None:
+        self.http_status = http_status
+        super().__init__(f"the server refused the request (HTTP {http_status}: {detail})")
+
+
 class PageUnreadable(RunAborted):
     """A page of records could not be read; a scan or a sync cannot skip a page, so the run stops."""
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class LookupStatus(StrEnum):
@@ -69,6 +69,14 @@ class ChangedRecord:
     changed_at: datetime | None  # the server's time of this activity (paging, the high-water mark)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CursorPage:
+    """One page of a list read by cursor (v3): its records, and the cursor of the next page."""
+
+    records: list[ListedRecord]
+    next_cursor: str | None  # None: this page was the last
+
+
 class RecordSource(Protocol):
     """Answers for records of one calling list in one campaign."""
 
@@ -86,4 +94,21 @@ class RecordSource(Protocol):
 
     async def fetch_completed(self, since: datetime, max_size: int) -> list[ChangedRecord]:
         """Records completed at or after ``since`` (getCompleted), with their whole status."""
+        ...
+
+
+@runtime_checkable
+class CursorRecordSource(RecordSource, Protocol):
+    """A source whose list is read by cursor (v3 getAllRecords) rather than by index (getAll).
+
+    Its records carry no index of their own: the scan numbers them in list order, from
+    ``first_index``, so that a resumed scan goes on numbering where it stopped.
+    """
+
+    async def fetch_records(self, cursor: str | None, limit: int, first_index: int) -> CursorPage:
+        """The page after ``cursor`` (None: the first page), retried like a query."""
+        ...
+
+    async def record_count(self) -> int | None:
+        """How many records the list holds, when the server said so without being asked again."""
         ...

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.config import Credentials, ReconcileConfig, Target
-from reconciler.lookup import ListedRecord, LookupResult, LookupStatus, RecordStatus
+from reconciler.lookup import ChangedRecord, ListedRecord, LookupResult, LookupStatus, RecordStatus
 
 
 @dataclass
@@ -44,6 +44,12 @@ class FakeSource:
     async def fetch_page(self, from_index: int, max_size: int) -> list[ListedRecord]:
         items = list(self.records.values())[from_index:from_index + max_size]
         return [ListedRecord(index=from_index + i, entry=e, record=s) for i, (e, s) in enumerate(items)]
+
+    async def fetch_changes(self, since: datetime, max_size: int) -> list[ChangedRecord]:
+        return []  # a list on which nothing happens (tests/stages/campaign.py moves one on)
+
+    async def fetch_completed(self, since: datetime, max_size: int) -> list[ChangedRecord]:
+        return []
 
     def factory(self) -> Callable[[ReconcileConfig], object]:
         @asynccontextmanager

@@ -217,7 +217,7 @@ def keys(tmp_path: Path) -> Path:
     (("--max-attempts", "0"), "--max-attempts: 0 is not valid; expected an integer from 1 to 100"),
     (("--timeout", "0"), "--timeout: 0.0 is not valid; expected seconds above 0, at most 3600"),
     (("--timeout", "soon"), "--timeout: 'soon' is not valid; expected seconds above 0, at most 3600"),
-    (("--dialect", "v9"), "--dialect: 'v9' is not valid; expected classic or v2"),
+    (("--dialect", "v9"), "--dialect: 'v9' is not valid; expected classic or v2 or v3"),
     (("--input-format", "xls"), "--input-format: 'xls' is not valid; expected csv or parquet"),
     (("--input-encoding", "utf-99"), "--input-encoding: 'utf-99' is not valid; expected a text encoding, e.g. "
      "utf-8, latin-1, cp1252 or utf-16"),
@@ -236,7 +236,7 @@ def test_argparse_errors_exit_2(keys: Path, capsys: pytest.CaptureFixture[str], 
 
 
 @pytest.mark.parametrize(("toml", "expected"), [
-    ("rates = 5", "unknown key 'rates'; known keys: base_url, campaign, changes, client_id, concurrency, dialect, "),
+    ("rates = 5", "unknown key 'rates'; known keys: base_url, campaign, campaign_id, changes, client_id, concurrency, dialect, "),
     ('concurrency = "8"', "key 'concurrency' must be a number, not str '8'"),
     (f'password = "{SECRET}"', "key 'password': secrets are never read from the configuration file; use the "
      "environment (BP_PASSWORD, BP_CLIENT_SECRET) or password-file"),

@@ -21,7 +21,7 @@ HOT_SPOTS = (
     "reconciler/client/client.py:BrightPatternClient.query",
     "tenacity/asyncio/__init__.py:AsyncRetrying.__call__",
     "reconciler/client/retry.py:Retrier.run.<locals>.counted",
-    "reconciler/client/client.py:BrightPatternClient._send",
+    "reconciler/client/client.py:ClientCore._send",
     "reconciler/client/pacing.py:ConnectionSlots.__aenter__",
     "reconciler/client/transport.py:post",
     "aiohttp/client.py:ClientSession._request",

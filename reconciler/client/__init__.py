@@ -3,7 +3,8 @@
     async with open_record_source(target, credentials, policy) as source:
         result = await source.query({"account_id": "000123"})
 
-Modules, in the order a request passes them: ``dialects`` (URLs), ``token`` (v2 bearer token),
+Modules, in the order a request passes them: ``v3`` (the v3 client and its id look-up),
+``dialects`` (URLs), ``token`` (v2 and v3 bearer token),
 ``pacing`` (the run's ``Throttle``), ``retry`` (the retry policy), ``transport`` (the aiohttp
 boundary), ``classify`` and ``answer`` (what an answer means).
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 from reconciler.client.client import BrightPatternClient, ClientStats
 from reconciler.client.pacing import Throttle
 from reconciler.client.session import open_record_source
+from reconciler.client.v3 import CampaignClient, Located
 from reconciler.errors import PageUnreadable
 
-__all__ = ["BrightPatternClient", "ClientStats", "PageUnreadable", "Throttle", "open_record_source"]
+__all__ = ["BrightPatternClient", "CampaignClient", "ClientStats", "Located", "PageUnreadable", "Throttle",
+           "open_record_source"]

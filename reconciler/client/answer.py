@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, Final
 
 from reconciler.errors import TargetNotFound
-from reconciler.lookup import ListedRecord, RecordStatus
+from reconciler.lookup import CursorPage, ListedRecord, RecordStatus
 
 
 class _NotJson(Enum):
@@ -78,6 +78,36 @@ def read_page(document: object) -> list[ListedRecord] | Unusable:
         return _read_page(document)
     except RecursionError:
         return Unusable(_TOO_DEEP)
+
+
+def read_cursor_page(document: object, first_index: int, limit: int) -> CursorPage | Unusable:
+    """A v3 getAllRecords page ``{"next_cursor", "records"}``; its records numbered from ``first_index``."""
+    try:
+        return _read_cursor_page(document, first_index, limit)
+    except RecursionError:
+        return Unusable(_TOO_DEEP)
+
+
+def _read_cursor_page(document: object, first_index: int, limit: int) -> CursorPage | Unusable:
+    if isinstance(document, Unusable):
+        return document
+    if not isinstance(document, dict) or not isinstance(document.get("records"), list):
+        return Unusable(f"HTTP 200 with a JSON {_kind(document)} instead of an object with records")
+    cursor = document.get("next_cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        return Unusable(f"next_cursor is a JSON {_kind(cursor)}, not a string")
+    items: list[object] = document["records"]
+    if len(items) > limit:  # a server ignoring the limit could skip records between pages unseen
+        return Unusable(f"{len(items)} records in a page of at most {limit}")
+    records: list[ListedRecord] = []
+    for position, item in enumerate(items):
+        listed = _read_listed(item, first_index + position)
+        if isinstance(listed, Unusable):
+            return Unusable(f"record {position}: {listed.reason}")
+        records.append(listed)
+    # A short page is the last, whatever cursor came with it; so is a page without a cursor.
+    last = len(records) < limit or not cursor
+    return CursorPage(records=records, next_cursor=None if last else cursor)
 
 
 def _read_record(document: object, campaign: str) -> FoundRecord | Unusable:
@@ -226,10 +256,10 @@ def read_entry(item: Mapping[str, object]) -> dict[str, str | None] | Unusable:
     return {name: as_text(value) for name, value in entry.items()}
 
 
-def _read_listed(item: object) -> ListedRecord | Unusable:
+def _read_listed(item: object, index_given: int | None = None) -> ListedRecord | Unusable:
     if not isinstance(item, dict):
         return Unusable(f"a JSON {_kind(item)} instead of an object")
-    index = _read_int("index", item.get("index"))
+    index = _read_int("index", item.get("index")) if index_given is None else index_given
     if isinstance(index, Unusable):
         return index
     entry = read_entry(item)

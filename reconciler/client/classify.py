@@ -15,15 +15,15 @@ from typing import TypeVar
 
 from yarl import URL
 
-from reconciler.client.answer import Unusable, read_page, read_record
+from reconciler.client.answer import Unusable, read_cursor_page, read_page, read_record
 from reconciler.client.reply import AttemptFailed, Reply
 from reconciler.client.retry import Tried, is_retryable
-from reconciler.errors import AuthenticationFailed, PageUnreadable, PermissionDenied, TargetNotFound
-from reconciler.lookup import ListedRecord, LookupResult, LookupStatus
+from reconciler.errors import AuthenticationFailed, PageUnreadable, PermissionDenied, RequestRefused, TargetNotFound
+from reconciler.lookup import CursorPage, ListedRecord, LookupResult, LookupStatus
 
 Item = TypeVar("Item")
 FOLLOWED_REDIRECTS = frozenset({307, 308})  # the only ones that keep the method and body
-_FATAL_STATUSES = frozenset({401, 403, 404, 405})  # the answers ``raise_if_fatal`` looks further into
+_FATAL_STATUSES = frozenset({401, 403, 404, 405, 409, 415})  # the answers ``raise_if_fatal`` looks further into
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,10 +79,30 @@ def pages_result(tried: Tried, asked: Asked, read: Callable[[object], list[Item]
     return page
 
 
+def cursor_page_result(tried: Tried, asked: Asked, first_index: int, limit: int) -> CursorPage:
+    """The records of a v3 getAllRecords page from its last reply; anything else stops the run."""
+    reply = tried.outcome
+    if isinstance(reply, AttemptFailed) or is_retryable(reply):
+        raise PageUnreadable(first_index, tried.exhausted())
+    raise_if_fatal(reply, asked, record_missing_ok=False)
+    if reply.body is None:
+        raise PageUnreadable(first_index, f"answer larger than {asked.max_bytes} bytes")
+    if reply.status != 200:
+        raise PageUnreadable(first_index, _refusal(reply))
+    page = read_cursor_page(reply.document, first_index, limit)
+    if isinstance(page, Unusable):
+        raise PageUnreadable(first_index, page.reason)
+    return page
+
+
 def raise_if_fatal(reply: Reply, asked: Asked, *, record_missing_ok: bool) -> None:
     """Raise the ``RunAborted`` an answer calls for: no other row could succeed either."""
     status = reply.status
     if status not in _FATAL_STATUSES:  # a 200 above all: its body is read elsewhere, its text never needed
+        return
+    if status in (409, 415):
+        if asked.dialect == "v3":  # elsewhere undocumented: an error row, as any other refusal
+            raise _v3_refusal(reply, asked)
         return
     if status == 401:
         raise AuthenticationFailed(asked.login, asked.dialect, 401, reply.text() or "no detail given")
@@ -102,6 +122,15 @@ def raise_if_fatal(reply: Reply, asked: Asked, *, record_missing_ok: bool) -> No
                                              f"is not bound to it: HTTP 404 {text}")
         raise TargetNotFound("endpoint", f"HTTP 404 for {reply.url.raw_path}: {text or 'no detail given'}; "
                                          "check --base-url, --tenant and --dialect")
+
+
+def _v3_refusal(reply: Reply, asked: Asked) -> RequestRefused:
+    text = reply.text() or "no detail given"
+    if reply.status == 409:
+        return RequestRefused(409, f"{text}; the list instance is not bound to campaign {asked.campaign!r}: "
+                                   "check --instance-id, or leave it out to look the instance up by --list")
+    return RequestRefused(415, f"{text}; the server did not accept the JSON body's content type "
+                               "(a proxy on the way may rewrite it)")
 
 
 def followable_redirect(reply: Reply) -> URL | None:

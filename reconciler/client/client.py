@@ -1,6 +1,6 @@
 """``BrightPatternClient``: the ``RecordSource`` that asks a Bright Pattern server over HTTP.
 
-One request's path: the retry policy runs attempts; each attempt gets the bearer token (v2) and
+One request's path: the retry policy runs attempts; each attempt gets the bearer token (v2, v3) and
 follows same-origin 307/308 redirects; every HTTP request waits for a free connection and for its
 start slot from the run's ``Throttle``, and tells the throttle how the server answered. The final
 reply is then classified into a row's result, a page, or an error that stops the run.
@@ -21,9 +21,9 @@ from reconciler.client.classify import Asked, followable_redirect, page_result, 
 from reconciler.client.dialects import endpoints_for
 from reconciler.client.pacing import ConnectionSlots, Throttle
 from reconciler.client.reply import Reply
-from reconciler.client.retry import Retrier, retry_after_cap
+from reconciler.client.retry import Retrier, Tried, retry_after_cap
 from reconciler.client.token import TokenSource
-from reconciler.client.transport import post
+from reconciler.client.transport import send
 from reconciler.config import Credentials, RequestPolicy, Target
 from reconciler.lookup import ChangedRecord, ListedRecord, LookupResult
 
@@ -43,8 +43,71 @@ class ClientStats:
     retries: int = 0  # attempts beyond the first, over all records and pages
 
 
-class BrightPatternClient:
-    """Asks one Bright Pattern server about records of one calling list in one campaign.
+class ClientCore:
+    """What every dialect's client shares: one request's path through retries, token, redirects and pacing."""
+
+    def __init__(self, session: aiohttp.ClientSession, policy: RequestPolicy, credentials: Credentials, *,
+                 token_url: URL | None, scope: str, dialect: str, clock: Callable[[], float],
+                 sleep: Callable[[float], Awaitable[None]]) -> None:
+        self.stats = ClientStats()
+        self.throttle = Throttle(policy.rate, clock=clock, sleep=sleep)
+        self._session, self._policy = session, policy
+        self._retrier = Retrier(policy, sleep=sleep)
+        # Waiting for a connection happens here, outside aiohttp's per-attempt timeout.
+        self._connections = ConnectionSlots(policy.concurrency)
+        self._tokens = None if token_url is None else TokenSource(
+            self._post_form, token_url, credentials, scope, clock=clock, dialect=dialect)
+
+    async def _tried(self, url: URL, body: object, method: str = "POST") -> Tried:
+        """The request retried by the policy; its retries counted."""
+        tried = await self._retrier.run(lambda: self._attempt(url, body, method))
+        self.stats.retries += tried.attempts - 1
+        return tried
+
+    async def _attempt(self, url: URL, body: object, method: str = "POST") -> Reply:
+        """One attempt: the request, then any same-origin 307/308 it is sent on to."""
+        reply = await self._authorized(url, body, method)
+        for _ in range(MAX_REDIRECTS):
+            if (onward := followable_redirect(reply)) is None:
+                break
+            reply = await self._authorized(onward, body, method)
+        return reply
+
+    async def _authorized(self, url: URL, body: object, method: str) -> Reply:
+        if self._tokens is None:  # classic: the session's digest middleware signs every request
+            return await self._send(url, method=method, json_body=body)
+        reply, token = await self._with_token(self._tokens, url, body, method)
+        if reply.status == 401 and token is not None:
+            # Renewed once; a second 401 is classified as fatal.
+            self._tokens.invalidate(token)
+            reply, _ = await self._with_token(self._tokens, url, body, method)
+        return reply
+
+    async def _with_token(self, tokens: TokenSource, url: URL, body: object,
+                          method: str) -> tuple[Reply, str | None]:
+        token = await tokens.bearer()
+        if isinstance(token, Reply):  # the token endpoint is overloaded: the attempt gets retried
+            return token, None
+        headers = {"Authorization": f"Bearer {token}"}
+        return await self._send(url, method=method, json_body=body, headers=headers), token
+
+    async def _post_form(self, url: URL, form: Mapping[str, str]) -> Reply:
+        return await self._send(url, form=form)
+
+    async def _send(self, url: URL, *, method: str = "POST", json_body: object = None,
+                    form: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> Reply:
+        async with self._connections:
+            await self.throttle.wait_turn()
+            self.stats.requests_sent += 1
+            reply = await send(self._session, method, url, max_bytes=self._policy.max_answer_bytes,
+                               json_body=json_body, form=form, headers=headers)
+        retry_after = None if reply.retry_after is None else min(reply.retry_after, retry_after_cap(self._policy))
+        self.throttle.note_answer(reply.status, retry_after)
+        return reply
+
+
+class BrightPatternClient(ClientCore):
+    """Asks one Bright Pattern server about records of one calling list in one campaign (classic, v2).
 
     Build it with ``open_record_source``, which owns the HTTP session. Per-row outcomes (found,
     not found, retries exhausted) come back as ``LookupResult``; answers that no other row could
@@ -54,31 +117,21 @@ class BrightPatternClient:
     def __init__(self, session: aiohttp.ClientSession, target: Target, credentials: Credentials,
                  policy: RequestPolicy, *, clock: Callable[[], float],
                  sleep: Callable[[float], Awaitable[None]]) -> None:
-        self.stats = ClientStats()
-        self.throttle = Throttle(policy.rate, clock=clock, sleep=sleep)
-        self._session, self._policy = session, policy
         self._endpoints = endpoints_for(target)
+        super().__init__(session, policy, credentials, token_url=self._endpoints.token, scope=target.tenant,
+                         dialect=target.dialect, clock=clock, sleep=sleep)
         self._asked = Asked(login=credentials.login, dialect=target.dialect, list_name=target.list_name,
                             campaign=target.campaign, max_bytes=policy.max_answer_bytes)
-        self._retrier = Retrier(policy, sleep=sleep)
-        # Waiting for a connection happens here, outside aiohttp's per-attempt timeout.
-        self._connections = ConnectionSlots(policy.concurrency)
-        self._tokens = None if self._endpoints.token is None else TokenSource(
-            self._post_form, self._endpoints.token, credentials, target.tenant, clock=clock)
 
     async def query(self, key: Mapping[str, str]) -> LookupResult:
         """Look one record up by its key fields (``{"account_id": "000123"}``)."""
         body = {name: str(value) for name, value in key.items()}
-        tried = await self._retrier.run(lambda: self._attempt(self._endpoints.query, body))
-        self.stats.retries += tried.attempts - 1
-        return record_result(tried, self._asked)
+        return record_result(await self._tried(self._endpoints.query, body), self._asked)
 
     async def fetch_page(self, from_index: int, max_size: int) -> list[ListedRecord]:
         """The getAll page of at most ``max_size`` records from ``from_index``; ``[]`` past the end."""
         body = {"fromIndex": from_index, "maxSize": max_size}
-        tried = await self._retrier.run(lambda: self._attempt(self._endpoints.page, body))
-        self.stats.retries += tried.attempts - 1
-        return page_result(tried, self._asked, from_index)
+        return page_result(await self._tried(self._endpoints.page, body), self._asked, from_index)
 
     async def fetch_changes(self, since: datetime, max_size: int) -> list[ChangedRecord]:
         """getChanged: records with any activity at or after ``since``."""
@@ -93,45 +146,4 @@ class BrightPatternClient:
         from_time = api_time(since)
         # maxSize as text, as the API's own examples send it
         body = {"fromTime": from_time, "maxSize": str(max_size)}
-        tried = await self._retrier.run(lambda: self._attempt(url, body))
-        self.stats.retries += tried.attempts - 1
-        return pages_result(tried, self._asked, read, f"time {from_time}", endpoint)
-
-    async def _attempt(self, url: URL, body: object) -> Reply:
-        """One attempt: the request, then any same-origin 307/308 it is sent on to."""
-        reply = await self._authorized(url, body)
-        for _ in range(MAX_REDIRECTS):
-            if (onward := followable_redirect(reply)) is None:
-                break
-            reply = await self._authorized(onward, body)
-        return reply
-
-    async def _authorized(self, url: URL, body: object) -> Reply:
-        if self._tokens is None:  # classic: the session's digest middleware signs every request
-            return await self._send(url, json_body=body)
-        reply, token = await self._with_token(self._tokens, url, body)
-        if reply.status == 401 and token is not None:
-            # Renewed once; a second 401 is classified as fatal.
-            self._tokens.invalidate(token)
-            reply, _ = await self._with_token(self._tokens, url, body)
-        return reply
-
-    async def _with_token(self, tokens: TokenSource, url: URL, body: object) -> tuple[Reply, str | None]:
-        token = await tokens.bearer()
-        if isinstance(token, Reply):  # the token endpoint is overloaded: the attempt gets retried
-            return token, None
-        return await self._send(url, json_body=body, headers={"Authorization": f"Bearer {token}"}), token
-
-    async def _post_form(self, url: URL, form: Mapping[str, str]) -> Reply:
-        return await self._send(url, form=form)
-
-    async def _send(self, url: URL, *, json_body: object = None, form: Mapping[str, str] | None = None,
-                    headers: Mapping[str, str] | None = None) -> Reply:
-        async with self._connections:
-            await self.throttle.wait_turn()
-            self.stats.requests_sent += 1
-            reply = await post(self._session, url, max_bytes=self._policy.max_answer_bytes,
-                               json_body=json_body, form=form, headers=headers)
-        retry_after = None if reply.retry_after is None else min(reply.retry_after, retry_after_cap(self._policy))
-        self.throttle.note_answer(reply.status, retry_after)
-        return reply
+        return pages_result(await self._tried(url, body), self._asked, read, f"time {from_time}", endpoint)

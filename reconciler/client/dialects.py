@@ -28,8 +28,40 @@ class Endpoints:
     completed: URL  # getCompleted
 
 
+@dataclass(frozen=True, slots=True)
+class CampaignEndpoints:
+    """The v3 URLs: everything past the token and the campaign list is addressed by campaign id."""
+
+    token: URL
+    campaigns: URL
+    base: str
+
+    def campaign(self, campaign_id: str) -> URL:
+        """Get Campaign: its settings, the bound lists' instances among them."""
+        return self._by_id("getCampaign", campaign_id)
+
+    def query(self, campaign_id: str) -> URL:
+        return self._by_id("queryRecord", campaign_id)
+
+    def records(self, campaign_id: str) -> URL:
+        """getAllRecords: the instance's records, by cursor."""
+        return self._by_id("getAllRecords", campaign_id)
+
+    def _by_id(self, operation: str, campaign_id: str) -> URL:
+        if campaign_id in (".", ".."):
+            raise InvalidOption("--campaign-id", campaign_id, "an id other than . or ..")
+        return _url(self.base, ("configapi", "v3", "campaign", operation, campaign_id))
+
+
+def campaign_endpoints(target: Target) -> CampaignEndpoints:
+    """The v3 dialect's URLs on ``target``'s server."""
+    base = _base(target.base_url)
+    return CampaignEndpoints(token=_url(base, ("configapi", "v3", "oauth", "token")),
+                             campaigns=_url(base, ("configapi", "v3", "campaign", "getAll")), base=base)
+
+
 def endpoints_for(target: Target) -> Endpoints:
-    """The query, getAll and token URLs of ``target`` in its dialect."""
+    """The query, getAll and token URLs of ``target`` in its dialect (classic or v2; v3: ``campaign_endpoints``)."""
     base = _base(target.base_url)
     names = {"--tenant": target.tenant, "--list": target.list_name, "--campaign": target.campaign}
     for option, name in names.items():

@@ -6,6 +6,7 @@ need, so none can leak into a message); ``AttemptFailed`` says no answer came ba
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,9 +60,25 @@ class Reply:
             return ""
         if self.content_type == "text/html":
             return "an HTML page"
-        printable = "".join(c if c.isprintable() else " " for c in self.body.decode("utf-8", "replace"))
+        said = _error_description(self.body) or self.body.decode("utf-8", "replace")
+        printable = "".join(c if c.isprintable() else " " for c in said)
         text = " ".join(printable.split())
         return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _error_description(body: bytes) -> str | None:
+    """The ``error_description`` of a v3 error body ``{"error", "error_description"}``, else None."""
+    if not body.lstrip().startswith(b"{"):
+        return None
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("error_description"), str):
+        return None
+    error = document.get("error")
+    description: str = document["error_description"]
+    return f"{error}: {description}" if isinstance(error, str) and error else description
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -11,6 +11,7 @@ import aiohttp
 import anyio
 
 from reconciler.client.client import BrightPatternClient
+from reconciler.client.v3 import CampaignClient
 from reconciler.config import Credentials, RequestPolicy, Target
 from reconciler.errors import InvalidOption
 
@@ -25,10 +26,11 @@ async def open_record_source(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-) -> AsyncIterator[BrightPatternClient]:
+) -> AsyncIterator[BrightPatternClient | CampaignClient]:
     """A client for ``target`` whose HTTP session closes when the block ends.
 
     ``clock`` and ``sleep`` pace and space the requests; tests pass fakes so that nothing sleeps.
+    A v3 client has found its campaign and list instance ids before it is handed out.
     """
     if not policy.verify_tls:
         logger.warning("TLS certificates are NOT verified (--insecure): anyone on the network path to %s "
@@ -41,12 +43,17 @@ async def open_record_source(
         middlewares=_middlewares(target, credentials),
         raise_for_status=False,
     ) as session:
-        yield BrightPatternClient(session, target, credentials, policy, clock=clock, sleep=sleep)
+        if target.dialect != "v3":
+            yield BrightPatternClient(session, target, credentials, policy, clock=clock, sleep=sleep)
+            return
+        client = CampaignClient(session, target, credentials, policy, clock=clock, sleep=sleep)
+        await client.locate()
+        yield client
 
 
 def _middlewares(target: Target, credentials: Credentials) -> tuple[aiohttp.DigestAuthMiddleware, ...]:
     if target.dialect != "classic":
-        return ()  # v2 sends its bearer token per request
+        return ()  # v2 and v3 send their bearer token per request
     if ":" in credentials.login:  # digest joins login and password with ":" (RFC 7616)
         raise InvalidOption("credentials", credentials.login, "a digest login without ':'")
     # Preemptive: after the first challenge every request is signed with the server's nonce, so

@@ -1,4 +1,4 @@
-"""The v2 dialect's bearer token: OAuth2 client credentials, renewed before it expires.
+"""The v2 and v3 dialects' bearer token: OAuth2 client credentials, renewed before it expires.
 
 One token serves every request of a run. It is renewed when less than min(60 s, 10 % of its life)
 remains, and once more when a request is answered 401; concurrent callers share one renewal. The
@@ -34,11 +34,11 @@ class _Token:
 
 
 class TokenSource:
-    """Hands out a valid bearer token for the v2 dialect, fetching one when needed."""
+    """Hands out a valid bearer token for the v2 or v3 dialect, fetching one when needed."""
 
     def __init__(self, post: PostForm, url: URL, credentials: Credentials, scope: str, *,
-                 clock: Callable[[], float]) -> None:
-        self._post, self._url, self._clock = post, url, clock
+                 clock: Callable[[], float], dialect: str = "v2") -> None:
+        self._post, self._url, self._clock, self._dialect = post, url, clock, dialect
         self._credentials, self._scope = credentials, scope
         self._token: _Token | None = None
         self._lock = anyio.Lock()
@@ -74,7 +74,7 @@ class TokenSource:
         value, lifetime = self._read(reply)
         # Counted from the request, not the answer: the server's clock started no later than that.
         self._token = _Token(value, asked_at + lifetime - min(60.0, 0.1 * lifetime))
-        logger.debug("obtained a v2 token for %r valid for %.0f s", self._credentials.login, lifetime)
+        logger.debug("obtained a %s token for %r valid for %.0f s", self._dialect, self._credentials.login, lifetime)
         return value
 
     def _read(self, reply: Reply) -> tuple[str, float]:
@@ -91,7 +91,7 @@ class TokenSource:
         return value, _lifetime(document.get("expires_in"))
 
     def _failed(self, status: int, detail: str) -> AuthenticationFailed:
-        return AuthenticationFailed(self._credentials.login, "v2", status, detail or "no detail given")
+        return AuthenticationFailed(self._credentials.login, self._dialect, status, detail or "no detail given")
 
     def _detail(self, reply: Reply) -> str:
         # Some servers echo the form they rejected: make sure the secret is not in what we repeat.

@@ -22,8 +22,15 @@ from reconciler.errors import TlsCertificateInvalid
 async def post(session: aiohttp.ClientSession, url: URL, *, max_bytes: int, json_body: object = None,
                form: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> Reply:
     """POST ``json_body`` (or ``form``) to ``url`` once, without following redirects."""
+    return await send(session, "POST", url, max_bytes=max_bytes, json_body=json_body, form=form, headers=headers)
+
+
+async def send(session: aiohttp.ClientSession, method: str, url: URL, *, max_bytes: int, json_body: object = None,
+               form: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> Reply:
+    """Send one GET or POST (a GET carries no body), without following redirects."""
     try:
-        async with session.post(url, json=json_body, data=form, headers=headers, allow_redirects=False) as response:
+        opener = session.get if method == "GET" else session.post  # the only two the API uses
+        async with opener(url, json=json_body, data=form, headers=headers, allow_redirects=False) as response:
             return await _reply(response, url, max_bytes)
     except aiohttp.ClientSSLError as exc:
         raise TlsCertificateInvalid(str(url.origin()), _tls_detail(exc)) from exc

@@ -7,9 +7,11 @@ statement. The list's records are kept by key text; the keys themselves belong t
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,8 +26,38 @@ CREATE TABLE IF NOT EXISTS listed (
     completed_time INTEGER, extra TEXT, warnings INTEGER
 );
 """
-# The journal's meta entry for the scan's position: "done", or the next page's fromIndex.
+# The journal's meta entry for the scan's position: "done", the next page's fromIndex (classic, v2),
+# or "cursor:" and a JSON [next index, cursor] (v3); a journal without the entry has not begun.
 _POSITION = "scan_next"
+_CURSOR = "cursor:"
+
+
+@dataclass(frozen=True, slots=True)
+class CursorPosition:
+    """Where a scan by cursor goes on: the next page's cursor (None: the first) and its first record's index."""
+
+    cursor: str | None
+    next_index: int
+
+
+ScanPosition = int | CursorPosition  # the next getAll page's fromIndex, or the next getAllRecords cursor
+
+
+def _stored(position: ScanPosition | None) -> str:
+    if position is None:
+        return "done"
+    if isinstance(position, CursorPosition):
+        return _CURSOR + json.dumps([position.next_index, position.cursor])
+    return str(position)
+
+
+def _read_position(value: str) -> ScanPosition | None:
+    if value == "done":
+        return None
+    if value.startswith(_CURSOR):
+        next_index, cursor = json.loads(value[len(_CURSOR):])
+        return CursorPosition(cursor=cursor, next_index=int(next_index))
+    return int(value)
 
 
 class ListedRecords:
@@ -38,12 +70,12 @@ class ListedRecords:
         # The journal's, so that field names from the list and from lookups keep one first-seen order.
         self._remember_fields = remember_fields
 
-    def scan_position(self) -> int | None:
-        """Where a scan of the list goes on (``fromIndex``); None when the scan has finished."""
+    def scan_position(self) -> ScanPosition | None:
+        """Where a scan of the list goes on (0 before it began); None when the scan has finished."""
         row = self._db.execute("SELECT value FROM meta WHERE name = ?", (_POSITION,)).fetchone()
-        return 0 if row is None else (None if row[0] == "done" else int(row[0]))
+        return 0 if row is None else _read_position(str(row[0]))
 
-    def record_page(self, records: Sequence[tuple[str | None, ListedRecord]], next_index: int | None,
+    def record_page(self, records: Sequence[tuple[str | None, ListedRecord]], next_index: ScanPosition | None,
                     checked_at: datetime) -> int:
         """Store one getAll page and where the next one starts, in one transaction.
 
@@ -59,7 +91,7 @@ class ListedRecords:
                                  rows)
             stored = self.count() - before
             self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
-                             (_POSITION, "done" if next_index is None else str(next_index)))
+                             (_POSITION, _stored(next_index)))
             for _, record in records:
                 self._remember_fields("entry", record.entry)
                 if record.record is not None:

@@ -9,6 +9,7 @@ Routes (``{list}`` and ``{campaign}`` are percent-decoded names):
     POST /configapi/v2/callinglist/get/{list}/{campaign}              v2, Bearer token
     POST /configapi/v2/callinglist/getAll/{list}/{campaign}
     GET  /configapi/v2/campaign/getAll/
+    ...  /configapi/v3/...  (oauth/token, campaign/getAll, getCampaign, queryRecord, getAllRecords): see ``v3``
     GET  /__stats[?keys=1]    POST /__stats/reset                     simulator only, no auth
 """
 
@@ -31,6 +32,7 @@ from reconciler.simulator.faults import Fault, FaultInjector
 from reconciler.simulator.records import Catalog
 from reconciler.simulator.stats import SimulatorStats
 from reconciler.simulator.tokens import NOT_AUTHENTICATED, TokenIssuer, TokenRefused
+from reconciler.simulator.v3 import V3Routes
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Gate = Callable[[web.Request], web.Response | None]
@@ -104,6 +106,7 @@ class Simulator:
                 app.router.add_get(prefix + "/campaign/getAll" + suffix, self._bind(self._campaigns, dialect),
                                    name=f"{name}:campaigns{variant}")
         app.router.add_post(V2 + "/oauth/token", self._token, name="v2:token")
+        V3Routes(self.catalog, self.stats, self._v2_gate, self._inject_fault, self._token).add_to(app)
         app.router.add_get("/__stats", self._stats, name="stats:read")
         app.router.add_post("/__stats/reset", self._reset_stats, name="stats:reset")
         return app

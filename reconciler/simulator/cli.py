@@ -26,6 +26,12 @@ from reconciler.simulator.faults import FaultConfig
 from reconciler.simulator.server import RunningSimulator, serve
 
 DEFAULT_PORT = 8080
+EPILOG = ("Dialects: classic (/admin/ws/t/TENANT/..., HTTP Digest), v2 (/configapi/v2/..., bearer token) and "
+          "v3 (/configapi/v3/campaign/..., bearer token: getAll lists campaigns with ids, getCampaign/ID their "
+          "list instances, queryRecord/ID and getAllRecords/ID read records by instanceId; 409 for an instance "
+          "not bound to the campaign, 415 for a body not sent as application/json). v3 ids are UUID 5 of the "
+          "names, the same on every start. Counters: GET /__stats (?keys=1 for the per-key map); "
+          "POST /__stats/reset.")
 DEFAULT_USERS = (Account(login="demo", secret="demo-password"),)
 DEFAULT_CLIENTS = (Account(login="demo-client", secret="demo-secret"),)
 
@@ -70,14 +76,14 @@ def _add_account_arguments(parser: argparse.ArgumentParser) -> None:
     auth.add_argument("--unprivileged-user", action="append", dest="unprivileged_users", default=[],
                       type=_login_secret, metavar="LOGIN:PASSWORD", help="authenticates, then gets 403")
     auth.add_argument("--client", action="append", dest="clients", type=_login_secret, metavar="ID:SECRET",
-                      help="v2 API client (repeatable; default demo-client:demo-secret)")
+                      help="v2 and v3 API client (repeatable; default demo-client:demo-secret)")
     auth.add_argument("--unprivileged-client", action="append", dest="unprivileged_clients", default=[],
                       type=_login_secret, metavar="ID:SECRET", help="gets a token, then 403")
     auth.add_argument("--realm", default=DEFAULT_REALM, help=f"digest realm (default {DEFAULT_REALM})")
     auth.add_argument("--nonce-lifetime", type=float, metavar="SECONDS",
                       help="digest nonces go stale after this long (default: never)")
     auth.add_argument("--token-lifetime", type=float, default=3600.0, metavar="SECONDS",
-                      help="v2 tokens expire after this long (default 3600)")
+                      help="v2 and v3 tokens expire after this long (default 3600)")
 
 
 def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m reconciler.simulator",
         description="A simulated Bright Pattern contact center serving calling lists from records files.",
-        epilog="Counters: GET /__stats (?keys=1 for the per-key map); POST /__stats/reset.",
+        epilog=EPILOG,
     )
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))

@@ -1,4 +1,7 @@
-"""The scan strategy: read the whole calling list in getAll pages of 1,000 and join locally.
+"""The scan strategy: read the whole calling list in pages of 1,000 and join locally.
+
+Classic and v2 page by index (getAll's ``fromIndex``); v3 by cursor (getAllRecords'
+``next_cursor``), its records numbered in list order as they come.
 
 Pages go into the journal keyed by the same key text as the input (entry field names matched
 case-insensitively, values compared as strings exactly as the API returns them), each page in one
@@ -11,8 +14,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from reconciler.input.keys import entry_key_text
+from reconciler.journal.listed import CursorPosition
 from reconciler.journal.store import Journal
-from reconciler.lookup import ListedRecord, RecordSource
+from reconciler.lookup import CursorRecordSource, ListedRecord, RecordSource
 
 PAGE_SIZE = 1000
 
@@ -37,12 +41,28 @@ class ListScanner:
 
     async def run(self) -> None:
         position = self._journal.listed.scan_position()
+        cursor_source = self._source if isinstance(self._source, CursorRecordSource) else None
+        if cursor_source is not None and position == 0:  # not begun: the first page has no cursor
+            position = CursorPosition(cursor=None, next_index=0)
         while position is not None:
             if self.stopped:
                 return
-            page = await self._source.fetch_page(position, PAGE_SIZE)
+            if isinstance(position, CursorPosition):
+                if cursor_source is None:
+                    raise TypeError("a scan by cursor needs a source that reads by cursor")
+                page, position = await self._after_cursor(cursor_source, position)
+            else:
+                page = await self._source.fetch_page(position, PAGE_SIZE)
+                position = page[-1].index + 1 if len(page) == PAGE_SIZE else None
             self.pages += 1
-            position = page[-1].index + 1 if len(page) == PAGE_SIZE else None
             keyed = [(listed_key(record, self._key_columns), record) for record in page]
             self.unkeyed += self._journal.listed.record_page(keyed, position, datetime.now(UTC))
         self._journal.listed.resolve_pending_keys()
+
+    @staticmethod
+    async def _after_cursor(source: CursorRecordSource,
+                            position: CursorPosition) -> tuple[list[ListedRecord], CursorPosition | None]:
+        page = await source.fetch_records(position.cursor, PAGE_SIZE, position.next_index)
+        if page.next_cursor is None:
+            return page.records, None
+        return page.records, CursorPosition(cursor=page.next_cursor, next_index=position.next_index + len(page.records))

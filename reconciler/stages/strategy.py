@@ -8,12 +8,26 @@ from any index past the end, so a binary search over ``fromIndex`` finds the end
 
 from __future__ import annotations
 
-from reconciler.lookup import RecordSource
+from reconciler.lookup import CursorRecordSource, RecordSource
 from reconciler.stages.scan import PAGE_SIZE
 
 
-async def list_size(source: RecordSource) -> int:
-    """How many index positions the list spans (its size when indexes have no gaps)."""
+async def probe_list(source: RecordSource) -> None:
+    """One one-record read: proves the credentials, the list and its binding to the campaign."""
+    if isinstance(source, CursorRecordSource):
+        await source.fetch_records(None, 1, 0)
+    else:
+        await source.fetch_page(0, 1)
+
+
+async def list_size(source: RecordSource) -> int | None:
+    """How many index positions the list spans (its size when indexes have no gaps); None when unknown.
+
+    A list read by cursor (v3) has no index to search: its size is what the server reported when
+    the list instance was looked up, and unknown when ``--instance-id`` skipped that look-up.
+    """
+    if isinstance(source, CursorRecordSource):
+        return await source.record_count()
     if not await source.fetch_page(0, 1):
         return 0
     low, high = 1, PAGE_SIZE

@@ -83,11 +83,14 @@ def state_binding(config: ReconcileConfig, spec: InputSpec) -> dict[str, Any]:
 def binding(config: ReconcileConfig, spec: InputSpec) -> dict[str, Any]:
     """What a journal is bound to: a rerun with other values must not reuse its results."""
     status = spec.path.stat()
-    return {
+    bound: dict[str, Any] = {
         "input": str(spec.path.resolve()), "input_size": status.st_size, "input_mtime_ns": status.st_mtime_ns,
         "tenant": config.target.tenant, "list": config.target.list_name, "campaign": config.target.campaign,
         "dialect": config.target.dialect, "key_columns": list(spec.key_columns),
     }
+    if config.target.dialect == "v3":  # only there, so that journals of classic and v2 runs still match
+        bound.update(campaign_id=config.target.campaign_id, instance_id=config.target.instance_id)
+    return bound
 
 
 async def reconcile(config: ReconcileConfig, *, source_factory: SourceFactory = default_source,

@@ -24,7 +24,7 @@ from reconciler.journal.store import Journal
 from reconciler.reporting.summary import rows
 from reconciler.stages.incremental import SyncPolicy, full_read_due
 from reconciler.stages.load_keys import load_keys
-from reconciler.stages.strategy import choose_strategy, list_size, scan_requests, settled_strategy
+from reconciler.stages.strategy import choose_strategy, list_size, probe_list, scan_requests, settled_strategy
 from reconciler.wiring.identity import identify_run
 from reconciler.wiring.pipeline import SourceFactory, binding, default_source, prepare, state_binding
 
@@ -43,6 +43,7 @@ class Plan:
     expected_seconds: float | None
     server_checked: bool
     list_size: int | None = None
+    located: str | None = None  # v3: the campaign and list instance ids the run asks by
 
 
 async def plan_run(config: ReconcileConfig, *, offline: bool,
@@ -58,12 +59,15 @@ async def plan_run(config: ReconcileConfig, *, offline: bool,
         finally:
             journal.close()
     settled = settled_strategy(config.strategy, distinct, unmatched=config.unmatched_path is not None)
-    size = None
+    size, located = None, None
     if not offline:
         async with source_factory(replace(config, fresh=False)) as source:
-            await source.fetch_page(0, 1)
+            located = _located(source)
+            await probe_list(source)
             if settled != "query":  # auto's choice, or a scan's request count, depends on it
                 size = await list_size(source)
+        if settled is None and size is None:  # a v3 list of unknown size: auto queries, as the run will
+            settled = choose_strategy(distinct, None)
     if settled == "incremental":
         strategy, requests, count = "incremental", _incremental_requests(config, spec, size), None
     else:
@@ -73,7 +77,7 @@ async def plan_run(config: ReconcileConfig, *, offline: bool,
                 bad_rows=int(loaded.get("bad_rows", 0)), key_columns=spec.key_columns, strategy=strategy,
                 expected_requests=requests,
                 expected_seconds=None if math.isinf(rate) or count is None else count / rate,
-                server_checked=not offline, list_size=size)
+                server_checked=not offline, list_size=size, located=located)
 
 
 def _incremental_requests(config: ReconcileConfig, spec: InputSpec, size: int | None) -> str:
@@ -132,9 +136,22 @@ def format_plan(plan: Plan, config: ReconcileConfig) -> str:
         f"  duration         {_duration(plan, config)}",
         f"  target           {URL(config.target.base_url).with_user(None)} tenant {config.target.tenant}, list "
         f"{config.target.list_name}, campaign {config.target.campaign} ({config.target.dialect})",
+        *([f"  ids              {plan.located}"] if plan.located else []),
         f"  server           {checked}",
         f"  output           {config.output_path}",
     ])
+
+
+def _located(source: object) -> str | None:
+    """The v3 ids a source found or was given, in words; None for a source that has none."""
+    located = getattr(source, "located", None)
+    campaign_id, instance_id = getattr(located, "campaign_id", None), getattr(located, "instance_id", None)
+    if campaign_id is None or instance_id is None:
+        return None
+    found = getattr(located, "looked_up", ())
+    how = {name: "found by name" if name in found else "given" for name in ("campaign", "instance")}
+    return (f"campaign id {campaign_id} ({how['campaign']}), list instance id {instance_id} "
+            f"({how['instance']})")
 
 
 def _duration(plan: Plan, config: ReconcileConfig) -> str:

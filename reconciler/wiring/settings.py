@@ -61,8 +61,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("--campaign", str, "campaign name", "CAMPAIGN"),
     Option("--key", str, "unique key column; repeat for a composite key (default: every column)",
            "COLUMN", repeat=True),
-    Option("--dialect", str, "classic (3.x, digest auth) or v2 (5.x, OAuth2 bearer) [classic]",
-           choices=DIALECTS),
+    Option("--dialect", str, "classic (3.x, digest auth), v2 (5.x, OAuth2 bearer) or v3 (5.x List Management "
+           "API 3.x, campaign and list instance by id) [classic]", choices=DIALECTS),
+    Option("--campaign-id", str, "v3: the campaign's id, to skip looking it up by --campaign", "ID"),
+    Option("--instance-id", str, "v3: the id of the list's instance in the campaign, to skip looking it up "
+           "by --list", "ID"),
     Option("--concurrency", int, "requests in flight at most [8]", "N"),
     Option("--rate", _rate, "requests per second at most, 'inf' for no limit [20]", "PER_SECOND"),
     Option("--max-attempts", int, "attempts per request before the row is an error [8]", "N"),
@@ -72,7 +75,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--input-format", str, "read INPUT as this format whatever its name", choices=FILE_FORMATS),
     Option("--output-format", str, "write OUTPUT as this format whatever its name", choices=FILE_FORMATS),
     Option("--input-encoding", str, "text encoding of a CSV input [utf-8]", "ENCODING"),
-    Option("--password-file", str, "read the password (classic) or client secret (v2) from this file", "PATH"),
+    Option("--password-file", str, "read the password (classic) or client secret (v2, v3) from this file", "PATH"),
     Option("--journal", str, "journal file [OUTPUT.reconciler-journal]", "PATH"),
     Option("--skip-bad-rows", bool, "skip ragged CSV rows (counted in the summary) instead of stopping",
            switch=True),
@@ -224,7 +227,8 @@ def build_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> Rec
     target = Target(base_url=need("base_url", "pass --base-url or set BP_BASE_URL"),
                     tenant=need("tenant", "pass --tenant or set BP_TENANT"),
                     list_name=need("list", "pass --list"), campaign=need("campaign", "pass --campaign"),
-                    dialect=dialect)
+                    dialect=dialect, campaign_id=settings.get("campaign_id") or None,
+                    instance_id=settings.get("instance_id") or None)
     input_path = Path(need("input", "name the key file: reconciler run INPUT --output OUTPUT ..."))
     journal = settings.get("journal")
     return ReconcileConfig(

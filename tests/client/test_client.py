@@ -73,7 +73,8 @@ async def client_for(server: ScriptedServer, dialect: Dialect = "classic", *, ti
 
 def test_the_public_face() -> None:
     assert set(reconciler.client.__all__) == {
-        "BrightPatternClient", "ClientStats", "PageUnreadable", "Throttle", "open_record_source"}
+        "BrightPatternClient", "CampaignClient", "ClientStats", "Located", "PageUnreadable", "Throttle",
+        "open_record_source"}
     for name in reconciler.client.__all__:
         assert getattr(reconciler.client, name).__doc__
 

@@ -126,7 +126,7 @@ async def test_get_campaigns(sim: RunningSimulator) -> None:
 
 @pytest.mark.parametrize(("method", "path", "expected"), [
     ("POST", "/admin/ws/t/demo.brightpattern.com/callinglist/get/List%201.csv", (404, "HTTP 404 Not Found")),
-    ("POST", "/configapi/v3/campaign/queryRecord/1", (404, "HTTP 404 Not Found")),
+    ("POST", "/configapi/v3/campaign/eraseRecord/1", (404, "HTTP 404 Not Found")),  # v3 serves reads only
     ("GET", "/", (404, "HTTP 404 Not Found")),
     ("GET", "/configapi/v2/callinglist/get/List%201.csv/Campaign_1", (405, "HTTP 405 Method Not Allowed")),
     ("PUT", "/admin/ws/t/demo.brightpattern.com/campaign/getAll/", (405, "HTTP 405 Method Not Allowed")),
