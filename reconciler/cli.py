@@ -79,7 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:2] == ["simulate", "activity"]:  # a verb of its own: it talks to a running simulator
+        from reconciler.simulator.activity_cli import main as move_campaign_on
+
+        return move_campaign_on(arguments[2:])
+    args = build_parser().parse_args(arguments)
     if args.command == "simulate":
         from reconciler.simulator.cli import run_from_args
 

@@ -10,8 +10,6 @@ says "ask this record", and the incremental stage asks it with Query a record ra
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from reconciler.client.answer import Unusable, as_text, parse_last_date, read_entry, read_status
@@ -60,8 +58,9 @@ def _read_completed(item: Mapping[str, object]) -> ChangedRecord | Unusable:
     completed_at = parse_last_date(raw_time) if isinstance(raw_time, str) else None
     if completed_at is None:
         return Unusable(f"completedTime {item.get('completedTime')!r} is not a time")
-    record = _with(status, completed=True, completed_time=completed_at)
-    return ChangedRecord(entry=entry, record=record, changed_at=completed_at)
+    # The item's completedTime places the change in time; the status columns stay what the status
+    # says, as a scan would read them (classic and v2 statuses carry no completedTime).
+    return ChangedRecord(entry=entry, record=status, changed_at=completed_at)
 
 
 def _read_changed(item: Mapping[str, object]) -> ChangedRecord | Unusable:
@@ -112,6 +111,3 @@ def _attempt_values(attempt: Mapping[str, Any]) -> dict[str, Any] | None:
             "last_call_duration": duration, "last_agent": as_text(attempt.get("agent")) or None,
             "global_interaction_id": as_text(attempt.get("globalInteractionID")) or None}
 
-
-def _with(status: RecordStatus, *, completed: bool, completed_time: datetime) -> RecordStatus:
-    return replace(status, completed=completed, completed_time=status.completed_time or completed_time)

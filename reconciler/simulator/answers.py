@@ -100,8 +100,8 @@ def page_bounds(body: object) -> tuple[int, int] | Refusal:
     """``(fromIndex, maxSize)`` of a getAll body (numbers or numeric strings)."""
     if not isinstance(body, dict):
         return Refusal(400, NOT_AN_OBJECT)
-    from_index = _whole_number(body.get("fromIndex", 0))
-    max_size = _whole_number(body.get("maxSize", MAX_PAGE_SIZE))
+    from_index = whole_number(body.get("fromIndex", 0))
+    max_size = whole_number(body.get("maxSize", MAX_PAGE_SIZE))
     if from_index is None or from_index < 0:
         return Refusal(400, "fromIndex must be a whole number from 0 up")
     if max_size is None or max_size < 1:
@@ -111,7 +111,7 @@ def page_bounds(body: object) -> tuple[int, int] | Refusal:
     return from_index, max_size
 
 
-def _whole_number(value: object) -> int | None:
+def whole_number(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

@@ -4,13 +4,16 @@ Routes (``{list}`` and ``{campaign}`` are percent-decoded names):
 
     POST /admin/ws/t/{tenant}/callinglist/get/{list}/{campaign}      classic, HTTP Digest
     POST /admin/ws/t/{tenant}/callinglist/getAll/{list}/{campaign}
+    POST /admin/ws/t/{tenant}/callinglist/getChanged/{list}/{campaign}  (and getCompleted)
     GET  /admin/ws/t/{tenant}/campaign/getAll/
     POST /configapi/v2/oauth/token                                    v2, form-encoded
     POST /configapi/v2/callinglist/get/{list}/{campaign}              v2, Bearer token
     POST /configapi/v2/callinglist/getAll/{list}/{campaign}
+    POST /configapi/v2/callinglist/getChanged/{list}/{campaign}       (and getCompleted)
     GET  /configapi/v2/campaign/getAll/
     ...  /configapi/v3/...  (oauth/token, campaign/getAll, getCampaign, queryRecord, getAllRecords): see ``v3``
     GET  /__stats[?keys=1]    POST /__stats/reset                     simulator only, no auth
+    POST /__activity  {"list", "campaign", "attempts", "complete", "add", "delete", "seed"}: a day of calling
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import LooseHeaders
 
 from reconciler.simulator import answers
+from reconciler.simulator.activity import ActivityPlan, ActivityRefused, move_on
 from reconciler.simulator.answers import Refusal
+from reconciler.simulator.changes import answer_changes
 from reconciler.simulator.config import SimulatorConfig
 from reconciler.simulator.digest import DigestAuthority, Verdict
 from reconciler.simulator.faults import Fault, FaultInjector
@@ -102,6 +107,10 @@ class Simulator:
                                 self._bind(self._query, dialect), name=f"{name}:query")
             app.router.add_post(prefix + "/callinglist/getAll/{list}/{campaign}",
                                 self._bind(self._get_all, dialect), name=f"{name}:getAll")
+            for endpoint, completed in (("getChanged", False), ("getCompleted", True)):
+                app.router.add_post(prefix + f"/callinglist/{endpoint}/{{list}}/{{campaign}}",
+                                    self._bind(functools.partial(self._changes, completed=completed), dialect),
+                                    name=f"{name}:{endpoint}")
             for suffix, variant in (("/", ""), ("", ".bare")):
                 app.router.add_get(prefix + "/campaign/getAll" + suffix, self._bind(self._campaigns, dialect),
                                    name=f"{name}:campaigns{variant}")
@@ -109,6 +118,7 @@ class Simulator:
         V3Routes(self.catalog, self.stats, self._v2_gate, self._inject_fault, self._token).add_to(app)
         app.router.add_get("/__stats", self._stats, name="stats:read")
         app.router.add_post("/__stats/reset", self._reset_stats, name="stats:reset")
+        app.router.add_post("/__activity", self._activity, name="admin:activity")
         return app
 
     @staticmethod
@@ -123,7 +133,7 @@ class Simulator:
     @web.middleware
     async def _count(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         name = request.match_info.route.name or "other:other"
-        if name.startswith("stats:"):
+        if name.startswith(("stats:", "admin:")):  # the simulator's own controls are not API traffic
             return await handler(request)
         self.stats.request_started(name.split(":")[1].split(".")[0], self.clock())
         http_status: int | None = None
@@ -189,6 +199,46 @@ class Simulator:
         campaign = request.match_info["campaign"]
         return refusal_or_json(answers.answer_page(body, calling_list, campaign,
                                                    lower_names=dialect.lower_names))
+
+    async def _changes(self, request: web.Request, dialect: Dialect, *, completed: bool) -> web.StreamResponse:
+        if (denied := dialect.gate(request)) is not None:
+            return denied
+        body = answers.parse_json(await request.read())
+        if (faulted := await self._inject_fault(request)) is not None:
+            return faulted
+        calling_list = self.catalog.lists.get(request.match_info["list"])
+        return refusal_or_json(answer_changes(body, calling_list, request.match_info["campaign"],
+                                              completed=completed, lower_names=dialect.lower_names))
+
+    async def _activity(self, request: web.Request) -> web.StreamResponse:
+        body = answers.parse_json(await request.read())
+        if isinstance(body, Refusal) or not isinstance(body, dict):
+            return refusal_or_json(body if isinstance(body, Refusal) else Refusal(400, answers.NOT_AN_OBJECT))
+        fields = {name: body[name] for name in ("attempts", "complete", "add", "delete", "seed") if name in body}
+        list_name, campaign = body.get("list"), body.get("campaign")
+        try:
+            plan = ActivityPlan(**fields)
+        except TypeError as exc:  # pragma: no cover - the names are filtered above
+            return text_response(400, str(exc))
+        return refusal_or_json(self.move_on(plan, list_name=list_name, campaign=campaign))
+
+    def move_on(self, plan: ActivityPlan, *, list_name: object = None, campaign: object = None) -> (
+            dict[str, object] | Refusal):
+        """Make a round of calling activity; the list may go unnamed when there is one, the campaign too."""
+        if list_name is None and len(self.catalog.lists) == 1:
+            list_name = next(iter(self.catalog.lists))
+        calling_list = self.catalog.lists.get(list_name) if isinstance(list_name, str) else None
+        if calling_list is None:
+            return Refusal(404, f"{answers.LIST_NOT_FOUND}: {list_name!r}; lists: {', '.join(self.catalog.lists)}")
+        if campaign is None and calling_list.campaigns:
+            campaign = calling_list.campaigns[0]
+        if not isinstance(campaign, str) or campaign not in calling_list.campaigns:
+            return Refusal(404, f"{answers.CAMPAIGN_NOT_FOUND}: {campaign!r}; list {calling_list.name!r} is in "
+                                f"{', '.join(calling_list.campaigns) or 'no campaign'}")
+        try:
+            return move_on(calling_list, campaign, plan, self.clock)
+        except ActivityRefused as exc:
+            return Refusal(400, str(exc))
 
     async def _campaigns(self, request: web.Request, dialect: Dialect) -> web.StreamResponse:
         if (denied := dialect.gate(request)) is not None:

@@ -2,13 +2,21 @@
 
 Columns are kept as Arrow arrays (a million records fit in a few hundred MB); the only Python
 objects per record are its key and the index entry that maps the key to the record's position.
+What happened since the list was loaded (calls, completions, records added or deleted) lives in
+its ``ListOverlay``, which answers win over the loaded columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reconciler.simulator.overlay import ListOverlay
 
 # A record's key: the key field's value, or a tuple of them when the list has several key fields.
 Key = str | tuple[str, ...]
@@ -51,18 +59,47 @@ class CallingList:
         self._statuses = columns.statuses
         self._row_campaigns = columns.row_campaigns
         self._index = _build_index(key_fields, columns.entries)
-        self._size = len(next(iter(columns.entries.values())))
+        self._loaded = len(next(iter(columns.entries.values())))
+        self.overlay = ListOverlay(self._loaded)
 
     def __len__(self) -> int:
-        return self._size
+        """The records on the list now (loaded, plus added, less deleted)."""
+        return self.overlay.end - len(self.overlay.deleted)
+
+    @property
+    def end(self) -> int:
+        """One past the highest record index ever given (deleted records keep their index)."""
+        return self.overlay.end
+
+    @property
+    def loaded_count(self) -> int:
+        return self._loaded
 
     @property
     def entry_fields(self) -> tuple[str, ...]:
         return tuple(self._entries)
 
+    def latest_loaded_ms(self) -> int | None:
+        """The latest ``lastDate`` or ``completedTime`` of the loaded records (epoch ms, UTC), if any reads."""
+        latest: int | None = None
+        for field in ("lastDate", "completedTime"):
+            column = self._statuses.get(field)
+            text = pc.max(column).as_py() if column is not None and column.type == pa.string() else None
+            moment = api_moment(text) if isinstance(text, str) else None
+            if moment is not None and (latest is None or moment > latest):
+                latest = moment
+        return latest
+
+    def largest_loaded_key(self) -> str | None:
+        """The largest value of the first key field among the loaded records (text order)."""
+        if not self._loaded:
+            return None
+        value = pc.max(self._entries[self.key_fields[0]]).as_py()
+        return value if isinstance(value, str) else None
+
     def duplicate_key(self) -> Key | None:
         """A key found on more than one row, or ``None`` when every key is unique."""
-        if len(self._index) == self._size:
+        if len(self._index) == self._loaded:
             return None
         seen: set[Key] = set()
         key: Key
@@ -76,42 +113,90 @@ class CallingList:
         """The index of the record with these key-field values, or ``None``."""
         return self._index.get(make_key(key_values))
 
+    def key_of(self, index: int) -> Key:
+        entry = self.entry(index, lower_names=False)
+        return make_key(tuple(entry[field] for field in self.key_fields))
+
+    def live(self, index: int) -> bool:
+        return 0 <= index < self.overlay.end and index not in self.overlay.deleted
+
+    def add(self, entry: Mapping[str, str]) -> int:
+        """Append a never-called record; its key must be new. Returns its index."""
+        key = make_key(tuple(entry[field] for field in self.key_fields))
+        if key in self._index:
+            raise ValueError(f"key {key!r} is already on list {self.name!r}")
+        index = self.overlay.add({field: str(entry.get(field, "")) for field in self._entries})
+        self._index[key] = index
+        return index
+
+    def delete(self, index: int) -> None:
+        """Take a record off the list: it is no longer found, listed or changed."""
+        self._index.pop(self.key_of(index), None)
+        self.overlay.delete(index)
+
+    def entry(self, index: int, *, lower_names: bool) -> dict[str, str]:
+        if index >= self._loaded:
+            entry = self.overlay.added[index - self._loaded]
+        else:
+            entry = {field: array[index].as_py() for field, array in self._entries.items()}
+        return {self._lower_names[name]: value for name, value in entry.items()} if lower_names else dict(entry)
+
+    def status(self, index: int, campaign: str) -> dict[str, object] | None:
+        """The record's status in ``campaign`` now; ``None`` when the list is not bound to it."""
+        if campaign not in self.campaigns:
+            return None
+        changed = self.overlay.status(campaign, index)
+        if changed is not None:
+            return dict(changed)
+        if index >= self._loaded:
+            return dict(NEVER_CALLED)
+        return self._loaded_statuses(pa.array([index], pa.int64()), campaign)[0]
+
     def record(self, index: int, campaign: str, *, lower_names: bool) -> dict[str, object]:
         """The Query-a-record answer: ``entry``, and ``status`` when the list is bound to the campaign."""
-        return self._rows(index, index + 1, campaign, lower_names=lower_names, with_index=False)[0]
+        return self._rows([index], campaign, lower_names=lower_names, with_index=False)[0]
 
     def page(self, from_index: int, max_size: int, campaign: str, *, lower_names: bool) -> list[dict[str, object]]:
-        """A getAll page: ``{"index", "entry", "status"}`` items from ``from_index`` on."""
-        stop = min(from_index + max_size, self._size)
-        if from_index >= stop:
-            return []
-        return self._rows(from_index, stop, campaign, lower_names=lower_names, with_index=True)
+        """A getAll page: ``{"index", "entry", "status"}`` of the next ``max_size`` records from ``from_index``."""
+        indices: list[int] = []
+        index = max(from_index, 0)
+        while len(indices) < max_size and index < self.overlay.end:
+            if index not in self.overlay.deleted:
+                indices.append(index)
+            index += 1
+        return self._rows(indices, campaign, lower_names=lower_names, with_index=True) if indices else []
 
-    def _rows(
-        self, start: int, stop: int, campaign: str, *, lower_names: bool, with_index: bool
-    ) -> list[dict[str, object]]:
-        entries = self._entry_dicts(start, stop, lower_names)
-        statuses = self._status_dicts(start, stop, campaign)
+    def _rows(self, indices: list[int], campaign: str, *, lower_names: bool,
+              with_index: bool) -> list[dict[str, object]]:
+        loaded = [i for i in indices if i < self._loaded]
+        taken = pa.array(loaded, pa.int64())
+        entries = iter(self._entry_dicts(taken, lower_names))
+        statuses = iter(self._loaded_statuses(taken, campaign) or [])
+        bound = campaign in self.campaigns
         rows: list[dict[str, object]] = []
-        for offset, entry in enumerate(entries):
-            row: dict[str, object] = {"index": start + offset} if with_index else {}
-            row["entry"] = entry
-            if statuses is not None:
-                row["status"] = statuses[offset]
+        for index in indices:
+            row: dict[str, object] = {"index": index} if with_index else {}
+            if index < self._loaded:
+                row["entry"], status = next(entries), next(statuses) if bound else None
+            else:
+                row["entry"], status = self.entry(index, lower_names=lower_names), dict(NEVER_CALLED)
+            if bound:
+                changed = self.overlay.status(campaign, index)
+                row["status"] = dict(changed) if changed is not None else status
             rows.append(row)
         return rows
 
-    def _entry_dicts(self, start: int, stop: int, lower_names: bool) -> list[dict[str, str]]:
+    def _entry_dicts(self, taken: Any, lower_names: bool) -> list[dict[str, str]]:
         names = [self._lower_names[name] if lower_names else name for name in self._entries]
-        columns = [array.slice(start, stop - start).to_pylist() for array in self._entries.values()]
+        columns = [array.take(taken).to_pylist() for array in self._entries.values()]
         return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
-    def _status_dicts(self, start: int, stop: int, campaign: str) -> list[dict[str, object]] | None:
+    def _loaded_statuses(self, taken: Any, campaign: str) -> list[dict[str, object]]:
         if campaign not in self.campaigns:
-            return None
+            return []
         names = list(self._statuses)
-        columns = [array.slice(start, stop - start).to_pylist() for array in self._statuses.values()]
-        owners = self._owned_rows(start, stop, campaign)
+        columns = [array.take(taken).to_pylist() for array in self._statuses.values()]
+        owners = self._owned_rows(taken, campaign)
         return [
             {name: value for name, value in zip(names, values, strict=True) if value is not None}
             if owned
@@ -119,12 +204,12 @@ class CallingList:
             for values, owned in zip(zip(*columns, strict=True), owners, strict=True)
         ]
 
-    def _owned_rows(self, start: int, stop: int, campaign: str) -> list[bool]:
+    def _owned_rows(self, taken: Any, campaign: str) -> list[bool]:
         """Whether each row's status columns are its status in ``campaign`` (else: never called there)."""
         if self._row_campaigns is None:
-            return [True] * (stop - start)
+            return [True] * len(taken)
         in_default = campaign in self._default_campaigns
-        row_campaigns: list[str] = self._row_campaigns.slice(start, stop - start).to_pylist()
+        row_campaigns: list[str] = self._row_campaigns.take(taken).to_pylist()
         return [value == campaign or (value == "" and in_default) for value in row_campaigns]
 
 
@@ -138,3 +223,12 @@ def _iter_keys(key_fields: tuple[str, ...], entries: Mapping[str, Any]) -> Any:
 def _build_index(key_fields: tuple[str, ...], entries: Mapping[str, Any]) -> dict[Key, int]:
     return {key: position for position, key in enumerate(_iter_keys(key_fields, entries))}
 
+
+def api_moment(text: str) -> int | None:
+    """Epoch ms of an API time (``2021-02-19T19:12:21.000``, UTC); None when it does not read."""
+    try:
+        moment = datetime.fromisoformat(text.strip()[:23])
+    except ValueError:
+        return None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return int(moment.timestamp() * 1000)

@@ -31,7 +31,9 @@ EPILOG = ("Dialects: classic (/admin/ws/t/TENANT/..., HTTP Digest), v2 (/configa
           "list instances, queryRecord/ID and getAllRecords/ID read records by instanceId; 409 for an instance "
           "not bound to the campaign, 415 for a body not sent as application/json). v3 ids are UUID 5 of the "
           "names, the same on every start. Counters: GET /__stats (?keys=1 for the per-key map); "
-          "POST /__stats/reset.")
+          "POST /__stats/reset. getChanged and getCompleted (classic and v2) report the activity that "
+          "'reconciler simulate activity --url URL --attempts N ...' (or POST /__activity) makes on a running "
+          "simulator: see 'reconciler simulate activity --help'.")
 DEFAULT_USERS = (Account(login="demo", secret="demo-password"),)
 DEFAULT_CLIENTS = (Account(login="demo-client", secret="demo-secret"),)
 
@@ -183,5 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="A simulated Bright Pattern contact center serving calling lists from records files.",
         epilog=EPILOG,
     )
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["activity"]:
+        from reconciler.simulator.activity_cli import main as move_campaign_on
+
+        return move_campaign_on(arguments[1:], prog="python -m reconciler.simulator activity")
     add_arguments(parser)
-    return run_from_args(parser.parse_args(argv))
+    return run_from_args(parser.parse_args(arguments))

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from reconciler.errors import InvalidOption
+from reconciler.simulator.activity import ActivityPlan, ActivityRefused
+from reconciler.simulator.answers import Refusal
 from reconciler.simulator.app import Simulator, build_app
 from reconciler.simulator.config import SimulatorConfig
 from reconciler.simulator.records import Catalog, load_catalog
@@ -36,6 +38,15 @@ class RunningSimulator:
     def reset_stats(self) -> None:
         """Zero the counters (as ``POST /__stats/reset``)."""
         self._simulator.stats.reset()
+
+    def move_on(self, *, attempts: int = 0, complete: int = 0, add: int = 0, delete: int = 0, seed: int | None = None,
+                list_name: str | None = None, campaign: str | None = None) -> dict[str, object]:
+        """A round of calling activity (as ``POST /__activity``): what was done, or ``ActivityRefused``."""
+        plan = ActivityPlan(attempts=attempts, complete=complete, add=add, delete=delete, seed=seed)
+        done = self._simulator.move_on(plan, list_name=list_name, campaign=campaign)
+        if isinstance(done, Refusal):
+            raise ActivityRefused(done.text)
+        return done
 
     def summary(self) -> str:
         """One line on what is served: tenant, lists with their campaigns, accounts."""

@@ -1,6 +1,6 @@
 """Counters of what the simulator saw, served at ``GET /__stats`` (``?keys=1`` adds the per-key map).
 
-Requests to ``/__stats`` themselves are not counted. A query is counted for its key whatever its
+Requests to ``/__stats`` and ``/__activity`` themselves are not counted. A query is counted for its key whatever its
 outcome (injected faults included) once its body names every key field.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-ENDPOINTS = ("query", "getAll", "token", "campaigns", "other")
+ENDPOINTS = ("query", "getAll", "getChanged", "getCompleted", "token", "campaigns", "other")
 
 
 class SimulatorStats:

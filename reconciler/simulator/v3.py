@@ -132,8 +132,8 @@ class V3Routes:
         start, limit = bounds
         page = calling_list.page(start, limit, campaign, lower_names=True)
         records = [{"entry": item["entry"], "status": item.get("status", {}), "attempts": []} for item in page]
-        after = start + len(page)
-        next_cursor = _cursor(after) if len(page) == limit and after < len(calling_list) else None
+        after = int(page[-1]["index"]) + 1 if page else start  # type: ignore[call-overload]
+        next_cursor = _cursor(after) if len(page) == limit and after < calling_list.end else None
         return _json({"next_cursor": next_cursor, "records": [_with_blanks(record) for record in records]})
 
     # -- shared steps --------------------------------------------------------------------------

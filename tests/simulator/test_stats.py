@@ -35,7 +35,8 @@ async def test_the_counters_tell_what_the_server_saw(sim: RunningSimulator, sess
     stats = await stats_of(session, sim)
     assert set(stats) == FIELDS
     assert stats["requests_total"] == 8  # /__stats itself is not counted
-    assert stats["by_endpoint"] == {"query": 5, "getAll": 1, "token": 1, "campaigns": 0, "other": 1}
+    assert stats["by_endpoint"] == {"query": 5, "getAll": 1, "getChanged": 0, "getCompleted": 0, "token": 1,
+                                    "campaigns": 0, "other": 1}
     assert stats["by_status"] == {"200": 4, "400": 1, "401": 1, "404": 2}
     assert (stats["distinct_keys_queried"], stats["max_requests_per_key"]) == (2, 2)
     assert stats["per_second"] == {"1700000000": 8}
