@@ -171,10 +171,11 @@ def _add(calling_list: CallingList, rng: random.Random) -> int:
 
 
 def _new_key(calling_list: CallingList, number: int) -> str:
-    """A key like the list's own: digits as wide as its largest key when it has such keys, else ``new-N``."""
-    largest = calling_list.largest_loaded_key()
-    if largest is not None and largest.isdigit():
-        return str(int(largest) + 1 + number - calling_list.loaded_count).zfill(len(largest))
+    """A key like the list's own: the next number as wide as its widest all-digit key, else ``new-N``."""
+    largest = calling_list.largest_loaded_number()
+    if largest is not None:
+        value, width = largest
+        return str(value + 1 + number - calling_list.loaded_count).zfill(width)
     return f"new-{number:06d}"
 
 

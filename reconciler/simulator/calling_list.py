@@ -90,12 +90,16 @@ class CallingList:
                 latest = moment
         return latest
 
-    def largest_loaded_key(self) -> str | None:
-        """The largest value of the first key field among the loaded records (text order)."""
-        if not self._loaded:
+    def largest_loaded_number(self) -> tuple[int, int] | None:
+        """The largest all-digit value of the first key field and the widest such value, if any."""
+        keys = self._entries[self.key_fields[0]]
+        digits = pc.filter(keys, pc.and_(pc.match_substring_regex(keys, r"^[0-9]+$"),
+                                         pc.less_equal(pc.utf8_length(keys), 18)))
+        if not len(digits):
             return None
-        value = pc.max(self._entries[self.key_fields[0]]).as_py()
-        return value if isinstance(value, str) else None
+        largest = pc.max(pc.cast(digits, pa.int64())).as_py()
+        width = pc.max(pc.utf8_length(digits)).as_py()
+        return (int(largest), int(width)) if largest is not None and width is not None else None
 
     def duplicate_key(self) -> Key | None:
         """A key found on more than one row, or ``None`` when every key is unique."""

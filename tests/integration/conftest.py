@@ -122,3 +122,21 @@ async def started_cli(args: Sequence[str], environment: dict[str, str], logs: Pa
         with anyio.CancelScope(shield=True):
             await process.wait()
             await process.aclose()
+
+
+async def wait_until(condition: Callable[[], object], *, within: float, what: str) -> None:
+    """Poll: what is awaited happens in another process (a file appears, the simulator counts a request)."""
+    with anyio.move_on_after(within) as waited:
+        while not condition():  # noqa: ASYNC110 (nothing here could set an Event)
+            await anyio.sleep(0.003)
+    if waited.cancelled_caught:
+        pytest.fail(f"waited {within} s for {what}")
+
+
+async def stop_when(cli: CliProcess, condition: Callable[[], object], signum: signal.Signals, *, what: str,
+                    within: float = 30) -> Finished:
+    """Send ``signum`` once ``condition`` holds, and wait for the command to exit."""
+    await wait_until(lambda: condition() or not cli.running, within=within, what=what)
+    assert cli.running, f"the run ended before {what}: {cli.stderr()}"
+    cli.send(signum)
+    return await cli.finish(30)

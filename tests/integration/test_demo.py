@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,20 @@ def test_the_demo_reconciles_the_sample_keys_through_the_simulator() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "sample_inputs" / "demo.py")], capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert "Exit codes: [0, 0]" in done.stdout
-    assert done.stderr.count("reconciler: run finished") == 2
+    assert "Exit codes: [0, 0, 0, 0]" in done.stdout
+    assert done.stderr.count("reconciler: run finished") == 4
     table = pq.read_table(ROOT / "out" / "keys-status.parquet")
     assert table.num_rows == 2002
     assert set(table.column("recon_status").to_pylist()) == {"found", "not_found", "invalid_input"}
+
+    # The two nights: the second asks only what changed, and writes its change feed beside its table.
+    requests = re.search(r"Requests: night 1 \(full read\) .*\((.*)\); night 2 .* \((.*)\)", done.stdout)
+    assert requests is not None, done.stdout
+    assert "getAll" in requests[1] and "getChanged" not in requests[1]
+    assert "getChanged" in requests[2] and "getCompleted" in requests[2] and "getAll" not in requests[2]
+    assert "120 call attempts" in done.stdout and "(25 completed their record)" in done.stdout
+    nights = sorted((ROOT / "out" / "nightly").glob("run=*/changes.parquet"))
+    feed = pq.read_table(nights[-1]).column("change_type").to_pylist()
+    assert {"attempted", "completed"} <= set(feed)
+    history = pq.read_table(ROOT / "out" / "nightly", columns=["recon_run_id"]).column("recon_run_id")
+    assert len(set(history.to_pylist())) == len(nights) == 2

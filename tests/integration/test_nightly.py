@@ -8,12 +8,14 @@ incremental run's table is compared, every column but the recon_* lookup columns
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from conftest import SAMPLES, SimulatorFactory, credentials, run_args, run_cli
+from conftest import SAMPLES, SimulatorFactory, credentials, run_args, run_cli, started_cli, stop_when
 
 from reconciler.simulator import FaultConfig, RunningSimulator
 
@@ -51,6 +53,10 @@ def endpoint_counts(sim: RunningSimulator) -> dict[str, int]:
     by_endpoint = sim.stats()["by_endpoint"]
     assert isinstance(by_endpoint, dict)
     return {name: int(count) for name, count in by_endpoint.items()}
+
+
+def challenges(sim: RunningSimulator) -> int:
+    return int(sim.stats()["digest_challenges"])  # type: ignore[call-overload]
 
 
 async def reconcile(sim: RunningSimulator, keys: Path, output: Path, *extra: str, dialect: str) -> None:
@@ -91,3 +97,86 @@ async def test_after_each_day_of_calling_the_incremental_table_equals_a_fresh_sc
     feed = pq.read_table(tmp_path / "changes-1.parquet").to_pylist()
     assert {r["account_id"] for r in feed if r["change_type"] == "completed"} == completed_now - completed_before
     assert {r["account_id"] for r in feed if r["change_type"] == "new"} == {k["account_id"] for k in added[:6]}
+
+
+async def test_a_deleted_record_keeps_its_last_status_until_the_next_full_read(
+        tmp_path: Path, simulator: SimulatorFactory) -> None:
+    state, keys = tmp_path / "list.state", with_added_keys(tmp_path / "keys.csv", [])
+    nightly = ["--strategy", "incremental", "--state", str(state)]
+    asked_keys = {row.split(",")[0] for row in SAMPLE_KEYS.splitlines()[1:]}
+    async with simulator() as sim:
+        await reconcile(sim, keys, tmp_path / "night-0.parquet", *nightly, dialect="classic")
+        did = sim.move_on(attempts=50, delete=40, seed=5)
+        gone = {key["account_id"] for key in did["deleted"]} & asked_keys  # type: ignore[union-attr, index]
+        await reconcile(sim, keys, tmp_path / "night-1.parquet", *nightly, dialect="classic")
+        await reconcile(sim, keys, tmp_path / "night-2.parquet", *nightly, "--full-refresh-after", "0s",
+                        dialect="classic")
+        await reconcile(sim, keys, tmp_path / "scan.parquet", "--strategy", "scan", dialect="classic")
+
+    def found(path: Path) -> set[str]:
+        rows = pq.read_table(path, columns=["account_id", "recon_status"]).to_pylist()
+        return {r["account_id"] for r in rows if r["recon_status"] == "found"}
+
+    assert gone, "the seeded deletions should hit keys the input asks for"
+    # getChanged does not tell deletions: the state keeps the record's last status ...
+    assert gone <= found(tmp_path / "night-1.parquet")
+    # ... until a full read, which sees it gone, as a scan does.
+    assert not gone & found(tmp_path / "night-2.parquet")
+    assert_same_but_lookup(tmp_path / "night-2.parquet", tmp_path / "scan.parquet")
+
+
+def write_list(path: Path, size: int) -> Path:
+    """A list of ``size`` records, ``000000000``.., a third called before, a tenth of those completed."""
+    numbers = range(size)
+    called = [n % 3 == 0 for n in numbers]
+    table = pa.table({
+        "account_id": [f"{n:09d}" for n in numbers],
+        "firstName": [f"First {n}" for n in numbers],
+        "phone": [f"1650555{n % 10_000:04d}" for n in numbers],
+        "status.completed": ["true" if n % 30 == 0 else "false" for n in numbers],
+        "status.lastDisposition": ["No answer" if c else "" for c in called],
+        "status.lastDate": [f"2026-11-{1 + n % 28:02d}T10:00:{n % 60:02d}.000" if c else "" for n, c in
+                            zip(numbers, called, strict=True)],
+        "status.lastAgent": ["maria" if n % 6 == 0 else "" for n in numbers],
+        "status.totalAttempts": ["2" if c else "0" for c in called],
+    })
+    pacsv.write_csv(table, path)
+    return path
+
+
+async def test_kill_9_mid_sync_then_rerun_goes_on_and_still_equals_a_fresh_scan(
+        tmp_path: Path, simulator: SimulatorFactory) -> None:
+    size = 20_000
+    records = write_list(tmp_path / "records.csv", size)
+    keys = tmp_path / "keys.csv"
+    keys.write_text("account_id\n" + "".join(f"{n:09d}\n" for n in range(0, size, 4)) + "999999999\n")
+    nightly = run_args("", keys, tmp_path / "night.parquet", "--strategy", "incremental", "--state",
+                       str(tmp_path / "list.state"), "--rate", "inf")
+    async with simulator(records=records, faults=FaultConfig(latency_ms=60)) as sim:
+        args = [sim.base_url if arg == "" else arg for arg in nightly]
+        async with started_cli(args, credentials(), tmp_path / "logs") as cli:
+            killed = await stop_when(cli, lambda: endpoint_counts(sim)["getAll"] >= 5, signal.SIGKILL,
+                                     what="the full read's 5th page")
+        assert killed.code == -signal.SIGKILL
+        done = await run_cli(args, credentials())
+        assert done.code == 0, done.stderr
+        # The rerun went on from the last stored page: at most the page in flight was read twice.
+        assert endpoint_counts(sim)["getAll"] - challenges(sim) <= size // 1000 + 1 + 1
+
+        sim.move_on(attempts=5000, complete=500, add=5, seed=9)
+        sim.reset_stats()
+        async with started_cli(args, credentials(), tmp_path / "logs") as cli:
+            killed = await stop_when(cli, lambda: endpoint_counts(sim)["getChanged"] >= 2, signal.SIGKILL,
+                                     what="the second getChanged page")
+        assert killed.code == -signal.SIGKILL
+        done = await run_cli(args, credentials())
+        assert done.code == 0, done.stderr
+        counts = endpoint_counts(sim)
+        counts["getChanged"] -= challenges(sim)  # each process's first request: answered by a digest challenge
+        await reconcile(sim, keys, tmp_path / "scan.parquet", "--strategy", "scan", dialect="classic")
+
+    assert counts["getAll"] == 0, counts
+    # 5,000 changes are 6 pages (each page after the first starts at the last one's latest time);
+    # the rerun went on from the stored position, so at most the page in flight came twice.
+    assert counts["getChanged"] <= 6 + 1, counts
+    assert_same_but_lookup(tmp_path / "night.parquet", tmp_path / "scan.parquet")

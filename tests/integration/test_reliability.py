@@ -12,7 +12,7 @@ import csv
 import random
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -26,13 +26,13 @@ from conftest import (
     PASSWORD,
     RECORDS,
     TENANT,
-    CliProcess,
-    Finished,
     SimulatorFactory,
     credentials,
     run_args,
     run_cli,
     started_cli,
+    stop_when,
+    wait_until,
 )
 
 from reconciler.simulator import Account, FaultConfig, ListSource, RunningSimulator, SimulatorConfig, run_simulator
@@ -112,15 +112,6 @@ def endpoint(sim: RunningSimulator, name: str) -> int:
     return int(by_endpoint[name])
 
 
-async def wait_until(condition: Callable[[], object], *, within: float, what: str) -> None:
-    """Poll: what is awaited happens in another process (a file appears, the simulator counts a request)."""
-    with anyio.move_on_after(within) as waited:
-        while not condition():  # noqa: ASYNC110 (nothing here could set an Event)
-            await anyio.sleep(0.003)
-    if waited.cancelled_caught:
-        pytest.fail(f"waited {within} s for {what}")
-
-
 async def baseline(sim: RunningSimulator, input_path: Path, folder: Path, *extra: str) -> Path:
     """An uninterrupted run's table, to compare a resumed run with; the simulator's counters are reset."""
     await anyio.Path(folder).mkdir()
@@ -129,15 +120,6 @@ async def baseline(sim: RunningSimulator, input_path: Path, folder: Path, *extra
     assert done.code == 0, done.stderr
     sim.reset_stats()
     return output
-
-
-async def stop_when(cli: CliProcess, condition: Callable[[], object], signum: signal.Signals, *, what: str,
-                    within: float = 30) -> Finished:
-    """Send ``signum`` once ``condition`` holds, and wait for the command to exit."""
-    await wait_until(lambda: condition() or not cli.running, within=within, what=what)
-    assert cli.running, f"the run ended before {what}: {cli.stderr()}"
-    cli.send(signum)
-    return await cli.finish(30)
 
 
 # -- kill -9 ---------------------------------------------------------------------------------------

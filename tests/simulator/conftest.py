@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -8,7 +9,9 @@ import pytest
 
 from reconciler.simulator import RunningSimulator, run_simulator
 
-from .support import FakeClock, config_for, write_records
+from .support import CAMPAIGN, LIST, FakeClock, bearer, classic_url, config_for, digest_session, v2_url, write_records
+
+Ask = Callable[..., Awaitable[tuple[int, str]]]
 
 
 @pytest.fixture
@@ -36,3 +39,26 @@ async def sim(records: Path, clock: FakeClock) -> AsyncIterator[RunningSimulator
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client
+
+
+@pytest.fixture(params=["classic", "v2"])
+def dialect(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+async def ask(dialect: str, sim: RunningSimulator) -> AsyncIterator[Ask]:
+    """POST a body to one operation of ``dialect``, authenticated; answers (status, text)."""
+    async with digest_session() if dialect == "classic" else aiohttp.ClientSession() as session:
+        headers = await bearer(session, sim.base_url) if dialect == "v2" else {}
+        url_for = v2_url if dialect == "v2" else classic_url
+
+        async def send(body: object, operation: str = "get", list_name: str = LIST, campaign: str = CAMPAIGN,
+                       *, raw: bytes | None = None) -> tuple[int, str]:
+            data = raw if raw is not None else json.dumps(body).encode()
+            async with session.post(url_for(sim.base_url, operation, list_name, campaign), data=data,
+                                    headers=headers) as response:
+                return response.status, await response.text()
+
+        yield send

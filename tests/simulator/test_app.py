@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -9,34 +8,11 @@ import pytest
 
 from reconciler.simulator import RunningSimulator
 
-from .support import CAMPAIGN, LIST, ROWS, TENANT, bearer, classic_url, digest_session, v2_url
+from .conftest import Ask
+from .support import CAMPAIGN, LIST, ROWS, TENANT, bearer, classic_url, digest_session
 
 pytestmark = pytest.mark.anyio
 
-Ask = Callable[..., Awaitable[tuple[int, str]]]
-
-
-@pytest.fixture(params=["classic", "v2"])
-def dialect(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
-
-
-@pytest.fixture
-async def ask(dialect: str, sim: RunningSimulator) -> AsyncIterator[Ask]:
-    """POST a body to one operation of ``dialect``, authenticated; answers (status, text)."""
-    async with digest_session() if dialect == "classic" else aiohttp.ClientSession() as session:
-        headers = await bearer(session, sim.base_url) if dialect == "v2" else {}
-        url_for = v2_url if dialect == "v2" else classic_url
-
-        async def send(body: object, operation: str = "get", list_name: str = LIST, campaign: str = CAMPAIGN,
-                       *, raw: bytes | None = None) -> tuple[int, str]:
-            data = raw if raw is not None else json.dumps(body).encode()
-            async with session.post(url_for(sim.base_url, operation, list_name, campaign), data=data,
-                                    headers=headers) as response:
-                return response.status, await response.text()
-
-        yield send
 
 
 async def test_query_a_record(ask: Ask, dialect: str) -> None:
