@@ -99,7 +99,7 @@ def run(plan: Plan, workdir: Path) -> Scenario:
         query = _run(server, keys, workdir, "query", strategy="query", rate="inf")
         changed = size // 100
         did = move_campaign_on(server, attempts=changed, complete=changed // 10, add=NEW_KEYS)
-        new_keys = [str(key) for key in did.get("added", [])][:NEW_KEYS]
+        new_keys = [str(key[KEY_COLUMN]) for key in did["added"]][:NEW_KEYS]
         keys_tonight = write_input(workdir / "keys-tonight.parquet", asked + new_keys)
         second = _run(server, keys_tonight, workdir, "night-2", strategy="incremental", state=str(state))
     budget = math.ceil(changed / 1000) + len(new_keys) + FEW

@@ -162,7 +162,8 @@ class State:
         generation = int(self._meta("generation") or 1)
         richer = self._with_more_than_derived([text for text, item in items if text is not None
                                                and item.record is not None and not item.record.completed])
-        rows = [(text, self._index_of(text), epoch_ms(checked_at), generation,
+        positions = self._indices_of([text for text, _ in items if text is not None])
+        rows = [(text, positions.get(text), epoch_ms(checked_at), generation,
                  int(record.record is None or (text in richer and _derived_only(record))),
                  *record_row(record.entry, record.record)) for text, record in items if text is not None]
         with self._transaction():
@@ -258,6 +259,16 @@ class State:
             yield
         finally:
             self._db.execute("DETACH DATABASE run")
+
+    def _indices_of(self, texts: Sequence[str]) -> dict[str, int]:
+        """The stored list index of each key that has one, read 500 keys a statement."""
+        found: dict[str, int] = {}
+        for start in range(0, len(texts), 500):
+            chunk = texts[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db.execute(f"SELECT key, list_index FROM records WHERE key IN ({marks}) "
+                                          "AND list_index IS NOT NULL", chunk).fetchall())
+        return found
 
     def _index_of(self, text: str) -> int | None:
         row = self._db.execute("SELECT list_index FROM records WHERE key = ?", (text,)).fetchone()

@@ -103,7 +103,17 @@ def _configuration(config: ReconcileConfig) -> dict[str, Any]:
         "journal": str(config.journal), "fresh": config.fresh, "retry_errors": config.retry_errors,
         "skip_bad_rows": config.skip_bad_rows, "strategy": config.strategy,
         "unmatched": str(config.unmatched_path) if config.unmatched_path is not None else None,
+        **_nightly_configuration(config),
     }
+
+
+def _nightly_configuration(config: ReconcileConfig) -> dict[str, Any]:
+    def text(path: Path | None) -> str | None:
+        return str(path) if path is not None else None
+
+    return {"state": text(config.state_path), "changes": text(config.changes_path),
+            "previous": text(config.previous_path), "full_refresh_after_seconds": config.full_refresh_after,
+            "overlap_seconds": config.overlap}
 
 
 def _figures(stats: RunStats) -> dict[str, Any]:
@@ -120,4 +130,17 @@ def _figures(stats: RunStats) -> dict[str, Any]:
         "bad_row_lines": list(stats.bad_row_lines), "resumed": stats.resumed,
         "strategy": stats.strategy, "list_size": stats.list_size, "unmatched_records": stats.unmatched_records,
         "output": str(stats.output_path),
+        **_history_figures(stats),
+    }
+
+
+def _history_figures(stats: RunStats) -> dict[str, Any]:
+    sync = stats.sync
+    return {
+        "run_id": stats.run_id, "run_date": stats.run_date.isoformat() if stats.run_date is not None else None,
+        "sync": None if sync is None else {"full_read": sync.full_read, "reason": sync.reason or None,
+                                           "pages": sync.pages, "changed_records": sync.changed,
+                                           "asked_one_by_one": stats.asked_one_by_one},
+        "changes": None if stats.changes_path is None else {"output": str(stats.changes_path),
+                                                            "rows": stats.changed_rows},
     }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from reconciler.config import Credentials, ReconcileConfig, Target
 from reconciler.errors import InputError
 from reconciler.reporting.run_report import build_report, check_report_location, write_report
-from reconciler.reporting.stats import RunStats
+from reconciler.reporting.stats import RunStats, SyncFigures
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "report-schema.json").read_text())
 SECRET = "s3cret-Report-Zz91"
@@ -70,6 +71,23 @@ def test_figures_list_every_status_and_the_first_errors() -> None:
     assert built["figures"]["top_dispositions"] == [{"disposition": "Sale", "rows": 5},
                                                     {"disposition": "No answer", "rows": 3}]
     assert built["first_errors"][0]["row"] == 4
+
+
+def test_a_nightly_run_reports_its_identity_its_sync_and_its_change_feed() -> None:
+    nightly = replace(CONFIG, strategy="incremental", state_path=Path("/srv/recon/list.state"),
+                      changes_path=Path("out/run_date={date}/changes.parquet"))
+    stats = replace(STATS, strategy="incremental", run_id="20260301T021500Z-ab12cd", run_date=date(2026, 3, 1),
+                    sync=SyncFigures(full_read=False, reason="", pages=3, changed=1_204), asked_one_by_one=7,
+                    changes_path=Path("out/run_date=2026-03-01/changes.parquet"), changed_rows=95)
+    built = report(config=nightly, stats=stats)
+    assert built["configuration"]["state"] == "/srv/recon/list.state"
+    assert built["configuration"]["changes"] == "out/run_date={date}/changes.parquet"
+    assert built["configuration"]["full_refresh_after_seconds"] == 7 * 86400
+    assert built["figures"]["run_id"] == "20260301T021500Z-ab12cd" and built["figures"]["run_date"] == "2026-03-01"
+    assert built["figures"]["sync"] == {"full_read": False, "reason": None, "pages": 3, "changed_records": 1_204,
+                                        "asked_one_by_one": 7}
+    assert built["figures"]["changes"] == {"output": "out/run_date=2026-03-01/changes.parquet", "rows": 95}
+    assert report()["figures"]["sync"] is None and report()["figures"]["changes"] is None
 
 
 def test_no_secret_and_no_url_password() -> None:
