@@ -180,3 +180,34 @@ async def test_kill_9_mid_sync_then_rerun_goes_on_and_still_equals_a_fresh_scan(
     # the rerun went on from the stored position, so at most the page in flight came twice.
     assert counts["getChanged"] <= 6 + 1, counts
     assert_same_but_lookup(tmp_path / "night.parquet", tmp_path / "scan.parquet")
+
+
+@pytest.mark.parametrize(("make_bad", "extra", "message"), [
+    ("another target", ["--key", "crm_owner"], "this state belongs to another target (key_columns: was"),
+    ("not a state", [], "file is not a database"),
+    ("bad template", ["--output", "out/{date/status.parquet"], "is not a usable path template"),
+    ("previous of another schema", ["--changes", "changes.parquet", "--previous", "other.csv"],
+     "--previous is not a reconciler output table"),
+])
+async def test_bad_nightly_input_is_one_line_exit_2_and_nothing_sent(
+        tmp_path: Path, simulator: SimulatorFactory, make_bad: str, extra: list[str], message: str) -> None:
+    state, keys = tmp_path / "list.state", with_added_keys(tmp_path / "keys.csv", [])
+    if make_bad == "not a state":
+        state.write_bytes(b"this is no database" * 200)
+    (tmp_path / "other.csv").write_text("account_id,score\n102529,3\n", encoding="utf-8")
+    async with simulator() as sim:
+        if make_bad == "another target":  # last night's state, of the list keyed by account_id
+            await reconcile(sim, keys, tmp_path / "last-night.parquet", "--strategy", "incremental", "--state",
+                            str(state), dialect="classic")
+            before = state.read_bytes()
+            sim.reset_stats()
+        files = [str(tmp_path / a) if a.endswith((".csv", ".parquet")) else a for a in extra]
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "night.parquet", "--strategy", "incremental",
+                                      "--state", str(state), *files), credentials())
+        sent = sim.stats()["requests_total"]
+    lines = done.stderr.strip().splitlines()
+    assert done.code == 2 and len(lines) == 1 and message in lines[0], done.stderr
+    assert sent == 0
+    assert not (tmp_path / "night.parquet").exists() and not (tmp_path / "changes.parquet").exists()
+    if make_bad == "another target":
+        assert state.read_bytes() == before  # nothing lost: the other target's state is untouched
