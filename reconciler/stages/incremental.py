@@ -15,17 +15,13 @@ the state. Deleted records are only seen by a full read (or by asking): getChang
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import anyio
-
 from reconciler.config import ReconcileConfig
-from reconciler.errors import root_cause
 from reconciler.input.keys import entry_key_text
 from reconciler.journal.state import State
 from reconciler.journal.store import Journal
@@ -117,33 +113,16 @@ class ListSync:
 
     async def _page_through(self, fetch: Callable[[datetime, int], object], since: datetime, *,
                             resumable: bool) -> None:
-        """Fetch page after page; each is stored (in a thread) while the next one is asked for."""
-        try:
-            async with anyio.create_task_group() as group:
-                stored = anyio.Event()
-                stored.set()
-                while not self.stopped:
-                    page: list[ChangedRecord] = await fetch(since, PAGE_SIZE)  # type: ignore[misc]
-                    await stored.wait()  # pages are stored in order, one transaction each
-                    self.outcome.pages += 1
-                    following = _next_since(page, since)
-                    keyed = [(entry_key_text(item.entry, self._keys), item) for item in page]
-                    stored = anyio.Event()
-                    group.start_soon(self._store, keyed, following, resumable, stored)
-                    if following is None:
-                        return
-                    since = following
-        except BaseExceptionGroup as errors:
-            raise root_cause(errors) from None
-
-    async def _store(self, keyed: list[tuple[str | None, ChangedRecord]], following: datetime | None,
-                     resumable: bool, stored: anyio.Event) -> None:
-        try:
-            store = functools.partial(self._state.record_changes, keyed, following, self._now(), resumable=resumable)
-            self.outcome.unkeyed += await anyio.to_thread.run_sync(store)
-            self.outcome.changed += len(keyed)
-        finally:
-            stored.set()
+        while not self.stopped:
+            page: list[ChangedRecord] = await fetch(since, PAGE_SIZE)  # type: ignore[misc]
+            self.outcome.pages += 1
+            following = _next_since(page, since)
+            keyed = [(entry_key_text(item.entry, self._keys), item) for item in page]
+            self.outcome.unkeyed += self._state.record_changes(keyed, following, self._now(), resumable=resumable)
+            self.outcome.changed += len(page)
+            if following is None:
+                return
+            since = following
 
 
 def full_read_due(state: State, policy: SyncPolicy, now: datetime) -> str | None:
