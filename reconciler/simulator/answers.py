@@ -84,16 +84,24 @@ def answer_page(
     body: object, calling_list: CallingList | None, campaign: str, *, lower_names: bool
 ) -> list[dict[str, object]] | Refusal:
     """getAll: up to ``maxSize`` records from ``fromIndex`` on; ``[]`` past the end."""
+    refused = refuse_page(body, calling_list, campaign)
+    if refused is not None or calling_list is None:
+        return refused or Refusal(404, LIST_NOT_FOUND)
+    bounds = page_bounds(body)
+    if isinstance(bounds, Refusal):
+        return bounds
+    return calling_list.page(*bounds, campaign, lower_names=lower_names)
+
+
+def refuse_page(body: object, calling_list: CallingList | None, campaign: str) -> Refusal | None:
+    """Why a request for a page of the list's records in ``campaign`` cannot be answered, if it cannot."""
     if isinstance(body, Refusal):
         return body
     if calling_list is None:
         return Refusal(404, LIST_NOT_FOUND)
     if campaign not in calling_list.campaigns:
         return Refusal(404, CAMPAIGN_NOT_FOUND)
-    bounds = page_bounds(body)
-    if isinstance(bounds, Refusal):
-        return bounds
-    return calling_list.page(*bounds, campaign, lower_names=lower_names)
+    return None
 
 
 def page_bounds(body: object) -> tuple[int, int] | Refusal:

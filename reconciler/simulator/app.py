@@ -41,6 +41,7 @@ from reconciler.simulator.v3 import V3Routes
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Gate = Callable[[web.Request], web.Response | None]
+PageAnswer = Callable[..., list[dict[str, object]] | Refusal]  # (body, list, campaign, *, lower_names)
 
 CLASSIC = "/admin/ws/t/{tenant}"
 V2 = "/configapi/v2"
@@ -190,25 +191,21 @@ class Simulator:
                                                     lower_names=dialect.lower_names))
 
     async def _get_all(self, request: web.Request, dialect: Dialect) -> web.StreamResponse:
-        if (denied := dialect.gate(request)) is not None:
-            return denied
-        body = answers.parse_json(await request.read())
-        if (faulted := await self._inject_fault(request)) is not None:
-            return faulted
-        calling_list = self.catalog.lists.get(request.match_info["list"])
-        campaign = request.match_info["campaign"]
-        return refusal_or_json(answers.answer_page(body, calling_list, campaign,
-                                                   lower_names=dialect.lower_names))
+        return await self._page(request, dialect, answers.answer_page)
 
     async def _changes(self, request: web.Request, dialect: Dialect, *, completed: bool) -> web.StreamResponse:
+        return await self._page(request, dialect, functools.partial(answer_changes, completed=completed))
+
+    async def _page(self, request: web.Request, dialect: Dialect, answer: PageAnswer) -> web.StreamResponse:
+        """A page of records (getAll, getChanged, getCompleted): authenticated, maybe faulted, then answered."""
         if (denied := dialect.gate(request)) is not None:
             return denied
         body = answers.parse_json(await request.read())
         if (faulted := await self._inject_fault(request)) is not None:
             return faulted
         calling_list = self.catalog.lists.get(request.match_info["list"])
-        return refusal_or_json(answer_changes(body, calling_list, request.match_info["campaign"],
-                                              completed=completed, lower_names=dialect.lower_names))
+        return refusal_or_json(answer(body, calling_list, request.match_info["campaign"],
+                                      lower_names=dialect.lower_names))
 
     async def _activity(self, request: web.Request) -> web.StreamResponse:
         body = answers.parse_json(await request.read())

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from reconciler.simulator.activity import api_time
 from reconciler.simulator.answers import (
-    CAMPAIGN_NOT_FOUND,
     LIST_NOT_FOUND,
     MAX_PAGE_SIZE,
     MAX_SIZE_TOO_LARGE,
     NOT_AN_OBJECT,
     Refusal,
+    refuse_page,
     whole_number,
 )
 from reconciler.simulator.calling_list import CallingList, api_moment
@@ -23,12 +23,9 @@ from reconciler.simulator.calling_list import CallingList, api_moment
 def answer_changes(body: object, calling_list: CallingList | None, campaign: str, *, completed: bool,
                    lower_names: bool) -> list[dict[str, object]] | Refusal:
     """getChanged (``completed=False``) or getCompleted: up to ``maxSize`` items from ``fromTime`` on."""
-    if isinstance(body, Refusal):
-        return body
-    if calling_list is None:
-        return Refusal(404, LIST_NOT_FOUND)
-    if campaign not in calling_list.campaigns:
-        return Refusal(404, CAMPAIGN_NOT_FOUND)
+    refused = refuse_page(body, calling_list, campaign)
+    if refused is not None or calling_list is None:
+        return refused or Refusal(404, LIST_NOT_FOUND)
     bounds = _time_bounds(body)
     if isinstance(bounds, Refusal):
         return bounds

@@ -9,6 +9,7 @@ incremental run's table is compared, every column but the recon_* lookup columns
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -144,6 +145,15 @@ def write_list(path: Path, size: int) -> Path:
     return path
 
 
+async def kill_9_then_rerun(args: list[str], tmp_path: Path, moment: Callable[[], bool], what: str) -> None:
+    """Start the run, kill -9 it once ``moment`` holds, then rerun the same command to its end."""
+    async with started_cli(args, credentials(), tmp_path / "logs") as cli:
+        killed = await stop_when(cli, moment, signal.SIGKILL, what=what)
+    assert killed.code == -signal.SIGKILL
+    done = await run_cli(args, credentials())
+    assert done.code == 0, done.stderr
+
+
 async def test_kill_9_mid_sync_then_rerun_goes_on_and_still_equals_a_fresh_scan(
         tmp_path: Path, simulator: SimulatorFactory) -> None:
     size = 20_000
@@ -154,23 +164,14 @@ async def test_kill_9_mid_sync_then_rerun_goes_on_and_still_equals_a_fresh_scan(
                        str(tmp_path / "list.state"), "--rate", "inf")
     async with simulator(records=records, faults=FaultConfig(latency_ms=60)) as sim:
         args = [sim.base_url if arg == "" else arg for arg in nightly]
-        async with started_cli(args, credentials(), tmp_path / "logs") as cli:
-            killed = await stop_when(cli, lambda: endpoint_counts(sim)["getAll"] >= 5, signal.SIGKILL,
-                                     what="the full read's 5th page")
-        assert killed.code == -signal.SIGKILL
-        done = await run_cli(args, credentials())
-        assert done.code == 0, done.stderr
+        await kill_9_then_rerun(args, tmp_path, lambda: endpoint_counts(sim)["getAll"] >= 5, "the full read's 5th page")
         # The rerun went on from the last stored page: at most the page in flight was read twice.
         assert endpoint_counts(sim)["getAll"] - challenges(sim) <= size // 1000 + 1 + 1
 
         sim.move_on(attempts=5000, complete=500, add=5, seed=9)
         sim.reset_stats()
-        async with started_cli(args, credentials(), tmp_path / "logs") as cli:
-            killed = await stop_when(cli, lambda: endpoint_counts(sim)["getChanged"] >= 2, signal.SIGKILL,
-                                     what="the second getChanged page")
-        assert killed.code == -signal.SIGKILL
-        done = await run_cli(args, credentials())
-        assert done.code == 0, done.stderr
+        await kill_9_then_rerun(args, tmp_path, lambda: endpoint_counts(sim)["getChanged"] >= 2,
+                                "the second getChanged page")
         counts = endpoint_counts(sim)
         counts["getChanged"] -= challenges(sim)  # each process's first request: answered by a digest challenge
         await reconcile(sim, keys, tmp_path / "scan.parquet", "--strategy", "scan", dialect="classic")
