@@ -13,6 +13,8 @@ from pathlib import Path
 
 import anyio
 import anyio.abc
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 
 from reconciler.simulator import Account, FaultConfig, ListSource, RunningSimulator, SimulatorConfig, run_simulator
@@ -140,3 +142,22 @@ async def stop_when(cli: CliProcess, condition: Callable[[], object], signum: si
     assert cli.running, f"the run ended before {what}: {cli.stderr()}"
     cli.send(signum)
     return await cli.finish(30)
+
+
+def write_list(path: Path, size: int) -> Path:
+    """A list of ``size`` records, ``000000000``.., a third called before, a tenth of those completed."""
+    numbers = range(size)
+    called = [n % 3 == 0 for n in numbers]
+    table = pa.table({
+        "account_id": [f"{n:09d}" for n in numbers],
+        "firstName": [f"First {n}" for n in numbers],
+        "phone": [f"1650555{n % 10_000:04d}" for n in numbers],
+        "status.completed": ["true" if n % 30 == 0 else "false" for n in numbers],
+        "status.lastDisposition": ["No answer" if c else "" for c in called],
+        "status.lastDate": [f"2026-11-{1 + n % 28:02d}T10:00:{n % 60:02d}.000" if c else "" for n, c in
+                            zip(numbers, called, strict=True)],
+        "status.lastAgent": ["maria" if n % 6 == 0 else "" for n in numbers],
+        "status.totalAttempts": ["2" if c else "0" for c in called],
+    })
+    pacsv.write_csv(table, path)
+    return path

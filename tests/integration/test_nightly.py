@@ -13,10 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from conftest import SAMPLES, SimulatorFactory, credentials, run_args, run_cli, started_cli, stop_when
+from conftest import (
+    SAMPLES,
+    SimulatorFactory,
+    credentials,
+    run_args,
+    run_cli,
+    started_cli,
+    stop_when,
+    write_list,
+)
 
 from reconciler.simulator import FaultConfig, RunningSimulator
 
@@ -124,25 +132,6 @@ async def test_a_deleted_record_keeps_its_last_status_until_the_next_full_read(
     # ... until a full read, which sees it gone, as a scan does.
     assert not gone & found(tmp_path / "night-2.parquet")
     assert_same_but_lookup(tmp_path / "night-2.parquet", tmp_path / "scan.parquet")
-
-
-def write_list(path: Path, size: int) -> Path:
-    """A list of ``size`` records, ``000000000``.., a third called before, a tenth of those completed."""
-    numbers = range(size)
-    called = [n % 3 == 0 for n in numbers]
-    table = pa.table({
-        "account_id": [f"{n:09d}" for n in numbers],
-        "firstName": [f"First {n}" for n in numbers],
-        "phone": [f"1650555{n % 10_000:04d}" for n in numbers],
-        "status.completed": ["true" if n % 30 == 0 else "false" for n in numbers],
-        "status.lastDisposition": ["No answer" if c else "" for c in called],
-        "status.lastDate": [f"2026-11-{1 + n % 28:02d}T10:00:{n % 60:02d}.000" if c else "" for n, c in
-                            zip(numbers, called, strict=True)],
-        "status.lastAgent": ["maria" if n % 6 == 0 else "" for n in numbers],
-        "status.totalAttempts": ["2" if c else "0" for c in called],
-    })
-    pacsv.write_csv(table, path)
-    return path
 
 
 async def kill_9_then_rerun(args: list[str], tmp_path: Path, moment: Callable[[], bool], what: str) -> None:
