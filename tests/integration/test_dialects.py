@@ -11,6 +11,7 @@ import pytest
 from conftest import SAMPLES, SimulatorFactory, credentials, run_args, run_cli, started_cli, stop_when, write_list
 
 from reconciler.simulator import FaultConfig, RunningSimulator
+from reconciler.simulator.v3 import campaign_id, instance_id
 
 pytestmark = pytest.mark.anyio
 
@@ -46,18 +47,19 @@ async def test_classic_v2_and_v3_write_the_same_table(tmp_path: Path, simulator:
         assert tables[dialect].column("recon_status").equals(tables["classic"].column("recon_status"))
 
 
-@pytest.mark.parametrize(("campaign", "message"), [
-    ("Campaign_9", "Campaign_1"),  # a name not found: the message names the campaigns there are
+@pytest.mark.parametrize(("option", "name", "message"), [
+    ("--campaign", "Campaign_9", "Campaign_1"),  # a name not found: the message names the campaigns there are
+    ("--list", "other.csv", "records.csv"),  # a list not bound: the message names the lists that are
 ])
 async def test_a_v3_campaign_name_not_found_stops_before_any_record_is_asked(
-        tmp_path: Path, simulator: SimulatorFactory, campaign: str, message: str) -> None:
+        tmp_path: Path, simulator: SimulatorFactory, option: str, name: str, message: str) -> None:
     async with simulator() as sim:
         args = run_args(sim.base_url, SAMPLES / "keys.csv", tmp_path / "out.parquet", dialect="v3")
-        args[args.index("--campaign") + 1] = campaign
+        args[args.index(option) + 1] = name
         done = await run_cli(args, credentials("v3"))
         by_endpoint = sim.stats()["by_endpoint"]
     lines = done.stderr.strip().splitlines()
-    assert done.code == 3 and len(lines) == 1 and campaign in lines[0] and message in lines[0], done.stderr
+    assert done.code == 3 and len(lines) == 1 and name in lines[0] and message in lines[0], done.stderr
     assert by_endpoint["query"] == 0 and by_endpoint["getAll"] == 0  # type: ignore[index]
     assert not (tmp_path / "out.parquet").exists()
 
@@ -91,3 +93,25 @@ async def test_kill_9_during_a_v3_cursor_scan_then_rerun_goes_on_from_the_stored
 def pages(sim: RunningSimulator) -> int:
     by_endpoint = sim.stats()["by_endpoint"]
     return int(by_endpoint["getAll"])  # type: ignore[index]
+
+
+async def test_a_v3_dry_run_names_the_campaign_and_instance_ids_it_found_and_asks_no_record(
+        tmp_path: Path, simulator: SimulatorFactory) -> None:
+    async with simulator() as sim:
+        done = await run_cli(run_args(sim.base_url, SAMPLES / "keys.csv", tmp_path / "out.parquet", "--strategy",
+                                      "query", "--dry-run", dialect="v3"), credentials("v3"))
+        by_endpoint = sim.stats()["by_endpoint"]
+    assert done.code == 0, done.stderr
+    ids = [line for line in done.stderr.splitlines() if line.startswith("  ids ")]
+    assert ids == [f"  ids              campaign id {campaign_id('Campaign_1')} (found by name), list instance id "
+                   f"{instance_id('Campaign_1', 'records.csv')} (found by name)"], done.stderr
+    assert by_endpoint["query"] == 0  # type: ignore[index]
+    assert not (tmp_path / "out.parquet").exists()
+
+
+async def test_simulate_help_documents_the_v3_routes() -> None:
+    done = await run_cli(["simulate", "--help"], {})
+    text = " ".join(done.stdout.split())
+    assert done.code == 0, done.stderr
+    for part in ("v3 (/configapi/v3/campaign/...", "getAllRecords/ID", "queryRecord/ID", "409", "415"):
+        assert part in text, part
