@@ -135,7 +135,8 @@ def _when(figures: AuditFigures, batch: pa.RecordBatch) -> None:
         return
     checked = batch.column("recon_checked_at")
     if pa.types.is_string(checked.type):  # a CSV table: ISO text
-        checked = pc.strptime(pc.utf8_slice_codeunits(checked, 0, 19), format="%Y-%m-%dT%H:%M:%S", unit="ms",
+        text = pc.replace_substring(pc.utf8_slice_codeunits(checked, 0, 19), " ", "T")  # either ISO separator
+        checked = pc.strptime(text, format="%Y-%m-%dT%H:%M:%S", unit="ms",
                               error_is_null=True)
     low, high = pc.min_max(checked).values()
     for value, pick in ((low.as_py(), min), (high.as_py(), max)):
