@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from reconciler.errors import InputError
@@ -36,7 +35,7 @@ def write_audit(table: Path, html: Path, *, unmatched: Path | None = None, expor
     temporary = html.with_name(f".{html.name}.partial")
     try:
         temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, html)
+        temporary.replace(html)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise InputError(html, f"cannot write the page: {exc.strerror or exc}") from None

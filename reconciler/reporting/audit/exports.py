@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -52,7 +51,7 @@ def _write(target: Path, source: Path, keep: object) -> Path:
             temporary.write_text("")
         else:
             writer.close()
-        os.replace(temporary, target)
+        temporary.replace(target)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise InputError(target, f"cannot write the export: {exc.strerror or exc}") from None

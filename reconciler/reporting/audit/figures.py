@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -157,7 +158,7 @@ def _day(column: pa.Array) -> pa.Array:
     return pc.strftime(column, format="%Y-%m-%d")
 
 
-def _value_counts(array: pa.Array) -> dict[object, int]:
+def _value_counts(array: pa.Array) -> dict[Any, int]:
     counts = pc.value_counts(array)
     return {value: count for value, count in zip(counts.field("values").to_pylist(),
                                                  counts.field("counts").to_pylist(), strict=True)

@@ -50,7 +50,8 @@ def render_page(figures: AuditFigures, *, title: str, exports: Mapping[str, Path
     taken = ("from " + f.checked_from.strftime("%Y-%m-%d %H:%M") + " to " + f.checked_to.strftime("%Y-%m-%d %H:%M")
              + " UTC") if f.checked_from and f.checked_to else "unknown (no recon_checked_at column)"
     runs = ", ".join(sorted(f.run_ids)[:3]) + (" …" if len(f.run_ids) > 3 else "")
-    tiles = [("rows", "rows", f.rows), ("found", "found", f.found), ("not_found", "not found", f.by_status["not_found"]),
+    tiles = [("rows", "rows", f.rows), ("found", "found", f.found),
+             ("not_found", "not found", f.by_status["not_found"]),
              ("invalid_input", "invalid", f.by_status["invalid_input"]), ("error", "error", f.by_status["error"])]
     parts = [f"<h1>Campaign audit: {escape(title)}</h1>",
              f'<p class="sub">Data taken <span data-figure="taken">{escape(taken)}</span>'
@@ -94,9 +95,14 @@ def _dispositions(f: AuditFigures) -> str:
         html.append(charts.horizontal_bars(f"dispositions-{done}", [name for name, _ in ranked],
                                            [("records", [count for _, count in ranked])]))
         html.append(_table(["disposition", "records", "share"],
-                           [[escape(name), f'<span data-disposition="{escape(name)}" data-completed="{str(done).lower()}"'
-                             f' data-value="{count}">{count:,}</span>', _share(count, total)] for name, count in ranked]))
+                           [[escape(name), _disposition_count(name, done, count), _share(count, total)]
+                            for name, count in ranked]))
     return "".join(html) + "</section>"
+
+
+def _disposition_count(name: str, done: bool, count: int) -> str:
+    return (f'<span data-disposition="{escape(name)}" data-completed="{str(done).lower()}" data-value="{count}">'
+            f"{count:,}</span>")
 
 
 def _attempts(f: AuditFigures) -> str:
@@ -143,7 +149,8 @@ def _mismatch(f: AuditFigures, exports: Mapping[str, Path], page_folder: Path | 
     unmatched = (_n("unmatched", f.unmatched) + " list records that no input key asked for" + link(UNMATCHED)
                  if f.unmatched is not None else "list records no key asked for: not known (give --unmatched)")
     return ('<section id="mismatch"><h2>Never attempted and mismatches</h2><ul>'
-            f"<li>{_n('never_attempted', f.never_attempted)} records on the list never attempted{link(NEVER_ATTEMPTED)}</li>"
+            f"<li>{_n('never_attempted', f.never_attempted)} records on the list never attempted"
+            f"{link(NEVER_ATTEMPTED)}</li>"
             f"<li>{_n('not_on_list', f.by_status['not_found'])} input keys not on the list{link(NOT_FOUND)}</li>"
             f"<li>{unmatched}</li></ul></section>")
 
