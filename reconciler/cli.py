@@ -150,6 +150,10 @@ class _Run:
             from reconciler.reporting.run_report import check_report_location
 
             check_report_location(presentation.report_path)
+        if presentation.audit_path is not None and not presentation.dry_run:
+            from reconciler.reporting.audit import require_matplotlib
+
+            require_matplotlib()  # before anything is sent, not after the table is written
         self.presentation = presentation
         self.config = config = build_config(settings, os.environ)
         self.console = Console(presentation.log_format, _masker(config))

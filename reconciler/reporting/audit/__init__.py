@@ -14,7 +14,7 @@ from reconciler.reporting.audit.exports import write_exports
 from reconciler.reporting.audit.figures import AuditFigures, count_figures
 from reconciler.reporting.audit.page import render_page
 
-__all__ = ["AuditFigures", "count_figures", "parse_positive", "write_audit"]
+__all__ = ["AuditFigures", "count_figures", "parse_positive", "require_matplotlib", "write_audit"]
 
 
 def parse_positive(text: str | None) -> frozenset[str] | None:
