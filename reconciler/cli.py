@@ -177,7 +177,8 @@ class _Run:
         unmatched = config.unmatched_path
         write_audit(self.stats.output_path, path,
                     unmatched=unmatched if unmatched is not None and not is_template(unmatched) else None)
-        self.console.say(f"audit page written to {path}", logger="reconciler.summary")
+        if not self.presentation.quiet:  # quiet: errors and the summary only
+            self.console.say(f"audit page written to {path}", logger="reconciler.summary")
 
     def failed(self, exit_code: int, message: str) -> int:
         self.exit_code, self.error = exit_code, self.console.mask(message)
