@@ -1,6 +1,9 @@
 """The audit's charts as inline SVG, drawn by matplotlib without a display or a browser.
 
 Text stays text (``svg.fonttype = none``) so the page can be searched, printed and checked.
+Why matplotlib: well kept for two decades, writes SVG with no browser or JavaScript, ships wheels
+for every platform, and its Agg/SVG backends need no display; pygal would add lxml-free SVG too but
+is thinly maintained, and Plotly/Vega/Bokeh pages need a script to draw.
 """
 
 from __future__ import annotations
