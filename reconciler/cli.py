@@ -75,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and fault injection.", epilog=EPILOG)
 
     add_arguments(simulate)
+    report = commands.add_parser("report", help="write a campaign audit page from an output table",
+                                 description="Read an output table of 'reconciler run' (Parquet or CSV) and "
+                                 "write one self-contained HTML page: headline, completion funnel, dispositions, "
+                                 "attempts, last attempt dates, agents and mismatches.")
+    report.add_argument("table", metavar="TABLE", help="an output table of reconciler run (.parquet, .csv, .csv.gz)")
+    report.add_argument("--html", required=True, metavar="PATH", help="the page to write")
+    report.add_argument("--unmatched", metavar="PATH", help="the run's --unmatched file: the list's side")
+    report.add_argument("--exports", metavar="DIR", help="also write never-attempted, not-found and unmatched "
+                        "rows as CSV files here, linked from the page")
+    report.add_argument("--positive", metavar="DISPOSITIONS", help="comma-separated dispositions that count as "
+                        "positive (e.g. 'Sale,Interested'); default: every completed record")
     return parser
 
 
@@ -89,7 +100,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from reconciler.simulator.cli import run_from_args
 
         return run_from_args(args)
+    if args.command == "report":
+        return _report(args)
     return _run(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from reconciler.reporting.audit import parse_positive, write_audit
+
+    try:
+        write_audit(Path(args.table), Path(args.html), unmatched=Path(args.unmatched) if args.unmatched else None,
+                    exports=Path(args.exports) if args.exports else None, positive=parse_positive(args.positive))
+    except ReconcilerError as exc:
+        print(f"reconciler: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"reconciler: audit page written to {args.html}", file=sys.stderr)
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -129,6 +155,10 @@ class _Run:
             from reconciler.reporting.run_report import check_report_location
 
             check_report_location(presentation.report_path)
+        if presentation.audit_path is not None and not presentation.dry_run:
+            from reconciler.reporting.audit import require_matplotlib
+
+            require_matplotlib()  # before anything is sent, not after the table is written
         self.presentation = presentation
         self.config = config = build_config(settings, os.environ)
         self.console = Console(presentation.log_format, _masker(config))
@@ -140,7 +170,20 @@ class _Run:
 
         self.console.say(format_summary(self.stats), logger="reconciler.summary")
         self.exit_code = self.stats.exit_code
+        if presentation.audit_path is not None:
+            self._write_audit(presentation.audit_path, config)
         return self.exit_code
+
+    def _write_audit(self, path: Path, config: ReconcileConfig) -> None:
+        from reconciler.config import is_template
+        from reconciler.reporting.audit import write_audit
+
+        assert self.stats is not None
+        unmatched = config.unmatched_path
+        write_audit(self.stats.output_path, path,
+                    unmatched=unmatched if unmatched is not None and not is_template(unmatched) else None)
+        if not self.presentation.quiet:  # quiet: errors and the summary only
+            self.console.say(f"audit page written to {path}", logger="reconciler.summary")
 
     def failed(self, exit_code: int, message: str) -> int:
         self.exit_code, self.error = exit_code, self.console.mask(message)

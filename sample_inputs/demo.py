@@ -130,11 +130,12 @@ def main() -> int:
     OUT.mkdir(exist_ok=True)
     with simulator() as base_url:
         codes = [reconcile(base_url, HERE / "keys.csv", OUT / "keys-status.parquet",
-                           "--unmatched", str(OUT / "unmatched.csv")),
+                           "--unmatched", str(OUT / "unmatched.csv"), "--audit", str(OUT / "audit.html")),
                  reconcile(base_url, HERE / "keys.parquet", OUT / "keys-status.csv", "--strategy", "query")]
         codes += two_nights(base_url)
     show(OUT / "keys-status.parquet")
     show_changes(OUT / "nightly")
+    print(f"\nCampaign audit page of the first run: {OUT / 'audit.html'}")
     print(f"\nExit codes: {codes} (0: every row resolved). Tables in {OUT}/")
     return max(codes)
 

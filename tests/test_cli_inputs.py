@@ -236,7 +236,7 @@ def test_argparse_errors_exit_2(keys: Path, capsys: pytest.CaptureFixture[str], 
 
 
 @pytest.mark.parametrize(("toml", "expected"), [
-    ("rates = 5", "unknown key 'rates'; known keys: base_url, campaign, campaign_id, changes, client_id, "
+    ("rates = 5", "unknown key 'rates'; known keys: audit, base_url, campaign, campaign_id, changes, client_id, "
                   "concurrency, dialect, "),
     ('concurrency = "8"', "key 'concurrency' must be a number, not str '8'"),
     (f'password = "{SECRET}"', "key 'password': secrets are never read from the configuration file; use the "

@@ -96,6 +96,8 @@ OPTIONS: tuple[Option, ...] = (
            "(.csv, .csv.gz or .parquet; needs --state or --previous)", "PATH"),
     Option("--previous", str, "with --changes and no --state: the previous run's output table", "TABLE"),
     Option("--unmatched", str, "with scan: also write the list's records that no input key matched", "PATH"),
+    Option("--audit", str, "also write the campaign audit page (HTML) of the table (see reconciler report)",
+           "PATH"),
     Option("--report", str, "write a JSON run report here (for schedulers and alerts)", "PATH"),
     Option("--quiet", bool, "no progress output; errors and the summary only", switch=True),
     Option("--progress-interval", float, "seconds between progress lines when not on a terminal [30]",
@@ -281,6 +283,7 @@ class Presentation:
     """How a CLI run shows itself: progress, logs, report, and whether it only plans."""
 
     report_path: Path | None = None
+    audit_path: Path | None = None
     quiet: bool = False
     progress_interval: float = 30.0
     log_format: str = "text"
@@ -299,7 +302,9 @@ def build_presentation(settings: Mapping[str, Any]) -> Presentation:
     if settings.get("offline") and not settings.get("dry_run"):
         raise InvalidOption("--offline", True, "used together with --dry-run")
     report = settings.get("report")
-    return Presentation(report_path=Path(report) if report else None, quiet=bool(settings.get("quiet")),
+    audit = settings.get("audit")
+    return Presentation(report_path=Path(report) if report else None, audit_path=Path(audit) if audit else None,
+                        quiet=bool(settings.get("quiet")),
                         progress_interval=float(interval), log_format=log_format,
                         dry_run=bool(settings.get("dry_run")), offline=bool(settings.get("offline")))
 

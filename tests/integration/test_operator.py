@@ -309,7 +309,7 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
         "report": str(report), "quiet": True, "progress_interval": 5, "log_format": "json", "dry_run": False,
         "offline": False, "username": "demo", "state": str(tmp_path / "list.state"),
         "changes": str(tmp_path / "changes.parquet"), "previous": str(previous), "full_refresh_after": "3d",
-        "overlap": "15m",
+        "overlap": "15m", "audit": str(tmp_path / "audit.html"),
     }
     v3_only = {"campaign_id", "instance_id"}  # refused with the classic dialect; tests/client/test_v3.py reads them
     assert {option.name for option in OPTIONS} - v3_only <= set(file_settings), "a new flag needs a value here"
@@ -323,6 +323,7 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
                              {"BP_BASE_URL": sim.base_url, "BP_TENANT": "env.example.com"})
 
     assert done.code == 0, done.stderr
+    assert (tmp_path / "audit.html").read_text().startswith("<!DOCTYPE html>")  # audit from the file
     entries = [json.loads(line) for line in done.stderr.splitlines()]  # log_format from the file
     assert [entry["logger"] for entry in entries] == ["reconciler.summary"]  # quiet from the file: no progress
     written = json.loads(report.read_text())
