@@ -23,7 +23,9 @@ from reconciler.errors import InputError
 from reconciler.lookup import LookupStatus
 from reconciler.reporting.stats import RunStats
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+# The name on the Python package index (the import and the command are `reconciler`).
+DISTRIBUTION = "brightpattern-reconciler"
 
 
 def build_report(*, config: ReconcileConfig | None, stats: RunStats | None, exit_code: int,
@@ -76,9 +78,9 @@ def _outcome(exit_code: int, *, finished: bool) -> str:
 
 
 def _versions() -> dict[str, str]:
-    packages = ("reconciler", "aiohttp", "anyio", "tenacity", "pyarrow", "pandas")
+    packages = ("aiohttp", "anyio", "tenacity", "pyarrow", "pandas")
     found = {name: _version(name) for name in packages}
-    return {"python": platform.python_version(), **found}
+    return {"python": platform.python_version(), "reconciler": _version(DISTRIBUTION), **found}
 
 
 def _version(name: str) -> str:
