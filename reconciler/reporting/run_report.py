@@ -1,6 +1,7 @@
 """The run report (``--report PATH``): JSON a scheduler or an alert can act on.
 
-Its schema is ``docs/report-schema.json`` (``report_version`` 1). It is written for every run past
+Its schema is ``docs/report-schema.json`` (``report_version`` 2: ``figures.throttle`` and
+``figures.retries_by_status`` say why a slow run was slow). It is written for every run past
 the parsing of its flags, failed runs included (a dry run writes none), and never holds a secret:
 configuration is copied field by field, never dumped wholesale, and the CLI masks the error text.
 """
@@ -21,7 +22,7 @@ from yarl import URL
 from reconciler.config import ReconcileConfig
 from reconciler.errors import InputError
 from reconciler.lookup import LookupStatus
-from reconciler.reporting.stats import RunStats
+from reconciler.reporting.stats import RunStats, ThrottleFigures
 
 REPORT_VERSION = 2
 # The name on the Python package index (the import and the command are `reconciler`).
@@ -115,6 +116,7 @@ def _figures(stats: RunStats) -> dict[str, Any]:
         # Every status, zeros included, so that an alert can read .figures.by_status.error as is.
         "by_status": {status.value: stats.by_status.get(status.value, 0) for status in LookupStatus},
         "requests_sent": stats.requests_sent, "retries": stats.retries,
+        "retries_by_status": dict(stats.retries_by_status), "throttle": _throttle(stats.throttle),
         "achieved_rate": round(stats.requests_sent / seconds, 3) if seconds > 0 else None,
         "completed_rows": stats.completed_rows, "completion_rate": stats.completion_rate,
         "top_dispositions": [{"disposition": name, "rows": count} for name, count in stats.top_dispositions],
@@ -122,4 +124,13 @@ def _figures(stats: RunStats) -> dict[str, Any]:
         "bad_row_lines": list(stats.bad_row_lines), "resumed": stats.resumed,
         "strategy": stats.strategy, "list_size": stats.list_size, "unmatched_records": stats.unmatched_records,
         "output": str(stats.output_path),
+    }
+
+
+def _throttle(figures: ThrottleFigures) -> dict[str, Any]:
+    return {
+        "overload_answers": figures.overload_answers, "rate_cuts": figures.rate_cuts,
+        "lowest_rate": None if figures.lowest_rate is None else round(figures.lowest_rate, 3),
+        "retry_after_pauses": figures.retry_after_pauses,
+        "retry_after_seconds": round(figures.retry_after_seconds, 3),
     }
