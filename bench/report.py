@@ -15,8 +15,9 @@ from typing import Any
 
 from bench.figures import Figure, Scenario
 from bench.tools import which_nginx
+from reconciler.reporting.run_report import DISTRIBUTION
 
-LIBRARIES = ("reconciler", "aiohttp", "anyio", "tenacity", "yarl", "multidict", "pyarrow", "uvloop", "orjson",
+LIBRARIES = (DISTRIBUTION, "aiohttp", "anyio", "tenacity", "yarl", "multidict", "pyarrow", "uvloop", "orjson",
              "requests", "py-spy")
 
 

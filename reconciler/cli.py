@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -217,9 +217,10 @@ class _Run:
         progress = Progress()
         console, presentation = self.console, self.presentation
 
-        def line(text: str) -> str:  # a JSON line carries its own time
-            return console.line(timestamped(text) if presentation.log_format == "text" else text,
-                                logger="reconciler.progress")
+        def line(text: str, fields: Mapping[str, object]) -> str:  # a JSON line carries its own time
+            if presentation.log_format == "text":
+                return console.line(timestamped(text), logger="reconciler.progress")
+            return console.line(text, logger="reconciler.progress", fields=fields)
 
         try:
             async with anyio.create_task_group() as group:

@@ -8,8 +8,9 @@ reply is then classified into a row's result, a page, or an error that stops the
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aiohttp
@@ -19,8 +20,8 @@ from reconciler.client.answer import Unusable
 from reconciler.client.changes import read_changed_page, read_completed_page
 from reconciler.client.classify import Asked, followable_redirect, page_result, pages_result, record_result
 from reconciler.client.dialects import endpoints_for
-from reconciler.client.pacing import ConnectionSlots, Throttle
-from reconciler.client.reply import Reply
+from reconciler.client.pacing import ConnectionSlots, Throttle, ThrottleStats
+from reconciler.client.reply import AttemptFailed, Reply
 from reconciler.client.retry import Retrier, Tried, retry_after_cap
 from reconciler.client.token import TokenSource
 from reconciler.client.transport import send
@@ -37,10 +38,21 @@ def api_time(moment: datetime) -> str:
 
 @dataclass(slots=True)
 class ClientStats:
-    """What a client has sent so far: every HTTP request (token fetches included), and retries."""
+    """What a client has sent so far: every HTTP request (token fetches included), retries, throttling."""
 
     requests_sent: int = 0
     retries: int = 0  # attempts beyond the first, over all records and pages
+    # Retries by what the attempt before each one got: "429", "503", ..., "unreadable" (a 200 that is
+    # not the API's JSON, a proxy's page) or "no_answer" (timeout, reset, refused connection).
+    retries_by_status: Counter[str] = field(default_factory=Counter)
+    throttling: ThrottleStats = field(default_factory=ThrottleStats)
+
+
+def retry_cause(outcome: Reply | AttemptFailed) -> str:
+    """How ``retries_by_status`` names what made an attempt worth repeating."""
+    if isinstance(outcome, AttemptFailed):
+        return "no_answer"
+    return "unreadable" if outcome.status == 200 else str(outcome.status)
 
 
 class ClientCore:
@@ -50,7 +62,7 @@ class ClientCore:
                  token_url: URL | None, scope: str, dialect: str, clock: Callable[[], float],
                  sleep: Callable[[float], Awaitable[None]]) -> None:
         self.stats = ClientStats()
-        self.throttle = Throttle(policy.rate, clock=clock, sleep=sleep)
+        self.throttle = Throttle(policy.rate, clock=clock, sleep=sleep, stats=self.stats.throttling)
         self._session, self._policy = session, policy
         self._retrier = Retrier(policy, sleep=sleep)
         # Waiting for a connection happens here, outside aiohttp's per-attempt timeout.
@@ -59,9 +71,21 @@ class ClientCore:
             self._post_form, token_url, credentials, scope, clock=clock, dialect=dialect)
 
     async def _tried(self, url: URL, body: object, method: str = "POST") -> Tried:
-        """The request retried by the policy; its retries counted."""
-        tried = await self._retrier.run(lambda: self._attempt(url, body, method))
+        """The request retried by the policy; its retries counted, by what the attempt before each got."""
+        outcomes: list[Reply | AttemptFailed] = []
+
+        async def attempt() -> Reply:
+            try:
+                reply = await self._attempt(url, body, method)
+            except AttemptFailed as failure:
+                outcomes.append(failure)
+                raise
+            outcomes.append(reply)
+            return reply
+
+        tried = await self._retrier.run(attempt)
         self.stats.retries += tried.attempts - 1
+        self.stats.retries_by_status.update(retry_cause(outcome) for outcome in outcomes[:tried.attempts - 1])
         return tried
 
     async def _attempt(self, url: URL, body: object, method: str = "POST") -> Reply:

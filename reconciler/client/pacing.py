@@ -7,6 +7,11 @@ the last second say 429 or 503, the rate is halved (at most once a second); each
 without a cut adds a step back, up to the configured rate. Every 429/503 with a Retry-After holds
 all starts until that moment. The share, rather than any single answer, decides the cut, so that
 a few random 503s do not drag a run down to a crawl while a gateway's hidden limit still does.
+
+Operators see each cut and each Retry-After pause of a second or more at WARNING, the default
+level, once: a burst of answers within a second makes one cut, and the answers that extend a pause
+already running make no new one. The climb back is logged at INFO (``-v``), at most once a second.
+``ThrottleStats`` keeps the counts for the run report.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import anyio
 
@@ -25,6 +31,18 @@ OVERLOAD_STATUSES = frozenset({429, 503})
 FLOOR_RATE = 0.5  # requests per second: slower than this, a run of any size would never end
 OVERLOAD_SHARE = 0.1  # of the last second's answers (at least the last MIN_SAMPLE) before the rate is cut
 MIN_SAMPLE = 20
+LOGGED_PAUSE = 1.0  # seconds: a shorter Retry-After pause is counted, not worth an operator's line
+
+
+@dataclass(slots=True)
+class ThrottleStats:
+    """What the server's overload signals did to a run's pace, for the run report."""
+
+    overload_answers: int = 0  # 429 and 503 answers
+    rate_cuts: int = 0
+    lowest_rate: float | None = None  # the lowest rate a cut set, requests per second; None: never cut
+    retry_after_pauses: int = 0  # Retry-After pauses that held every start (an extended pause counts once)
+    retry_after_seconds: float = 0.0  # how long those pauses held the starts, overlaps counted once
 
 
 class Throttle:
@@ -36,10 +54,10 @@ class Throttle:
     """
 
     def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = anyio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = anyio.sleep, stats: ThrottleStats | None = None) -> None:
         self.configured_rate = rate
         self.effective_rate = rate
-        self.throttle_events = 0  # 429 and 503 answers seen
+        self.stats = stats if stats is not None else ThrottleStats()
         self._clock, self._sleep = clock, sleep
         self._floor = min(FLOOR_RATE, rate)
         self._ceiling = rate  # where recovery stops; for an unlimited run, the pace measured at the first cut
@@ -72,16 +90,30 @@ class Throttle:
         self._note(now, overloaded)
         if not overloaded:
             return
-        self.throttle_events += 1
-        if retry_after is not None:
-            if retry_after >= 1.0 and self._paused_until <= now:  # a new pause, not one extended
-                logger.info("the server asked to wait %gs (Retry-After): every request holds until then",
-                            retry_after)
-            self._paused_until = max(self._paused_until, now + retry_after)
-        if now - self._last_cut >= 1.0 and self._overload_share() > OVERLOAD_SHARE:
-            self._cut(now)
+        self.stats.overload_answers += 1
+        if retry_after is not None and retry_after > 0:
+            self._pause(now, retry_after)
+        if now - self._last_cut >= 1.0 and (share := self._overload_share()) > OVERLOAD_SHARE:
+            self._cut(now, share)
             self._calm_since = max(now, self._paused_until)  # the calm seconds count from the end of a pause
         self._report(now)
+
+    @property
+    def throttle_events(self) -> int:
+        """429 and 503 answers seen so far."""
+        return self.stats.overload_answers
+
+    def _pause(self, now: float, retry_after: float) -> None:
+        until = now + retry_after
+        if self._paused_until <= now:  # a new pause, not one extended
+            self.stats.retry_after_pauses += 1
+            self.stats.retry_after_seconds += retry_after
+            if retry_after >= LOGGED_PAUSE:
+                logger.warning("the server asked to wait %gs (Retry-After): every request holds until then",
+                               retry_after)
+        elif until > self._paused_until:
+            self.stats.retry_after_seconds += until - self._paused_until
+        self._paused_until = max(self._paused_until, until)
 
     def _note(self, now: float, overloaded: bool) -> None:
         self._answers.append((now, overloaded))
@@ -93,13 +125,21 @@ class Throttle:
             return 0.0  # too few answers to tell an overloaded server from bad luck
         return sum(1 for _, overloaded in self._answers if overloaded) / len(self._answers)
 
-    def _cut(self, now: float) -> None:
+    def _cut(self, now: float, share: float) -> None:
         if math.isinf(self.effective_rate):
             measured = self._measured(now)
             self._ceiling, self._step = measured, max(1.0, 0.05 * measured)
             self.effective_rate = measured
         self.effective_rate = max(self._floor, self.effective_rate / 2)
         self._last_cut = now
+        lowest = self.stats.lowest_rate
+        self.stats.rate_cuts += 1
+        self.stats.lowest_rate = self.effective_rate if lowest is None else min(lowest, self.effective_rate)
+        # Said at once and at WARNING: the climb back, logged by _report, then starts from here.
+        self._logged_rate, self._logged_at = self.effective_rate, now
+        logger.warning("request rate cut to %.2f/s (configured %s): the server answered 429 or 503 to %.0f%% of "
+                       "the last %d answers", self.effective_rate, _shown(self.configured_rate), 100 * share,
+                       len(self._answers))
 
     def _recover(self, now: float) -> None:
         if self._calm_since is None or now - self._calm_since < 1.0:
@@ -125,10 +165,13 @@ class Throttle:
         if self.effective_rate == self._logged_rate or now - self._logged_at < 1.0:
             return
         self._logged_rate, self._logged_at = self.effective_rate, now
-        configured = "unlimited" if math.isinf(self.configured_rate) else f"{self.configured_rate:g}/s"
         shown = "unlimited" if math.isinf(self.effective_rate) else f"{self.effective_rate:.2f}/s"
         logger.info("request rate now %s (configured %s; %d overload answers so far)",
-                    shown, configured, self.throttle_events)
+                    shown, _shown(self.configured_rate), self.throttle_events)
+
+
+def _shown(rate: float) -> str:
+    return "unlimited" if math.isinf(rate) else f"{rate:g}/s"
 
 
 class ConnectionSlots:

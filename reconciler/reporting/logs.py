@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -65,11 +65,15 @@ def _json_escape(char: str) -> str:
 
 
 def json_line(message: str, *, level: str = "INFO", logger: str = "reconciler", when: float | None = None,
-              exception: str | None = None) -> str:
-    """One JSON log line (without its newline); ``when`` is a POSIX time, now by default."""
+              exception: str | None = None, fields: Mapping[str, object] | None = None) -> str:
+    """One JSON log line (without its newline); ``when`` is a POSIX time, now by default.
+
+    ``fields`` become keys of the line beside the message (a progress line's figures); they never
+    replace ``time``, ``level``, ``logger`` or ``message``.
+    """
     moment = datetime.fromtimestamp(when, UTC) if when is not None else datetime.now(UTC)
-    entry = {"time": moment.isoformat(timespec="milliseconds"), "level": level, "logger": logger,
-             "message": message}
+    entry: dict[str, object] = {**(fields or {}), "time": moment.isoformat(timespec="milliseconds"), "level": level,
+                                "logger": logger, "message": message}
     if exception:
         entry["exception"] = exception
     # Readable accents, but no raw control, format or separator character (JSON allows U+2028 raw).
@@ -82,11 +86,12 @@ class Console:
     def __init__(self, log_format: str = "text", masker: Masker | None = None) -> None:
         self.log_format, self.mask = log_format, masker or Masker()
 
-    def line(self, message: str, *, level: str = "INFO", logger: str = "reconciler.cli") -> str:
-        """How ``message`` is written (without its newline)."""
+    def line(self, message: str, *, level: str = "INFO", logger: str = "reconciler.cli",
+             fields: Mapping[str, object] | None = None) -> str:
+        """How ``message`` is written (without its newline); ``fields`` go into a JSON line only."""
         message = self.mask(message)
         if self.log_format == "json":
-            return json_line(message, level=level, logger=logger)
+            return json_line(message, level=level, logger=logger, fields=fields)
         return printable(message)
 
     def say(self, message: str, *, level: str = "INFO", logger: str = "reconciler.cli") -> None:

@@ -2,14 +2,16 @@
 
 The stages only update a ``Progress``; ``show_progress`` decides how it looks. Away from a terminal
 (cron, CI, Airflow logs) nothing but printable text and newlines is written: a line when a phase
-starts, so that short phases leave a trace, and one every ``interval`` seconds.
+starts, so that short phases leave a trace, and one every ``interval`` seconds. Each such line
+comes with ``progress_fields``, the same figures as data (``--log-format json`` writes them as keys
+of the line, so that a log shipper can graph a run without parsing its text).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -59,6 +61,26 @@ class Progress:
         return self.counter() if self.counter is not None else self.done
 
 
+ProgressLine = Callable[[str, Mapping[str, object]], str]
+
+
+def progress_fields(progress: Progress, now: float) -> dict[str, object]:
+    """The figures of a progress line; ``docs/log-line-schema.json`` says what each one means."""
+    done, total = progress.current(), progress.total
+    rate = done / max(now - progress.started, 1e-9) if progress.phase != "starting" else 0.0
+    eta = round((total - done) / rate) if total and rate > 0 and done < total else None
+    counts = progress.counters.by_status if progress.counters is not None and progress.phase == "querying" else None
+    throttled = progress.effective_rate()
+    return {
+        "phase": progress.phase, "done": done, "total": total, "unit": progress.unit, "rate": round(rate, 3),
+        "eta_seconds": eta,
+        "found": None if counts is None else counts.get("found", 0),
+        "not_found": None if counts is None else counts.get("not_found", 0),
+        "errors": None if counts is None else counts.get("error", 0),
+        "retries": progress.retries(), "throttled_rate": None if throttled is None else round(throttled, 3),
+    }
+
+
 def render(progress: Progress, now: float, *, bar_width: int = 0) -> str:
     """One line: phase, done/total, rate, ETA, outcome counts; with a bar when ``bar_width`` > 0."""
     if progress.phase == "starting":
@@ -100,19 +122,20 @@ def _outcomes(progress: Progress) -> str:
     return text if throttled is None else f"{text}, throttled to {throttled:,.1f}/s"
 
 
-def timestamped(text: str) -> str:
-    """A plain progress line as it goes to a log: local time first."""
+def timestamped(text: str, fields: Mapping[str, object] | None = None) -> str:
+    """A plain progress line as it goes to a text log: local time first; ``fields`` are already in the text."""
     return time.strftime("%Y-%m-%dT%H:%M:%S ") + text
 
 
 async def show_progress(progress: Progress, stream: TextIO, *, interactive: bool, interval: float,
-                        line: Callable[[str], str] = timestamped,
+                        line: ProgressLine = timestamped,
                         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
                         clock: Callable[[], float] = time.monotonic) -> None:
     """Until cancelled: redraw one line on a terminal, or write lines elsewhere.
 
-    ``line`` dresses a plain line (a timestamp by default; the CLI passes a JSON formatter for
-    ``--log-format json``). ``sleep`` and ``clock`` are injectable so that tests do not wait.
+    ``line`` dresses a plain line, given its text and its ``progress_fields`` (a timestamp by
+    default; the CLI passes a JSON formatter for ``--log-format json``). ``sleep`` and ``clock``
+    are injectable so that tests do not wait.
     """
     try:
         if interactive:
@@ -140,7 +163,7 @@ async def _redraw(progress: Progress, stream: TextIO, sleep: Callable[[float], A
         stream.flush()
 
 
-async def _write_lines(progress: Progress, stream: TextIO, interval: float, line: Callable[[str], str],
+async def _write_lines(progress: Progress, stream: TextIO, interval: float, line: ProgressLine,
                        sleep: Callable[[float], Awaitable[None]], clock: Callable[[], float]) -> None:
     written_at, phase = clock(), progress.phase
     while True:
@@ -148,7 +171,7 @@ async def _write_lines(progress: Progress, stream: TextIO, interval: float, line
         now = clock()
         if progress.phase != phase or now - written_at >= interval:
             written_at, phase = now, progress.phase
-            stream.write(line(render(progress, now)) + "\n")
+            stream.write(line(render(progress, now), progress_fields(progress, now)) + "\n")
             stream.flush()
 
 

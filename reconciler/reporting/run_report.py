@@ -1,6 +1,7 @@
 """The run report (``--report PATH``): JSON a scheduler or an alert can act on.
 
-Its schema is ``docs/report-schema.json`` (``report_version`` 1). It is written for every run past
+Its schema is ``docs/report-schema.json`` (``report_version`` 2: ``figures.throttle`` and
+``figures.retries_by_status`` say why a slow run was slow). It is written for every run past
 the parsing of its flags, failed runs included (a dry run writes none), and never holds a secret:
 configuration is copied field by field, never dumped wholesale, and the CLI masks the error text.
 """
@@ -21,9 +22,11 @@ from yarl import URL
 from reconciler.config import ReconcileConfig
 from reconciler.errors import InputError
 from reconciler.lookup import LookupStatus
-from reconciler.reporting.stats import RunStats
+from reconciler.reporting.stats import RunStats, ThrottleFigures
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+# The name on the Python package index (the import and the command are `reconciler`).
+DISTRIBUTION = "brightpattern-reconciler"
 
 
 def build_report(*, config: ReconcileConfig | None, stats: RunStats | None, exit_code: int,
@@ -76,9 +79,9 @@ def _outcome(exit_code: int, *, finished: bool) -> str:
 
 
 def _versions() -> dict[str, str]:
-    packages = ("reconciler", "aiohttp", "anyio", "tenacity", "pyarrow", "pandas")
+    packages = ("aiohttp", "anyio", "tenacity", "pyarrow", "pandas")
     found = {name: _version(name) for name in packages}
-    return {"python": platform.python_version(), **found}
+    return {"python": platform.python_version(), "reconciler": _version(DISTRIBUTION), **found}
 
 
 def _version(name: str) -> str:
@@ -123,6 +126,7 @@ def _figures(stats: RunStats) -> dict[str, Any]:
         # Every status, zeros included, so that an alert can read .figures.by_status.error as is.
         "by_status": {status.value: stats.by_status.get(status.value, 0) for status in LookupStatus},
         "requests_sent": stats.requests_sent, "retries": stats.retries,
+        "retries_by_status": dict(stats.retries_by_status), "throttle": _throttle(stats.throttle),
         "achieved_rate": round(stats.requests_sent / seconds, 3) if seconds > 0 else None,
         "completed_rows": stats.completed_rows, "completion_rate": stats.completion_rate,
         "top_dispositions": [{"disposition": name, "rows": count} for name, count in stats.top_dispositions],
@@ -143,4 +147,13 @@ def _history_figures(stats: RunStats) -> dict[str, Any]:
                                            "asked_one_by_one": stats.asked_one_by_one},
         "changes": None if stats.changes_path is None else {"output": str(stats.changes_path),
                                                             "rows": stats.changed_rows},
+    }
+
+
+def _throttle(figures: ThrottleFigures) -> dict[str, Any]:
+    return {
+        "overload_answers": figures.overload_answers, "rate_cuts": figures.rate_cuts,
+        "lowest_rate": None if figures.lowest_rate is None else round(figures.lowest_rate, 3),
+        "retry_after_pauses": figures.retry_after_pauses,
+        "retry_after_seconds": round(figures.retry_after_seconds, 3),
     }

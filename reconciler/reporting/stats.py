@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +17,21 @@ class SyncFigures:
     reason: str  # why the list was read whole, when it was
     pages: int
     changed: int  # items of getChanged and getCompleted pages
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThrottleFigures:
+    """How the server slowed a run down: its overload answers, the rate cuts and Retry-After pauses."""
+
+    overload_answers: int = 0  # 429 and 503 answers
+    rate_cuts: int = 0
+    lowest_rate: float | None = None  # requests per second after the deepest cut; None: never cut
+    retry_after_pauses: int = 0  # pauses that held every request (an extended one counts once)
+    retry_after_seconds: float = 0.0  # how long those pauses held the requests in all
+
+    @property
+    def throttled(self) -> bool:
+        return bool(self.rate_cuts or self.retry_after_pauses)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +63,9 @@ class RunStats:
     asked_one_by_one: int = 0  # incremental: keys asked with Query a record
     changes_path: Path | None = None  # with --changes
     changed_rows: int = 0
+    # Retries by what the attempt before each got: "429", "503", "unreadable", "no_answer", ...
+    retries_by_status: dict[str, int] = field(default_factory=dict)
+    throttle: ThrottleFigures = field(default_factory=ThrottleFigures)
 
     @property
     def errors(self) -> int:

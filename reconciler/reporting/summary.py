@@ -47,6 +47,8 @@ def _details(stats: RunStats, label: int) -> list[str]:
     rate = stats.requests_sent / stats.duration_seconds if stats.duration_seconds > 0 else 0.0
     details = [("strategy", _strategy(stats)),
                ("requests", f"{stats.requests_sent:,} sent, {stats.retries:,} retries, {rate:,.1f}/s")]
+    if stats.throttle.throttled:
+        details.append(("throttled", _throttled(stats)))
     if stats.bad_rows_skipped:
         details.append(("bad rows skipped", f"{stats.bad_rows_skipped:,} (lines {_lines(stats.bad_row_lines)})"))
     if stats.warnings:
@@ -61,6 +63,22 @@ def _details(stats: RunStats, label: int) -> list[str]:
         details.append(("journal", f"{stats.journal_kept} kept: add --retry-errors to the same command "
                                    "to ask again for the error rows only"))
     return [f"  {name:<{label}}{text}" for name, text in details]
+
+
+def _throttled(stats: RunStats) -> str:
+    throttle, parts = stats.throttle, []
+    if throttle.rate_cuts:
+        lowest = f" (lowest {throttle.lowest_rate:,.1f}/s)" if throttle.lowest_rate is not None else ""
+        parts.append(f"rate cut {_times(throttle.rate_cuts)}{lowest}")
+    if throttle.retry_after_pauses:
+        pauses = "pause" if throttle.retry_after_pauses == 1 else "pauses"
+        parts.append(f"{throttle.retry_after_pauses:,} Retry-After {pauses}, "
+                     f"{_duration(throttle.retry_after_seconds)} in all")
+    return "; ".join(parts)
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count:,} times"
 
 
 def rows(count: int) -> str:

@@ -8,7 +8,7 @@ way it started. ``auto`` compares request counts: one per distinct key for ``que
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from reconciler.config import ReconcileConfig
@@ -16,6 +16,7 @@ from reconciler.journal.state import State
 from reconciler.journal.store import Journal
 from reconciler.lookup import RecordSource
 from reconciler.reporting.progress import Progress
+from reconciler.reporting.stats import ThrottleFigures
 from reconciler.stages.incremental import SyncOutcome, SyncPolicy, gather_incrementally
 from reconciler.stages.query import KeyQuerier
 from reconciler.stages.scan import ListScanner
@@ -31,6 +32,8 @@ class Gathered:
     requests_sent: int = 0
     retries: int = 0
     sync: SyncOutcome | None = None  # incremental: how the state was brought up to date
+    retries_by_status: dict[str, int] = field(default_factory=dict)
+    throttle: ThrottleFigures = field(default_factory=ThrottleFigures)
 
 
 def needs_server(journal: Journal) -> bool:
@@ -69,7 +72,21 @@ async def gather_results(config: ReconcileConfig, journal: Journal, key_columns:
         await querier.run()
     stats = getattr(source, "stats", None)
     return Gathered(strategy=strategy, list_size=size, requests_sent=int(getattr(stats, "requests_sent", 0)),
-                    retries=int(getattr(stats, "retries", 0)), sync=sync)
+                    retries=int(getattr(stats, "retries", 0)), sync=sync,
+                    retries_by_status=dict(sorted(getattr(stats, "retries_by_status", {}).items())),
+                    throttle=_throttle_figures(getattr(stats, "throttling", None)))
+
+
+def _throttle_figures(throttling: object) -> ThrottleFigures:
+    """The figures of a source that paces itself (the HTTP client); a plain fake has none."""
+    if throttling is None:
+        return ThrottleFigures()
+    lowest = getattr(throttling, "lowest_rate", None)
+    return ThrottleFigures(overload_answers=int(getattr(throttling, "overload_answers", 0)),
+                           rate_cuts=int(getattr(throttling, "rate_cuts", 0)),
+                           lowest_rate=None if lowest is None else float(lowest),
+                           retry_after_pauses=int(getattr(throttling, "retry_after_pauses", 0)),
+                           retry_after_seconds=float(getattr(throttling, "retry_after_seconds", 0.0)))
 
 
 async def _choose(config: ReconcileConfig, journal: Journal, source: RecordSource) -> tuple[str, int | None]:

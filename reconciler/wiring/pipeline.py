@@ -251,6 +251,7 @@ def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, ga
         output_path=config.output_path, rows=tally.rows, distinct_keys=journal.distinct_keys(),
         by_status=dict(tally.by_status), top_dispositions=tally.dispositions.most_common(10),
         requests_sent=gathered.requests_sent, retries=gathered.retries, duration_seconds=seconds, resumed=resumed,
+        retries_by_status=gathered.retries_by_status, throttle=gathered.throttle,
         strategy=journal.note("strategy") or "query", list_size=gathered.list_size,
         unmatched_records=journal.listed.unmatched_count() if config.unmatched_path else None,
         bad_rows_skipped=int(loaded.get("bad_rows", 0)), bad_row_lines=tuple(loaded.get("bad_row_lines", ())),

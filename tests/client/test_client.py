@@ -362,6 +362,36 @@ async def test_overload_answers_slow_the_whole_run(server: ScriptedServer) -> No
 
 
 @pytest.mark.anyio
+async def test_retries_are_counted_by_what_the_attempt_before_each_got(server: ScriptedServer) -> None:
+    server.on(query_path(server), text(429, "slow down"), text(503, "busy"), Canned(drop=True),
+              Canned(body="<html/>", content_type="text/html"), text(429, "slow down"), found(),
+              text(404, "record is not found"),  # a final answer on the first attempt: no retry
+              text(502, "bad gateway"), text(502, "bad gateway"))  # exhausted: the last 502 is not retried
+    async with client_for(server, max_attempts=6) as client:
+        assert (await client.query(KEY)).status is LookupStatus.FOUND
+        assert (await client.query(KEY)).status is LookupStatus.NOT_FOUND
+    async with client_for(server, max_attempts=2) as other:
+        assert (await other.query(KEY)).status is LookupStatus.ERROR
+    assert client.stats.retries == 5
+    assert dict(client.stats.retries_by_status) == {"429": 2, "503": 1, "no_answer": 1, "unreadable": 1}
+    assert dict(other.stats.retries_by_status) == {"502": 1} and other.stats.retries == 1
+
+
+@pytest.mark.anyio
+async def test_the_client_stats_hold_the_throttle_s_cuts_and_pauses(server: ScriptedServer) -> None:
+    time = FakeTime()
+    server.on(query_path(server), Canned(status=503, headers={"Retry-After": "3"}), found(),
+              *[text(429, "slow down"), found()] * 12)
+    async with client_for(server, time=time, rate=10.0, max_backoff=0.0) as client:
+        for _ in range(13):
+            assert (await client.query(KEY)).status is LookupStatus.FOUND
+    throttling = client.stats.throttling
+    assert (throttling.overload_answers, throttling.rate_cuts, throttling.lowest_rate) == (13, 1, 5.0)
+    assert (throttling.retry_after_pauses, throttling.retry_after_seconds) == (1, 3.0)
+    assert dict(client.stats.retries_by_status) == {"503": 1, "429": 12}
+
+
+@pytest.mark.anyio
 async def test_requests_start_paced_from_the_first(server: ScriptedServer) -> None:
     time = FakeTime()
     server.on(query_path(server), *[found()] * 4)

@@ -146,8 +146,8 @@ async def test_retry_after_holds_every_start_until_that_moment() -> None:
     assert time.sleeps == [4.0]
 
 
-def test_a_retry_after_pause_is_logged_once_when_it_starts(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="reconciler.throttle")
+def test_a_retry_after_pause_is_a_warning_once_when_it_starts(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="reconciler.throttle")  # the default level shows it
     time = FakeTime()
     throttle = throttle_for(math.inf, time)
     throttle.note_answer(429, retry_after=5.0)
@@ -156,9 +156,29 @@ def test_a_retry_after_pause_is_logged_once_when_it_starts(caplog: pytest.LogCap
     throttle.note_answer(429, retry_after=0.5)  # a new pause, but too short to say
     time.now = 10.0
     throttle.note_answer(503, retry_after=30.0)  # a new pause
-    messages = [r.getMessage() for r in caplog.records if "Retry-After" in r.getMessage()]
-    assert messages == ["the server asked to wait 5s (Retry-After): every request holds until then",
-                        "the server asked to wait 30s (Retry-After): every request holds until then"]
+    pauses = [r for r in caplog.records if "Retry-After" in r.getMessage()]
+    assert [r.getMessage() for r in pauses] == [
+        "the server asked to wait 5s (Retry-After): every request holds until then",
+        "the server asked to wait 30s (Retry-After): every request holds until then"]
+    assert all(r.levelno == logging.WARNING for r in pauses)
+
+
+def test_retry_after_pauses_are_counted_once_each_with_the_seconds_they_held() -> None:
+    time = FakeTime(advance=False)
+    throttle = throttle_for(10.0, time)
+    throttle.note_answer(429, retry_after=5.0)  # holds 0 -> 5
+    time.now = 1.0
+    throttle.note_answer(429, retry_after=2.0)  # inside the pause: neither new nor longer
+    time.now = 4.0
+    throttle.note_answer(503, retry_after=3.0)  # extends it to 7: 2 more seconds
+    time.now = 9.0
+    throttle.note_answer(429, retry_after=0.5)  # a new, short pause
+    throttle.note_answer(429)  # no Retry-After: no pause
+    throttle.note_answer(200, retry_after=30.0)  # not an overload answer: ignored
+    assert throttle.stats.retry_after_pauses == 2
+    assert throttle.stats.retry_after_seconds == pytest.approx(7.5)
+    assert throttle.stats.overload_answers == 5 and throttle.stats.rate_cuts == 0
+    assert throttle.stats.lowest_rate is None
 
 
 @pytest.mark.anyio
@@ -194,26 +214,41 @@ async def test_an_unlimited_run_is_cut_to_half_the_rate_it_reached_then_recovers
 
 
 @pytest.mark.anyio
-async def test_rate_changes_are_logged_at_most_once_a_second(caplog: pytest.LogCaptureFixture) -> None:
+async def test_each_cut_is_a_warning_at_once_and_the_climb_back_is_info(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="reconciler.throttle")
     time = FakeTime()
     throttle = throttle_for(20.0, time)
     for _ in range(100):
         await throttle.wait_turn()  # no change, no log
     assert caplog.records == []
-    overload(throttle)  # 20 -> 10, logged
+    overload(throttle)  # 20 -> 10: a cut, said at once
+    overload(throttle)  # the same burst within the second: no second cut, no second line
     time.now += 1.0
-    await throttle.wait_turn()  # 10 -> 11, logged
+    await throttle.wait_turn()  # 10 -> 11, the climb back
     time.now += 0.5
-    overload(throttle)  # 11 -> 5.5 within the second: not yet
-    await throttle.wait_turn()
-    time.now += 0.6
-    await throttle.wait_turn()  # now logged
-    messages = [r.getMessage() for r in caplog.records]
-    assert [m.split(" (")[0] for m in messages] == [
-        "request rate now 10.00/s", "request rate now 11.00/s", "request rate now 5.50/s"]
-    assert all(r.levelno == logging.INFO and r.name == "reconciler.throttle" for r in caplog.records)
-    assert "configured 20/s" in messages[0]
+    await throttle.wait_turn()  # no change
+    overload(throttle)  # 11 -> 5.5: a cut, said at once even within a second of the last line
+    lines = [(r.levelno, r.getMessage().split(" (")[0]) for r in caplog.records]
+    assert lines == [(logging.WARNING, "request rate cut to 10.00/s"), (logging.INFO, "request rate now 11.00/s"),
+                     (logging.WARNING, "request rate cut to 5.50/s")]
+    assert all(r.name == "reconciler.throttle" for r in caplog.records)
+    assert "(configured 20/s): the server answered 429 or 503 to 100% of the last 20 answers" in \
+        caplog.records[0].getMessage()
+    assert throttle.stats.rate_cuts == 2 and throttle.stats.lowest_rate == 5.5
+
+
+@pytest.mark.anyio
+async def test_the_climb_back_is_logged_at_most_once_a_second(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="reconciler.throttle")
+    time = FakeTime(advance=False)
+    throttle = throttle_for(100.0, time)
+    overload(throttle)  # 100 -> 50 at 0: the calm seconds count from here, a step of 5 each
+    for moment in (1.9, 2.1, 2.5, 3.0):  # steps at 1.9 (55) and 2.1 (60), then 3.0 (65)
+        time.now = moment
+        await throttle.wait_turn()
+    recoveries = [r.getMessage().split(" (")[0] for r in caplog.records if r.levelno == logging.INFO]
+    assert recoveries == ["request rate now 55.00/s", "request rate now 65.00/s"]  # 60 came too soon after 55
+    assert throttle.stats.lowest_rate == 50.0
 
 
 def test_scattered_overload_answers_below_a_tenth_do_not_cut_the_rate() -> None:

@@ -49,6 +49,7 @@ from reconciler.wiring.settings import (
 pytestmark = pytest.mark.anyio
 
 SCHEMA = json.loads((SAMPLES.parent / "docs" / "report-schema.json").read_text())
+LOG_LINE_SCHEMA = json.loads((SAMPLES.parent / "docs" / "log-line-schema.json").read_text())
 WRONG_PASSWORD = "wrong-" + PASSWORD  # if it leaked, PASSWORD would be found in it
 RECORD_IDS = pacsv.read_csv(RECORDS, convert_options=pacsv.ConvertOptions(
     column_types={"account_id": pa.string()})).column("account_id").to_pylist()
@@ -444,15 +445,56 @@ async def test_json_logs_progress_and_summary_are_one_object_a_line(tmp_path: Pa
     assert done.code == 0, done.stderr
     assert unprintable(done.stderr) == []
     entries = [json.loads(line) for line in done.stderr.splitlines()]
+    figures = set(LOG_LINE_SCHEMA["then"]["properties"])
     for entry in entries:
-        assert set(entry) == {"time", "level", "logger", "message"}
+        jsonschema.validate(entry, LOG_LINE_SCHEMA, cls=jsonschema.Draft202012Validator,
+                            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        base = {"time", "level", "logger", "message"}
+        assert set(entry) == (base | figures if entry["logger"] == "reconciler.progress" else base)
         assert entry["time"].endswith("+00:00") and entry["level"] in ("DEBUG", "INFO", "WARNING", "ERROR")
     loggers = Counter(entry["logger"] for entry in entries)
     assert loggers["reconciler.progress"] >= 3 and loggers["reconciler.summary"] == 1
     throttled = [e for e in entries if e["logger"] == "reconciler.throttle" and e["level"] == "INFO"]
     assert any(e["message"].startswith("request rate now ") for e in throttled)
-    assert all(e["message"].startswith(("request rate now ", "the server asked to wait ")) for e in throttled)
+    assert all(e["message"].startswith("request rate now ") for e in throttled)
+    cuts = [e for e in entries if e["logger"] == "reconciler.throttle" and e["level"] == "WARNING"]
+    assert cuts and all(e["message"].startswith(("request rate cut to ", "the server asked to wait ")) for e in cuts)
     assert entries[-1]["message"].startswith("reconciler: run finished")
+
+
+async def test_json_progress_lines_carry_their_figures_as_typed_keys(tmp_path: Path,
+                                                                     simulator: SimulatorFactory) -> None:
+    keys = keys_file(tmp_path, 150)
+    async with simulator(faults=FaultConfig(rate_ceiling=40)) as sim:
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "out.parquet", "--strategy", "query",
+                                      "--rate", "100", "--progress-interval", "0.2", "--max-backoff", "0.5",
+                                      "--log-format", "json"), credentials())
+
+    assert done.code == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    progress = [line for line in lines if line["logger"] == "reconciler.progress"]
+    querying = [line for line in progress if line["phase"] == "querying"]
+    assert len(querying) >= 3, done.stderr
+    for line in progress:
+        jsonschema.validate(line, LOG_LINE_SCHEMA, cls=jsonschema.Draft202012Validator)
+        assert type(line["done"]) is int and type(line["rate"]) in (int, float) and type(line["retries"]) is int
+        assert line["total"] is None or type(line["total"]) is int
+        assert line["eta_seconds"] is None or type(line["eta_seconds"]) is int
+        assert line["throttled_rate"] is None or type(line["throttled_rate"]) in (int, float)
+    for line in querying:
+        # The figures are those of the message beside them.
+        found, not_found, errors = (line[name] for name in ("found", "not_found", "errors"))
+        assert all(type(value) is int for value in (found, not_found, errors))
+        assert f"{line['done']:,}/{line['total']:,} keys" in line["message"] and line["total"] == 153
+        assert f"found {found:,}, not found {not_found:,}, errors {errors:,}, retries {line['retries']:,}" \
+            in line["message"]
+        assert found + not_found + errors == line["done"] and line["unit"] == "keys"
+        assert (line["throttled_rate"] is None) == ("throttled to" not in line["message"])
+    assert any(line["throttled_rate"] is not None and line["throttled_rate"] < 100 for line in querying)
+    assert [line["retries"] for line in querying] == sorted(line["retries"] for line in querying)
+    assert any(line["retries"] > 0 for line in querying)
+    # The default level shows each cut of the rate, as a warning, with no -v.
+    assert any(line["level"] == "WARNING" and line["message"].startswith("request rate cut to ") for line in lines)
 
 
 async def test_a_reader_that_goes_away_does_not_cost_the_run(tmp_path: Path, simulator: SimulatorFactory) -> None:

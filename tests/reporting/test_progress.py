@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import anyio
 import anyio.lowlevel
+import jsonschema
 import pytest
 
 from reconciler.lookup import LookupStatus
-from reconciler.reporting.progress import REDRAW_SECONDS, Progress, QueryCounters, _fit, render, show_progress
+from reconciler.reporting.logs import Console
+from reconciler.reporting.progress import (
+    REDRAW_SECONDS,
+    Progress,
+    ProgressLine,
+    QueryCounters,
+    _fit,
+    progress_fields,
+    render,
+    show_progress,
+)
 
 pytestmark = pytest.mark.anyio
+LOG_LINE_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "log-line-schema.json").read_text())
 
 
 def querying(done: dict[LookupStatus, int], *, total: int = 1000, retries: int = 0,
@@ -56,6 +70,43 @@ def test_each_phase_reads_plainly(phase: str, done: int, total: int | None, unit
     assert render(progress, now=5.0) == expected
 
 
+def test_the_fields_are_the_figures_of_the_query_line() -> None:
+    progress = querying({LookupStatus.FOUND: 180, LookupStatus.NOT_FOUND: 15, LookupStatus.ERROR: 5}, retries=7,
+                        throttled=4.5)
+    assert progress_fields(progress, now=110.0) == {
+        "phase": "querying", "done": 200, "total": 1000, "unit": "keys", "rate": 20.0, "eta_seconds": 40,
+        "found": 180, "not_found": 15, "errors": 5, "retries": 7, "throttled_rate": 4.5}
+
+
+@pytest.mark.parametrize(("phase", "done", "total", "unit", "expected"), [
+    ("starting", 0, None, "rows", {"done": 0, "total": None, "rate": 0.0, "eta_seconds": None}),
+    ("reading keys", 2_500_000, 10_000_000, "bytes", {"done": 2_500_000, "total": 10_000_000, "rate": 500_000.0,
+                                                      "eta_seconds": 15}),
+    ("scanning", 3, None, "pages", {"done": 3, "total": None, "rate": 0.6, "eta_seconds": None}),
+    ("writing", 10_000, 10_000, "rows", {"done": 10_000, "total": 10_000, "rate": 2000.0, "eta_seconds": None}),
+])
+def test_outside_querying_the_outcome_fields_are_null(phase: str, done: int, total: int | None, unit: str,
+                                                     expected: dict[str, object]) -> None:
+    progress = Progress(started=0.0)
+    progress.phase, progress.done, progress.total, progress.unit = phase, done, total, unit
+    fields = progress_fields(progress, now=5.0)
+    assert {name: fields[name] for name in expected} == expected
+    assert (fields["phase"], fields["unit"], fields["retries"], fields["throttled_rate"]) == (phase, unit, 0, None)
+    assert fields["found"] is None and fields["not_found"] is None and fields["errors"] is None
+
+
+def test_a_json_progress_line_carries_the_fields_beside_its_message_and_validates() -> None:
+    progress = querying({LookupStatus.FOUND: 3}, retries=1)
+    fields = progress_fields(progress, now=101.0)
+    entry = json.loads(Console("json").line(render(progress, 101.0), logger="reconciler.progress", fields=fields))
+    jsonschema.validate(entry, LOG_LINE_SCHEMA, cls=jsonschema.Draft202012Validator)
+    assert entry["message"].startswith("querying: 3/1,000 keys") and entry["found"] == 3 and entry["retries"] == 1
+    assert "found" not in json.loads(Console("json").line("reconciler: done"))  # other lines: the four keys only
+    with pytest.raises(jsonschema.ValidationError):  # the schema holds progress lines to every figure
+        jsonschema.validate({k: v for k, v in entry.items() if k != "eta_seconds"}, LOG_LINE_SCHEMA)
+    assert Console("text").line("querying: 3", fields=fields) == "querying: 3"  # text: the figures are in the text
+
+
 def test_an_eta_of_hours_and_a_bar() -> None:
     progress = Progress(started=0.0)
     progress.phase, progress.done, progress.total, progress.unit = "writing", 1, 10_000, "rows"
@@ -82,7 +133,7 @@ class FakeTime:
 
 
 async def watch(progress: Progress, *, interactive: bool, ticks: int, interval: float = 30.0,
-                on_tick: Callable[[int], None] = lambda tick: None, line: Callable[[str], str] | None = None
+                on_tick: Callable[[int], None] = lambda tick: None, line: ProgressLine | None = None
                 ) -> tuple[str, FakeTime]:
     """Run ``show_progress`` for ``ticks`` fake sleeps and return what it wrote."""
     stream, fake = io.StringIO(), FakeTime()
@@ -130,7 +181,7 @@ async def test_elsewhere_a_plain_line_every_interval_and_one_when_a_phase_starts
             progress.start_phase("writing", total=100, unit="rows")
 
     written, fake = await watch(progress, interactive=False, ticks=12, interval=2.0, on_tick=advance,
-                                line=lambda text: "LOG " + text)
+                                line=lambda text, fields: "LOG " + text)
 
     lines = written.splitlines()
     assert written.endswith("\n") and all(line.startswith("LOG ") for line in lines)

@@ -14,7 +14,7 @@ import pytest
 from reconciler.config import Credentials, ReconcileConfig, Target
 from reconciler.errors import InputError
 from reconciler.reporting.run_report import build_report, check_report_location, write_report
-from reconciler.reporting.stats import RunStats, SyncFigures
+from reconciler.reporting.stats import RunStats, SyncFigures, ThrottleFigures
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "report-schema.json").read_text())
 SECRET = "s3cret-Report-Zz91"
@@ -88,6 +88,29 @@ def test_a_nightly_run_reports_its_identity_its_sync_and_its_change_feed() -> No
                                         "asked_one_by_one": 7}
     assert built["figures"]["changes"] == {"output": "out/run_date=2026-03-01/changes.parquet", "rows": 95}
     assert report()["figures"]["sync"] is None and report()["figures"]["changes"] is None
+
+
+def test_the_figures_say_how_the_server_slowed_the_run_down() -> None:
+    calm = report()["figures"]
+    assert calm["retries_by_status"] == {}
+    assert calm["throttle"] == {"overload_answers": 0, "rate_cuts": 0, "lowest_rate": None,
+                                "retry_after_pauses": 0, "retry_after_seconds": 0.0}
+    stormy = replace(STATS, retries_by_status={"429": 15, "503": 4, "no_answer": 1},
+                     throttle=ThrottleFigures(overload_answers=19, rate_cuts=2, lowest_rate=5.0 / 3,
+                                              retry_after_pauses=3, retry_after_seconds=7.0000004))
+    figures = report(stats=stormy)["figures"]
+    assert figures["retries_by_status"] == {"429": 15, "503": 4, "no_answer": 1}
+    assert figures["throttle"] == {"overload_answers": 19, "rate_cuts": 2, "lowest_rate": 1.667,
+                                   "retry_after_pauses": 3, "retry_after_seconds": 7.0}
+    assert report()["report_version"] == SCHEMA["properties"]["report_version"]["const"] == 2
+
+
+@pytest.mark.parametrize(("dialect", "strategy"), [("v3", "scan"), ("v2", "incremental")])
+def test_runs_of_every_dialect_and_strategy_validate(dialect: str, strategy: str) -> None:
+    config = replace(CONFIG, target=replace(CONFIG.target, dialect=dialect), strategy=strategy,
+                     state_path=Path("nightly.state"))
+    built = report(config=config, stats=replace(STATS, strategy=strategy))
+    assert (built["configuration"]["dialect"], built["figures"]["strategy"]) == (dialect, strategy)
 
 
 def test_no_secret_and_no_url_password() -> None:

@@ -12,7 +12,7 @@ from fakes import WHEN, FakeSource, status
 
 from reconciler.config import Credentials, ReconcileConfig, Target
 from reconciler.lookup import LookupResult, LookupStatus
-from reconciler.reporting.stats import RunStats
+from reconciler.reporting.stats import RunStats, ThrottleFigures
 from reconciler.reporting.summary import format_summary
 from reconciler.wiring.pipeline import run
 
@@ -81,6 +81,20 @@ def test_errors_are_in_the_headline_and_optional_lines_appear_when_they_apply() 
     assert any(line.endswith("1,081 records of the list no input key asked for") for line in lines)
     assert lines[-1].endswith("out/status.parquet.reconciler-journal kept: add --retry-errors to the same command "
                               "to ask again for the error rows only")
+
+
+def test_a_throttled_run_says_how_much_and_an_unthrottled_one_says_nothing() -> None:
+    assert not any("throttled" in line for line in format_summary(STATS).splitlines())
+    throttled = replace(STATS, throttle=ThrottleFigures(overload_answers=40, rate_cuts=3, lowest_rate=2.5,
+                                                        retry_after_pauses=2, retry_after_seconds=61.0))
+    lines = format_summary(throttled).splitlines()
+    requests = next(i for i, line in enumerate(lines) if line.startswith("  requests "))
+    assert lines[requests + 1] == ("  throttled           rate cut 3 times (lowest 2.5/s); "
+                                   "2 Retry-After pauses, 1m01s in all")
+    cut_only = replace(STATS, throttle=ThrottleFigures(overload_answers=25, rate_cuts=1, lowest_rate=10.0))
+    assert "  throttled           rate cut once (lowest 10.0/s)" in format_summary(cut_only).splitlines()
+    paused = replace(STATS, throttle=ThrottleFigures(overload_answers=1, retry_after_pauses=1, retry_after_seconds=5))
+    assert "  throttled           1 Retry-After pause, 5.0 s in all" in format_summary(paused).splitlines()
 
 
 def test_counts_share_one_right_aligned_column() -> None:
