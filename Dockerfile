@@ -10,7 +10,9 @@ RUN python -m build --wheel --outdir /dist
 
 FROM python:3.11-slim
 COPY --from=build /dist/ /tmp/dist/
-RUN pip install --no-cache-dir /tmp/dist/brightpattern_reconciler-*.whl \
+# With the report extra, so that `reconciler report` and `run --audit` work in the image too.
+RUN wheel=$(ls /tmp/dist/brightpattern_reconciler-*.whl) \
+    && pip install --no-cache-dir "${wheel}[report]" \
     && rm -rf /tmp/dist \
     && useradd --create-home --uid 10001 reconciler \
     && mkdir /data && chown reconciler /data

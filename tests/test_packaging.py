@@ -38,7 +38,8 @@ def test_the_distribution_has_a_name_of_its_own_and_the_installed_version_is_the
 def test_every_pip_install_in_the_readme_names_the_distribution() -> None:
     installs = re.findall(r"pip install (\S+)", README)
     assert installs
-    assert all(name.strip("`'\"") == DISTRIBUTION for name in installs), installs
+    # an extra (`[report]`) may follow the name
+    assert all(re.sub(r"\[\w+\]$", "", name.strip("`'\"")) == DISTRIBUTION for name in installs), installs
 
 
 def test_the_dockerfile_builds_the_wheel_and_installs_that_wheel_alone() -> None:
@@ -48,7 +49,8 @@ def test_the_dockerfile_builds_the_wheel_and_installs_that_wheel_alone() -> None
     assert output is not None
     assert final.startswith("python:3.11-slim\n")
     assert re.search(rf"COPY --from=build {re.escape(output.group(1))}/? (\S+)", final)
-    assert re.search(rf"pip install --no-cache-dir \S+/{WHEEL}-\*\.whl", final)
+    wheel = re.search(rf"wheel=\$\(ls \S+/{WHEEL}-\*\.whl\)", final)
+    assert wheel is not None and 'pip install --no-cache-dir "${wheel}[report]"' in final  # the audit page too
     assert re.search(r"^USER (?!root\b)\w+", final, re.MULTILINE)
     assert re.search(r'^ENTRYPOINT \["reconciler"\]$', final, re.MULTILINE)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.errors import UsageError
 
-INSTALL_HINT = "the audit report needs matplotlib: pip install 'reconciler[report]'"
+INSTALL_HINT = "the audit report needs matplotlib: pip install 'brightpattern-reconciler[report]'"
 _BLUE, _GREEN, _GREY = "#3b6ea5", "#3a8d5c", "#9aa5b1"
 
 
