@@ -72,8 +72,9 @@ def json_line(message: str, *, level: str = "INFO", logger: str = "reconciler", 
     replace ``time``, ``level``, ``logger`` or ``message``.
     """
     moment = datetime.fromtimestamp(when, UTC) if when is not None else datetime.now(UTC)
-    entry: dict[str, object] = {**(fields or {}), "time": moment.isoformat(timespec="milliseconds"), "level": level,
-                                "logger": logger, "message": message}
+    entry: dict[str, object] = {"time": moment.isoformat(timespec="milliseconds"), "level": level, "logger": logger,
+                                "message": message}
+    entry.update((name, value) for name, value in (fields or {}).items() if name not in entry)
     if exception:
         entry["exception"] = exception
     # Readable accents, but no raw control, format or separator character (JSON allows U+2028 raw).
