@@ -69,6 +69,14 @@ class RunAborted(ReconcilerError):
     """The server answered something that no retry can fix; the run stopped (journal kept)."""
 
     exit_code = 3
+    url: str | None = None
+
+    def asked_at(self, url: str) -> RunAborted:
+        """Name the URL that was answered: a user with several tenants must see which server said it."""
+        self.url = url
+        if url not in str(self):
+            self.args = (f"{self}; asked {url}",)
+        return self
 
 
 class AuthenticationFailed(RunAborted):

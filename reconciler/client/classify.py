@@ -16,9 +16,16 @@ from typing import TypeVar
 from yarl import URL
 
 from reconciler.client.answer import Unusable, read_cursor_page, read_page, read_record
-from reconciler.client.reply import AttemptFailed, Reply
+from reconciler.client.reply import AttemptFailed, Reply, shown_url
 from reconciler.client.retry import Tried, is_retryable
-from reconciler.errors import AuthenticationFailed, PageUnreadable, PermissionDenied, RequestRefused, TargetNotFound
+from reconciler.errors import (
+    AuthenticationFailed,
+    PageUnreadable,
+    PermissionDenied,
+    RequestRefused,
+    RunAborted,
+    TargetNotFound,
+)
 from reconciler.lookup import CursorPage, ListedRecord, LookupResult, LookupStatus
 
 Item = TypeVar("Item")
@@ -50,7 +57,10 @@ def record_result(tried: Tried, asked: Asked) -> LookupResult:
                             error="record is not found")
     if reply.status != 200:
         return _error(tried, _refusal(reply))
-    found = read_record(reply.document, asked.campaign)
+    try:
+        found = read_record(reply.document, asked.campaign)
+    except RunAborted as fatal:  # a 200 that says the campaign is not there
+        raise fatal.asked_at(shown_url(reply.url)) from None
     if isinstance(found, Unusable):
         return _error(tried, found.reason)
     return LookupResult(status=LookupStatus.FOUND, attempts=tried.attempts, http_status=200,
@@ -69,13 +79,14 @@ def pages_result(tried: Tried, asked: Asked, read: Callable[[object], list[Item]
     if isinstance(reply, AttemptFailed) or is_retryable(reply):
         raise PageUnreadable(position, tried.exhausted(), endpoint)
     raise_if_fatal(reply, asked, record_missing_ok=False)
+    where = shown_url(reply.url)
     if reply.body is None:
-        raise PageUnreadable(position, f"answer larger than {asked.max_bytes} bytes", endpoint)
+        raise PageUnreadable(position, f"answer larger than {asked.max_bytes} bytes", endpoint).asked_at(where)
     if reply.status != 200:
-        raise PageUnreadable(position, _refusal(reply), endpoint)
+        raise PageUnreadable(position, _refusal(reply), endpoint).asked_at(where)
     page = read(reply.document)
     if isinstance(page, Unusable):
-        raise PageUnreadable(position, page.reason, endpoint)
+        raise PageUnreadable(position, page.reason, endpoint).asked_at(where)
     return page
 
 
@@ -85,43 +96,51 @@ def cursor_page_result(tried: Tried, asked: Asked, first_index: int, limit: int)
     if isinstance(reply, AttemptFailed) or is_retryable(reply):
         raise PageUnreadable(first_index, tried.exhausted())
     raise_if_fatal(reply, asked, record_missing_ok=False)
+    where = shown_url(reply.url)
     if reply.body is None:
-        raise PageUnreadable(first_index, f"answer larger than {asked.max_bytes} bytes")
+        raise PageUnreadable(first_index, f"answer larger than {asked.max_bytes} bytes").asked_at(where)
     if reply.status != 200:
-        raise PageUnreadable(first_index, _refusal(reply))
+        raise PageUnreadable(first_index, _refusal(reply)).asked_at(where)
     page = read_cursor_page(reply.document, first_index, limit)
     if isinstance(page, Unusable):
-        raise PageUnreadable(first_index, page.reason)
+        raise PageUnreadable(first_index, page.reason).asked_at(where)
     return page
 
 
 def raise_if_fatal(reply: Reply, asked: Asked, *, record_missing_ok: bool) -> None:
-    """Raise the ``RunAborted`` an answer calls for: no other row could succeed either."""
+    """Raise the ``RunAborted`` an answer calls for (no other row could succeed either), naming its URL."""
+    fatal = _fatal(reply, asked, record_missing_ok=record_missing_ok)
+    if fatal is not None:
+        raise fatal.asked_at(shown_url(reply.url))
+
+
+def _fatal(reply: Reply, asked: Asked, *, record_missing_ok: bool) -> RunAborted | None:
     status = reply.status
     if status not in _FATAL_STATUSES:  # a 200 above all: its body is read elsewhere, its text never needed
-        return
+        return None
     if status in (409, 415):
         if asked.dialect == "v3":  # elsewhere undocumented: an error row, as any other refusal
-            raise _v3_refusal(reply, asked)
-        return
+            return _v3_refusal(reply, asked)
+        return None
     if status == 401:
-        raise AuthenticationFailed(asked.login, asked.dialect, 401, reply.text() or "no detail given")
+        return AuthenticationFailed(asked.login, asked.dialect, 401, reply.text() or "no detail given")
     if status == 403:
-        raise PermissionDenied(asked.login, asked.dialect, reply.text() or "no detail given")
+        return PermissionDenied(asked.login, asked.dialect, reply.text() or "no detail given")
     if status == 405:
-        raise TargetNotFound("endpoint", f"HTTP 405 (method not allowed) for POST {reply.url.raw_path}")
+        return TargetNotFound("endpoint", f"HTTP 405 (method not allowed) for POST {shown_url(reply.url)}")
     if status == 404:
         said = (reply.body or b"").decode("utf-8", "replace").lower()
         if "record is not found" in said and record_missing_ok:
-            return
+            return None
         text = reply.text()
         if "calling list not found" in said:
-            raise TargetNotFound("calling list", f"{asked.list_name!r}: HTTP 404 {text}")
+            return TargetNotFound("calling list", f"{asked.list_name!r}: HTTP 404 {text}")
         if "campaign is not found" in said:
-            raise TargetNotFound("campaign", f"{asked.campaign!r}, or the calling list {asked.list_name!r} "
-                                             f"is not bound to it: HTTP 404 {text}")
-        raise TargetNotFound("endpoint", f"HTTP 404 for {reply.url.raw_path}: {text or 'no detail given'}; "
-                                         "check --base-url, --tenant and --dialect")
+            return TargetNotFound("campaign", f"{asked.campaign!r}, or the calling list {asked.list_name!r} "
+                                              f"is not bound to it: HTTP 404 {text}")
+        return TargetNotFound("endpoint", f"HTTP 404 for {shown_url(reply.url)}: {text or 'no detail given'}; "
+                                          "check --base-url, --tenant and --dialect")
+    return None
 
 
 def _v3_refusal(reply: Reply, asked: Asked) -> RequestRefused:

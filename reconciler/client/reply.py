@@ -95,3 +95,8 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:  # RFC 9110 dates are GMT
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+def shown_url(url: URL) -> str:
+    """``url`` as a message may show it: scheme, host, port and path; never a user, password or query."""
+    return str(url.with_user(None).with_query(None).with_fragment(None))

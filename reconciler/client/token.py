@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import anyio
 from yarl import URL
 
-from reconciler.client.reply import Reply
+from reconciler.client.reply import Reply, shown_url
 from reconciler.client.retry import is_retryable
 from reconciler.config import Credentials
-from reconciler.errors import AuthenticationFailed, TargetNotFound
+from reconciler.errors import AuthenticationFailed, RunAborted, TargetNotFound
 
 logger = logging.getLogger("reconciler.client")
 
@@ -79,19 +79,20 @@ class TokenSource:
 
     def _read(self, reply: Reply) -> tuple[str, float]:
         if reply.status in (404, 405):
-            raise TargetNotFound("endpoint", f"HTTP {reply.status} for the token URL {reply.url.raw_path}")
+            raise TargetNotFound("endpoint", f"HTTP {reply.status} for the token URL {shown_url(reply.url)}")
         document = reply.document
         if reply.status != 200 or not isinstance(document, dict):
-            raise self._failed(reply.status, self._detail(reply))
+            raise self._failed(reply, self._detail(reply))
         value = document.get("access_token")
         if not isinstance(value, str) or not value:
-            raise self._failed(reply.status, "the answer holds no access_token")
+            raise self._failed(reply, "the answer holds no access_token")
         if not (value.isascii() and value.isprintable()) or " " in value:  # it goes into a header as is
-            raise self._failed(reply.status, "the access_token is not a usable header value")
+            raise self._failed(reply, "the access_token is not a usable header value")
         return value, _lifetime(document.get("expires_in"))
 
-    def _failed(self, status: int, detail: str) -> AuthenticationFailed:
-        return AuthenticationFailed(self._credentials.login, self._dialect, status, detail or "no detail given")
+    def _failed(self, reply: Reply, detail: str) -> RunAborted:
+        failed = AuthenticationFailed(self._credentials.login, self._dialect, reply.status, detail or "no detail given")
+        return failed.asked_at(shown_url(reply.url))
 
     def _detail(self, reply: Reply) -> str:
         # Some servers echo the form they rejected: make sure the secret is not in what we repeat.

@@ -21,7 +21,7 @@ from yarl import URL
 from reconciler.client.classify import Asked, cursor_page_result, raise_if_fatal, record_result
 from reconciler.client.client import ClientCore
 from reconciler.client.dialects import campaign_endpoints
-from reconciler.client.reply import AttemptFailed
+from reconciler.client.reply import AttemptFailed, shown_url
 from reconciler.client.retry import is_retryable
 from reconciler.config import Credentials, RequestPolicy, Target
 from reconciler.errors import RunAborted, TargetAmbiguous, TargetNotFound
@@ -117,10 +117,11 @@ class CampaignClient(ClientCore):
         if not matches:
             known = [str(item.get("name")) for item in campaigns]
             raise TargetNotFound("campaign", f"{name!r} is not among the enabled campaigns this user sees: "
-                                             f"{_names(known)}")
+                                             f"{_names(known)}").asked_at(shown_url(self._endpoints.campaigns))
         if len(matches) > 1:
             raise TargetAmbiguous("campaign", name, [f"id {item['id']} ({item.get('state', 'state unknown')})"
-                                                     for item in matches[:_NAMED_AT_MOST]], "--campaign-id")
+                                                     for item in matches[:_NAMED_AT_MOST]], "--campaign-id"
+                                  ).asked_at(shown_url(self._endpoints.campaigns))
         return str(matches[0]["id"])
 
     async def _instance(self, campaign_id: str) -> tuple[str, int | None]:
@@ -132,10 +133,11 @@ class CampaignClient(ClientCore):
         matches = [item for item in bound if item.get("name") == name and isinstance(item.get("instanceId"), str)]
         if not matches:
             raise TargetNotFound("calling list", f"{name!r} is not bound to campaign {self._target.campaign!r}; "
-                                                 f"bound lists: {_names([str(i.get('name')) for i in bound])}")
+                                                 f"bound lists: {_names([str(i.get('name')) for i in bound])}"
+                                 ).asked_at(shown_url(self._endpoints.campaign(campaign_id)))
         if len(matches) > 1:
             raise TargetAmbiguous("calling list", name, [_instance_text(item) for item in matches[:_NAMED_AT_MOST]],
-                                  "--instance-id")
+                                  "--instance-id").asked_at(shown_url(self._endpoints.campaign(campaign_id)))
         total = matches[0].get("totalRecords")
         size = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
         return str(matches[0]["instanceId"]), size
@@ -143,23 +145,24 @@ class CampaignClient(ClientCore):
     async def _read_list(self, url: URL, what: str) -> list[dict[str, object]]:
         document = await self._read(url, what)
         if not isinstance(document, list):
-            raise RunAborted(f"{what} could not be read: the answer is not a JSON array")
+            raise RunAborted(f"{what} could not be read: the answer is not a JSON array").asked_at(shown_url(url))
         return [item for item in document if isinstance(item, dict)]
 
     async def _read_object(self, url: URL, what: str) -> dict[str, object]:
         document = await self._read(url, what)
         if not isinstance(document, dict):
-            raise RunAborted(f"{what} could not be read: the answer is not a JSON object")
+            raise RunAborted(f"{what} could not be read: the answer is not a JSON object").asked_at(shown_url(url))
         return document
 
     async def _read(self, url: URL, what: str) -> object:
         tried = await self._tried(url, None, method="GET")
         reply = tried.outcome
         if isinstance(reply, AttemptFailed) or is_retryable(reply):
-            raise RunAborted(f"{what} could not be read: {tried.exhausted()}")
+            raise RunAborted(f"{what} could not be read: {tried.exhausted()}").asked_at(shown_url(url))
         raise_if_fatal(reply, self._asked, record_missing_ok=False)
         if reply.status != 200 or reply.body is None:
-            raise RunAborted(f"{what} could not be read: HTTP {reply.status} {reply.text()}".rstrip())
+            raise RunAborted(f"{what} could not be read: HTTP {reply.status} {reply.text()}".rstrip()).asked_at(
+                shown_url(url))
         return reply.document
 
 

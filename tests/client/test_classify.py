@@ -94,7 +94,7 @@ def test_a_request_still_failing_at_its_last_attempt_is_an_error_row(outcome: Re
      ["endpoint not found", "/configapi/v2/callinglist/get/List_1.txt/Camp%201", "--base-url"]),
     (answer(404), TargetNotFound, ["endpoint not found", "no detail given"]),
     (answer(404, "<html>Not Found</html>", content_type="text/html"), TargetNotFound, ["endpoint not found"]),
-    (answer(405, "Method Not Allowed"), TargetNotFound, ["endpoint not found", "HTTP 405", "POST /configapi/"]),
+    (answer(405, "Method Not Allowed"), TargetNotFound, ["endpoint not found", "HTTP 405", f"POST {QUERY_URL}"]),
     (answer(200, {"entry": {"id": "2"}}), TargetNotFound, ["campaign not found", "'Camp 1'", "not bound"]),
 ])
 def test_answers_no_other_row_could_survive_stop_the_run(reply: Reply, error_type: type[RunAborted],
@@ -103,6 +103,18 @@ def test_answers_no_other_row_could_survive_stop_the_run(reply: Reply, error_typ
         record_result(Tried(reply, 1), ASKED)
     for word in words:
         assert word in str(raised.value)
+    # The whole URL asked, once: with several tenants, the user sees which server answered.
+    assert str(raised.value).count(str(QUERY_URL)) == 1 and raised.value.url == str(QUERY_URL)
+
+
+def test_a_fatal_message_names_scheme_host_port_and_path_but_never_a_password_or_query() -> None:
+    asked_at = URL("https://jane:s3cret@bp.example.com:8443/configapi/v2/callinglist/get/L/C?token=abc",
+                   encoded=True)
+    with pytest.raises(AuthenticationFailed) as raised:
+        record_result(Tried(answer(401, url=asked_at), 1), ASKED)
+    message = str(raised.value)
+    assert message.endswith("; asked https://bp.example.com:8443/configapi/v2/callinglist/get/L/C")
+    assert "s3cret" not in message and "token=" not in message and "jane@" not in message
 
 
 def test_which_404_is_which_is_exposed_for_the_cli() -> None:

@@ -214,6 +214,10 @@ async def test_a_failed_run_writes_a_valid_report_and_leaks_nothing(tmp_path: Pa
     for finished in (text, as_json):
         assert finished.code == 3, finished.stderr
     assert "authentication failed for user 'demo'" in text.stderr
+    # The whole URL that answered (scheme, host, port, path): which of several servers refused.
+    [line] = [line for line in text.stderr.splitlines() if "authentication failed" in line]
+    assert line.endswith(f"; asked {sim.base_url}/admin/ws/t/demo.brightpattern.com/callinglist/get/records.csv/"
+                         "Campaign_1"), line  # 20 keys: auto queries them
     [error] = [json.loads(line) for line in as_json.stderr.splitlines() if json.loads(line)["level"] == "ERROR"]
     assert error["message"].startswith("reconciler: error: authentication failed for user 'demo'")
     for written in (text_report, json.loads(report.read_text())):
