@@ -8,8 +8,7 @@ without a cut adds a step back, up to the configured rate. Every 429/503 with a 
 all starts until that moment. The share, rather than any single answer, decides the cut, so that
 a few random 503s do not drag a run down to a crawl while a gateway's hidden limit still does.
 
-Operators see each cut and each Retry-After pause of a second or more at WARNING, the default
-level, once: a burst of answers within a second makes one cut, and the answers that extend a pause
+Operators see each cut and each Retry-After pause at WARNING, the default level, once: a burst of answers within a second makes one cut, and the answers that extend a pause
 already running make no new one. The climb back is logged at INFO (``-v``), at most once a second.
 ``ThrottleStats`` keeps the counts for the run report.
 """
@@ -31,7 +30,6 @@ OVERLOAD_STATUSES = frozenset({429, 503})
 FLOOR_RATE = 0.5  # requests per second: slower than this, a run of any size would never end
 OVERLOAD_SHARE = 0.1  # of the last second's answers (at least the last MIN_SAMPLE) before the rate is cut
 MIN_SAMPLE = 20
-LOGGED_PAUSE = 1.0  # seconds: a shorter Retry-After pause is counted, not worth an operator's line
 
 
 @dataclass(slots=True)
@@ -108,9 +106,8 @@ class Throttle:
         if self._paused_until <= now:  # a new pause, not one extended
             self.stats.retry_after_pauses += 1
             self.stats.retry_after_seconds += retry_after
-            if retry_after >= LOGGED_PAUSE:
-                logger.warning("the server asked to wait %gs (Retry-After): every request holds until then",
-                               retry_after)
+            logger.warning("the server asked to wait %gs (Retry-After): every request holds until then",
+                           retry_after)
         elif until > self._paused_until:
             self.stats.retry_after_seconds += until - self._paused_until
         self._paused_until = max(self._paused_until, until)

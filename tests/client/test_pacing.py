@@ -153,12 +153,13 @@ def test_a_retry_after_pause_is_a_warning_once_when_it_starts(caplog: pytest.Log
     throttle.note_answer(429, retry_after=5.0)
     throttle.note_answer(429, retry_after=6.0)  # the same pause, extended: no new line
     time.now = 7.0
-    throttle.note_answer(429, retry_after=0.5)  # a new pause, but too short to say
+    throttle.note_answer(429, retry_after=0.5)  # a new pause: however short, the operator sees it
     time.now = 10.0
     throttle.note_answer(503, retry_after=30.0)  # a new pause
     pauses = [r for r in caplog.records if "Retry-After" in r.getMessage()]
     assert [r.getMessage() for r in pauses] == [
         "the server asked to wait 5s (Retry-After): every request holds until then",
+        "the server asked to wait 0.5s (Retry-After): every request holds until then",
         "the server asked to wait 30s (Retry-After): every request holds until then"]
     assert all(r.levelno == logging.WARNING for r in pauses)
 

@@ -201,6 +201,38 @@ async def test_the_report_validates_and_no_output_holds_a_secret(tmp_path: Path,
         assert {entry["logger"] for entry in entries} >= {"reconciler.summary"}
 
 
+async def test_under_a_429_storm_the_report_says_how_the_server_slowed_the_run(tmp_path: Path,
+                                                                             simulator: SimulatorFactory) -> None:
+    keys, report = keys_file(tmp_path, 150), tmp_path / "report.json"
+    # A proxy answering 429 with Retry-After to 15 % of requests, and 503 to 5 %.
+    faults = FaultConfig(seed=11, fail_429=0.15, fail_503=0.05, retry_after=0.2)
+    async with simulator(faults=faults) as sim:
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "out.parquet", "--strategy", "query",
+                                      "--rate", "100", "--max-backoff", "0.3", "--report", str(report)),
+                             credentials())
+        served = sim.stats()
+
+    assert done.code == 0, done.stderr
+    written = json.loads(report.read_text())
+    validate(written)
+    figures, by_status = written["figures"], served["by_status"]
+    sent_429, sent_503 = by_status.get("429", 0), by_status.get("503", 0)  # type: ignore[union-attr]
+    assert sent_429 >= 5 and sent_503 >= 1, served
+    # Every overload answer the server sent is counted, and each was retried.
+    assert figures["retries_by_status"] == {"429": sent_429, "503": sent_503}
+    assert figures["retries"] == sent_429 + sent_503
+    throttle = figures["throttle"]
+    assert throttle["overload_answers"] == sent_429 + sent_503
+    assert 1 <= throttle["retry_after_pauses"] <= sent_429  # pauses that overlap are one
+    assert throttle["retry_after_seconds"] >= 0.2 * throttle["retry_after_pauses"]
+    assert throttle["rate_cuts"] >= 1 and 0 < throttle["lowest_rate"] < 100
+    # At the default level, each cut and each pause is one WARNING line, no -v needed.
+    cuts = [line for line in done.stderr.splitlines() if "WARNING reconciler.throttle: request rate cut to" in line]
+    pauses = [line for line in done.stderr.splitlines() if "WARNING reconciler.throttle: the server asked to wait" in line]
+    assert (len(cuts), len(pauses)) == (throttle["rate_cuts"], throttle["retry_after_pauses"]), done.stderr
+    assert f"rate cut {throttle['rate_cuts']} time" in done.stderr  # the summary's throttle line
+
+
 async def test_a_failed_run_writes_a_valid_report_and_leaks_nothing(tmp_path: Path,
                                                                      simulator: SimulatorFactory) -> None:
     keys, report, output = keys_file(tmp_path, 20), tmp_path / "report.json", tmp_path / "out.parquet"
