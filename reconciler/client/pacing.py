@@ -8,8 +8,9 @@ without a cut adds a step back, up to the configured rate. Every 429/503 with a 
 all starts until that moment. The share, rather than any single answer, decides the cut, so that
 a few random 503s do not drag a run down to a crawl while a gateway's hidden limit still does.
 
-Operators see each cut and each Retry-After pause at WARNING, the default level, once: a burst of answers within a second makes one cut, and the answers that extend a pause
-already running make no new one. The climb back is logged at INFO (``-v``), at most once a second.
+Operators see each cut and each Retry-After pause at WARNING, the default level, once: a burst
+of answers within a second makes one cut, and the answers that extend a pause already running
+make no new one. The climb back is logged at INFO (``-v``), at most once a second.
 ``ThrottleStats`` keeps the counts for the run report.
 """
 

@@ -227,8 +227,9 @@ async def test_under_a_429_storm_the_report_says_how_the_server_slowed_the_run(t
     assert throttle["retry_after_seconds"] >= 0.2 * throttle["retry_after_pauses"]
     assert throttle["rate_cuts"] >= 1 and 0 < throttle["lowest_rate"] < 100
     # At the default level, each cut and each pause is one WARNING line, no -v needed.
-    cuts = [line for line in done.stderr.splitlines() if "WARNING reconciler.throttle: request rate cut to" in line]
-    pauses = [line for line in done.stderr.splitlines() if "WARNING reconciler.throttle: the server asked to wait" in line]
+    lines = done.stderr.splitlines()
+    cuts = [line for line in lines if "WARNING reconciler.throttle: request rate cut to" in line]
+    pauses = [line for line in lines if "WARNING reconciler.throttle: the server asked to wait" in line]
     assert (len(cuts), len(pauses)) == (throttle["rate_cuts"], throttle["retry_after_pauses"]), done.stderr
     assert f"rate cut {throttle['rate_cuts']} time" in done.stderr  # the summary's throttle line
 
