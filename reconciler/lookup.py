@@ -77,6 +77,14 @@ class CursorPage:
     next_cursor: str | None  # None: this page was the last
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangesPage:
+    """One page of v3's getUpdatedRecords or getCompletedRecords: records with activity, and the next cursor."""
+
+    records: list[ChangedRecord]
+    next_cursor: str | None  # None: this page was the last
+
+
 class RecordSource(Protocol):
     """Answers for records of one calling list in one campaign."""
 
@@ -111,4 +119,16 @@ class CursorRecordSource(RecordSource, Protocol):
 
     async def record_count(self) -> int | None:
         """How many records the list holds, when the server said so without being asked again."""
+        ...
+
+    def list_instance(self) -> str:
+        """The id of the list instance this source reads: a nightly state is bound to it."""
+        ...
+
+    async def fetch_updated_records(self, since: datetime, cursor: str | None, limit: int) -> ChangesPage:
+        """Records with any activity at or after ``since`` (getUpdatedRecords), the page after ``cursor``."""
+        ...
+
+    async def fetch_completed_records(self, since: datetime, cursor: str | None, limit: int) -> ChangesPage:
+        """Records completed at or after ``since`` (getCompletedRecords), the page after ``cursor``."""
         ...

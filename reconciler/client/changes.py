@@ -1,10 +1,15 @@
-"""Reading getChanged and getCompleted answers: which records had activity, and their status when it is exact.
+"""Reading getChanged and getCompleted answers (v3: getUpdatedRecords, getCompletedRecords): which records had
+activity, and their status when it is exact.
 
 getCompleted items carry the whole ``status`` and ``completedTime``. getChanged items carry no
 ``status``: ``completed``, ``recordDisposition``, ``totalAttempts`` and ``attempts`` (newest first,
 each ``{"call_attempted", "disposition", "date", "phone", "agent", ...}``). The status columns are
 derived from them only where the derivation is exact (see ``derive_status``); otherwise the item
 says "ask this record", and the incremental stage asks it with Query a record rather than guess.
+
+v3's two are read as getAllRecords pages (``{"next_cursor", "records": [{"entry", "status"}]}``; the
+API notes give no other shape): each record's whole status, placed in time by the later of its
+``lastDate`` and ``completedTime``. A record sent without a status is asked, as above.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.client.answer import Unusable, as_text, parse_last_date, read_entry, read_status
-from reconciler.lookup import ChangedRecord, RecordStatus
+from reconciler.client.answer import Unusable, as_text, parse_last_date, read_cursor_page, read_entry, read_status
+from reconciler.lookup import ChangedRecord, ChangesPage, ListedRecord, RecordStatus
 
 # The attempt field that holds the call's duration in seconds, in our reading of the API notes (the
 # documentation lists dialing and CPA durations but names no field equal to lastCallDuration).
@@ -28,6 +33,20 @@ def read_changed_page(document: object) -> list[ChangedRecord] | Unusable:
 def read_completed_page(document: object) -> list[ChangedRecord] | Unusable:
     """The items of a getCompleted answer, in the order sent."""
     return _read_items(document, _read_completed)
+
+
+def read_changes_by_cursor(document: object, limit: int) -> ChangesPage | Unusable:
+    """A v3 getUpdatedRecords or getCompletedRecords page."""
+    page = read_cursor_page(document, 0, limit)
+    if isinstance(page, Unusable):
+        return page
+    return ChangesPage(records=[_placed_in_time(record) for record in page.records], next_cursor=page.next_cursor)
+
+
+def _placed_in_time(listed: ListedRecord) -> ChangedRecord:
+    status = listed.record
+    times = [] if status is None else [t for t in (status.last_date, status.completed_time) if t is not None]
+    return ChangedRecord(entry=listed.entry, record=status, changed_at=max(times, default=None))
 
 
 def _read_items(document: object, read: Any) -> list[ChangedRecord] | Unusable:

@@ -28,7 +28,7 @@ from reconciler.errors import (
 )
 from reconciler.lookup import CursorPage, ListedRecord, LookupResult, LookupStatus
 
-Item = TypeVar("Item")
+Page = TypeVar("Page")
 FOLLOWED_REDIRECTS = frozenset({307, 308})  # the only ones that keep the method and body
 _FATAL_STATUSES = frozenset({401, 403, 404, 405, 409, 415})  # the answers ``raise_if_fatal`` looks further into
 
@@ -72,9 +72,9 @@ def page_result(tried: Tried, asked: Asked, from_index: int) -> list[ListedRecor
     return pages_result(tried, asked, read_page, from_index, "getAll")
 
 
-def pages_result(tried: Tried, asked: Asked, read: Callable[[object], list[Item] | Unusable],
-                 position: int | str, endpoint: str) -> list[Item]:
-    """The items of any page of records (getAll, getChanged, getCompleted); anything else stops the run."""
+def pages_result(tried: Tried, asked: Asked, read: Callable[[object], Page | Unusable],
+                 position: int | str, endpoint: str) -> Page:
+    """Any page of records (getAll, getChanged, getCompleted, v3's by cursor) read; anything else stops the run."""
     reply = tried.outcome
     if isinstance(reply, AttemptFailed) or is_retryable(reply):
         raise PageUnreadable(position, tried.exhausted(), endpoint)
@@ -92,19 +92,8 @@ def pages_result(tried: Tried, asked: Asked, read: Callable[[object], list[Item]
 
 def cursor_page_result(tried: Tried, asked: Asked, first_index: int, limit: int) -> CursorPage:
     """The records of a v3 getAllRecords page from its last reply; anything else stops the run."""
-    reply = tried.outcome
-    if isinstance(reply, AttemptFailed) or is_retryable(reply):
-        raise PageUnreadable(first_index, tried.exhausted())
-    raise_if_fatal(reply, asked, record_missing_ok=False)
-    where = shown_url(reply.url)
-    if reply.body is None:
-        raise PageUnreadable(first_index, f"answer larger than {asked.max_bytes} bytes").asked_at(where)
-    if reply.status != 200:
-        raise PageUnreadable(first_index, _refusal(reply)).asked_at(where)
-    page = read_cursor_page(reply.document, first_index, limit)
-    if isinstance(page, Unusable):
-        raise PageUnreadable(first_index, page.reason).asked_at(where)
-    return page
+    return pages_result(tried, asked, lambda document: read_cursor_page(document, first_index, limit), first_index,
+                        "getAllRecords")
 
 
 def raise_if_fatal(reply: Reply, asked: Asked, *, record_missing_ok: bool) -> None:

@@ -47,6 +47,14 @@ class CampaignEndpoints:
         """getAllRecords: the instance's records, by cursor."""
         return self._by_id("getAllRecords", campaign_id)
 
+    def updated(self, campaign_id: str) -> URL:
+        """getUpdatedRecords: records with activity in a time window, by cursor."""
+        return self._by_id("getUpdatedRecords", campaign_id)
+
+    def completed(self, campaign_id: str) -> URL:
+        """getCompletedRecords: records completed in a time window, by cursor."""
+        return self._by_id("getCompletedRecords", campaign_id)
+
     def _by_id(self, operation: str, campaign_id: str) -> URL:
         if campaign_id in (".", ".."):
             raise InvalidOption("--campaign-id", campaign_id, "an id other than . or ..")

@@ -18,14 +18,15 @@ from datetime import datetime
 import aiohttp
 from yarl import URL
 
-from reconciler.client.classify import Asked, cursor_page_result, raise_if_fatal, record_result
-from reconciler.client.client import ClientCore
+from reconciler.client.changes import read_changes_by_cursor
+from reconciler.client.classify import Asked, cursor_page_result, pages_result, raise_if_fatal, record_result
+from reconciler.client.client import ClientCore, api_time
 from reconciler.client.dialects import campaign_endpoints
 from reconciler.client.reply import AttemptFailed, shown_url
 from reconciler.client.retry import is_retryable
 from reconciler.config import Credentials, RequestPolicy, Target
 from reconciler.errors import RunAborted, TargetAmbiguous, TargetNotFound
-from reconciler.lookup import ChangedRecord, CursorPage, ListedRecord, LookupResult
+from reconciler.lookup import ChangedRecord, ChangesPage, CursorPage, ListedRecord, LookupResult
 
 _NAMED_AT_MOST = 10  # candidates a message names
 
@@ -96,13 +97,36 @@ class CampaignClient(ClientCore):
         """Not offered: v3 lists are read by cursor (``fetch_records``), never from an index."""
         raise TypeError("the v3 dialect reads lists by cursor: use fetch_records")
 
+    async def fetch_updated_records(self, since: datetime, cursor: str | None, limit: int) -> ChangesPage:
+        """One getUpdatedRecords page: records with activity at or after ``since``, after ``cursor``."""
+        return await self._changes(self._endpoints.updated, "getUpdatedRecords", since, cursor, limit)
+
+    async def fetch_completed_records(self, since: datetime, cursor: str | None, limit: int) -> ChangesPage:
+        """One getCompletedRecords page: records completed at or after ``since``, after ``cursor``."""
+        return await self._changes(self._endpoints.completed, "getCompletedRecords", since, cursor, limit)
+
+    async def _changes(self, url_of: Callable[[str], URL], endpoint: str, since: datetime, cursor: str | None,
+                       limit: int) -> ChangesPage:
+        located = self.located
+        # No endTime: the window stays open up to the server's own now. An endTime from this machine's
+        # clock would make the result depend on how far the two clocks differ.
+        body = {"instanceId": located.instance_id, "limit": limit, "cursor": cursor, "extractAttempts": False,
+                "startTime": api_time(since)}
+        tried = await self._tried(url_of(located.campaign_id), body)
+        position = f"time {body['startTime']}, cursor {cursor}" if cursor else f"time {body['startTime']}"
+        return pages_result(tried, self._asked, lambda document: read_changes_by_cursor(document, limit), position,
+                            endpoint)
+
     async def fetch_changes(self, since: datetime, max_size: int) -> list[ChangedRecord]:
-        """Not offered yet: v3's getUpdatedRecords pages by cursor; ``ReconcileConfig`` refuses the pairing."""
-        raise TypeError("the incremental strategy does not read v3's getUpdatedRecords yet")
+        """Not offered: v3 pages its changes by cursor (``fetch_updated_records``)."""
+        raise TypeError("the v3 dialect pages changes by cursor: use fetch_updated_records")
 
     async def fetch_completed(self, since: datetime, max_size: int) -> list[ChangedRecord]:
-        """Not offered yet, as ``fetch_changes``."""
-        raise TypeError("the incremental strategy does not read v3's getCompletedRecords yet")
+        """Not offered: as ``fetch_changes`` (``fetch_completed_records``)."""
+        raise TypeError("the v3 dialect pages completions by cursor: use fetch_completed_records")
+
+    def list_instance(self) -> str:
+        return self.located.instance_id
 
     async def record_count(self) -> int | None:
         """The instance's size as Get Campaign reported it; None when --instance-id skipped that look-up."""

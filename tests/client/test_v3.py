@@ -203,3 +203,66 @@ async def test_an_unreadable_cursor_page_stops_the_scan(mocked: aioresponses, an
 def test_only_the_v3_client_reads_by_cursor() -> None:
     assert issubclass(CampaignClient, CursorRecordSource)
     assert not issubclass(BrightPatternClient, CursorRecordSource)
+
+
+UPDATED_URL = f"{V3}/campaign/getUpdatedRecords/{CAMPAIGN_ID}"
+COMPLETED_URL = f"{V3}/campaign/getCompletedRecords/{CAMPAIGN_ID}"
+SINCE = datetime(2026, 12, 5, 1, 50, 0, 125000, tzinfo=UTC)
+
+
+def changed(account: str, **status: object) -> dict[str, object]:
+    blanks = {"lastDisposition": "", "lastDate": "", "lastPhone": "", "lastAgent": "", "globalInteractionID": "",
+              "completedTime": ""}
+    return {"entry": {"account_id": account}, "status": {**blanks, "completed": False, **status}, "attempts": []}
+
+
+@pytest.mark.anyio
+async def test_updated_records_page_by_cursor_from_a_fixed_start_and_carry_the_whole_status(
+        mocked: aioresponses) -> None:  # noqa: F811
+    serve_lookup(mocked)
+    called = changed("1", totalAttempts=2, lastDisposition="Busy", lastDate="2026-12-05T01:55:00.000",
+                     lastPhone="16505550101", lastCallDuration=0, globalInteractionID="3F4F2ACD")
+    mocked.post(UPDATED_URL, payload={"next_cursor": "c2", "records": [called, changed("2", totalAttempts=0)]})
+    mocked.post(UPDATED_URL, payload={"next_cursor": None, "records": [{"entry": {"account_id": "3"}}]})
+
+    async def two_pages(client: CampaignClient) -> Any:
+        return (await client.fetch_updated_records(SINCE, None, 2),
+                await client.fetch_updated_records(SINCE, "c2", 2))
+
+    first, last = await open_v3(two_pages)
+    assert first.next_cursor == "c2" and last.next_cursor is None
+    one, two = first.records
+    assert one.record is not None and one.record.last_disposition == "Busy"
+    assert one.record.global_interaction_id == "3F4F2ACD" and one.record.last_agent is None  # "" is absent
+    assert one.changed_at == datetime(2026, 12, 5, 1, 55, tzinfo=UTC)
+    assert two.record is not None and two.record.total_attempts == 0 and two.changed_at is None
+    assert last.records[0].record is None  # sent without a status: the record is asked, not guessed
+    bodies = [call["json"] for call in sent(mocked, "POST", UPDATED_URL)]
+    # The window's start stays while the cursor pages on; no endTime from this machine's clock.
+    assert bodies == [{"instanceId": INSTANCE_ID, "limit": 2, "cursor": cursor, "extractAttempts": False,
+                       "startTime": "2026-12-05T01:50:00.125"} for cursor in (None, "c2")]
+
+
+@pytest.mark.anyio
+async def test_a_completed_record_is_placed_in_time_by_its_completed_time(mocked: aioresponses) -> None:  # noqa: F811
+    serve_lookup(mocked)
+    done = changed("1", completed=True, totalAttempts=3, lastDisposition="Sale", lastDate="2026-12-05T02:00:00.000",
+                   completedTime="2026-12-05T02:00:01.500", lastAgent="maria")
+    mocked.post(COMPLETED_URL, payload={"next_cursor": None, "records": [done]})
+    page = await open_v3(lambda c: c.fetch_completed_records(SINCE, None, 1000))
+    (record,) = page.records
+    assert record.record is not None and record.record.completed is True
+    assert record.record.completed_time == record.changed_at == datetime(2026, 12, 5, 2, 0, 1, 500000, tzinfo=UTC)
+
+
+@pytest.mark.anyio
+async def test_a_refused_changes_page_stops_the_run_naming_the_endpoint_and_window(
+        mocked: aioresponses) -> None:  # noqa: F811
+    serve_lookup(mocked)
+    mocked.post(UPDATED_URL, status=400, payload={"error": "bad_request",
+                                                  "error_description": "'cursor' has unsupported value 'x'"})
+    with pytest.raises(PageUnreadable) as raised:
+        await open_v3(lambda c: c.fetch_updated_records(SINCE, "x", 1000))
+    message = str(raised.value)
+    assert "getUpdatedRecords page from time 2026-12-05T01:50:00.125, cursor x" in message
+    assert "'cursor' has unsupported value 'x'" in message and UPDATED_URL in message
