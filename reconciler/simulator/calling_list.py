@@ -170,6 +170,10 @@ class CallingList:
             index += 1
         return self._rows(indices, campaign, lower_names=lower_names, with_index=True) if indices else []
 
+    def records(self, indices: list[int], campaign: str, *, lower_names: bool) -> list[dict[str, object]]:
+        """``{"entry", "status"}`` of each of ``indices``, in that order."""
+        return self._rows(indices, campaign, lower_names=lower_names, with_index=False) if indices else []
+
     def _rows(self, indices: list[int], campaign: str, *, lower_names: bool,
               with_index: bool) -> list[dict[str, object]]:
         loaded = [i for i in indices if i < self._loaded]

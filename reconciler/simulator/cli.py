@@ -28,10 +28,12 @@ from reconciler.simulator.server import RunningSimulator, serve
 DEFAULT_PORT = 8080
 EPILOG = ("Dialects: classic (/admin/ws/t/TENANT/..., HTTP Digest), v2 (/configapi/v2/..., bearer token) and "
           "v3 (/configapi/v3/campaign/..., bearer token: getAll lists campaigns with ids, getCampaign/ID their "
-          "list instances, queryRecord/ID and getAllRecords/ID read records by instanceId; 409 for an instance "
-          "not bound to the campaign, 415 for a body not sent as application/json). v3 ids are UUID 5 of the "
-          "names, the same on every start. Counters: GET /__stats (?keys=1 for the per-key map); "
-          "POST /__stats/reset. getChanged and getCompleted (classic and v2) report the activity that "
+          "list instances, queryRecord/ID and getAllRecords/ID read records by instanceId, getUpdatedRecords/ID "
+          "and getCompletedRecords/ID those with activity from startTime (endTime optional), by cursor; 409 for "
+          "an instance not bound to the campaign, 415 for a body not sent as application/json). v3 ids are "
+          "UUID 5 of the names, the same on every start. Counters: GET /__stats (?keys=1 for the per-key map); "
+          "POST /__stats/reset. getChanged and getCompleted (classic and v2; v3's getUpdatedRecords and "
+          "getCompletedRecords, counted under those names) report the activity that "
           "'reconciler simulate activity --url URL --attempts N ...' (or POST /__activity) makes on a running "
           "simulator: see 'reconciler simulate activity --help'.")
 DEFAULT_USERS = (Account(login="demo", secret="demo-password"),)

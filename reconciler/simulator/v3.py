@@ -7,12 +7,15 @@ Routes (``{campaign_id}`` as Get Campaigns lists it; bearer tokens as v2, shared
     GET  /configapi/v3/campaign/getCampaign/{campaign_id}       {"name", ..., "lists": [{"instanceId", ...}]}
     POST /configapi/v3/campaign/queryRecord/{campaign_id}       {"instanceId", "extractAttempts", "fields"}
     POST /configapi/v3/campaign/getAllRecords/{campaign_id}     {"instanceId", "limit", "cursor"}
+    POST /configapi/v3/campaign/getUpdatedRecords/{campaign_id}   ... "startTime", "endTime" (see v3_changes)
+    POST /configapi/v3/campaign/getCompletedRecords/{campaign_id} the same, completions only
 
 Ids are derived from names (UUID 5), so they are the same on every start: ``campaign_id("Campaign_1")``
 and ``instance_id("Campaign_1", "records.csv")`` give what the server answers. Errors come as
 ``{"error", "error_description"}``: 404 unknown campaign or record, 409 an instance not bound to the
 campaign, 415 a body not sent as ``application/json``. Unset status strings and times are sent as
-``""``, as a real v3 server does.
+``""``, as a real v3 server does. Statuses are the same as the other dialects answer (a
+``completedTime`` only where the records file has one), so that all three write the same table.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from reconciler.simulator.answers import Refusal
 from reconciler.simulator.calling_list import CallingList
 from reconciler.simulator.records import Catalog
 from reconciler.simulator.stats import SimulatorStats
+from reconciler.simulator.v3_changes import changed_page
 
 V3 = "/configapi/v3"
 _NAMESPACE = uuid.UUID("6f1c3a52-4d0e-5b8a-9c7e-2f4b8d1e0a63")  # fixed: the ids must not change between starts
@@ -84,6 +88,10 @@ class V3Routes:
         app.router.add_get(V3 + "/campaign/getCampaign/{campaign_id}", self._campaign, name="v3:campaigns.one")
         app.router.add_post(V3 + "/campaign/queryRecord/{campaign_id}", self._query, name="v3:query")
         app.router.add_post(V3 + "/campaign/getAllRecords/{campaign_id}", self._records, name="v3:getAll")
+        # Counted as getChanged and getCompleted, the classic reads they stand for.
+        app.router.add_post(V3 + "/campaign/getUpdatedRecords/{campaign_id}", self._updated, name="v3:getChanged")
+        app.router.add_post(V3 + "/campaign/getCompletedRecords/{campaign_id}", self._completed,
+                            name="v3:getCompleted")
 
     async def _campaigns(self, request: web.Request) -> web.StreamResponse:
         if (denied := self.gate(request)) is not None:
@@ -131,10 +139,29 @@ class V3Routes:
             return error_response(bounds)
         start, limit = bounds
         page = calling_list.page(start, limit, campaign, lower_names=True)
-        records = [{"entry": item["entry"], "status": item.get("status", {}), "attempts": []} for item in page]
         after = int(page[-1]["index"]) + 1 if page else start  # type: ignore[call-overload]
         next_cursor = _cursor(after) if len(page) == limit and after < calling_list.end else None
-        return _json({"next_cursor": next_cursor, "records": [_with_blanks(record) for record in records]})
+        return _json({"next_cursor": next_cursor, "records": _v3_records(page)})
+
+    async def _updated(self, request: web.Request) -> web.StreamResponse:
+        return await self._changes(request, completed=False)
+
+    async def _completed(self, request: web.Request) -> web.StreamResponse:
+        return await self._changes(request, completed=True)
+
+    async def _changes(self, request: web.Request, *, completed: bool) -> web.StreamResponse:
+        bound = await self._bound_request(request)
+        if isinstance(bound, web.StreamResponse):
+            return bound
+        campaign, calling_list, body = bound
+        if (faulted := await self.inject_fault(request)) is not None:
+            return faulted
+        page = changed_page(body, calling_list, campaign, completed=completed)
+        if isinstance(page, Refusal):
+            return error_response(page)
+        indices, next_cursor = page
+        rows = calling_list.records(indices, campaign, lower_names=True)
+        return _json({"next_cursor": next_cursor, "records": _v3_records(rows)})
 
     # -- shared steps --------------------------------------------------------------------------
 
@@ -168,6 +195,11 @@ class V3Routes:
 
 def _json(data: object) -> web.Response:
     return web.json_response(data, dumps=_dumps)
+
+
+def _v3_records(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Records as v3 pages send them: entry, status with blanks, no attempts (none asked for)."""
+    return [_with_blanks({"entry": row["entry"], "status": row.get("status", {}), "attempts": []}) for row in rows]
 
 
 def _with_blanks(record: dict[str, object]) -> dict[str, object]:

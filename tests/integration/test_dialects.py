@@ -113,5 +113,6 @@ async def test_simulate_help_documents_the_v3_routes() -> None:
     done = await run_cli(["simulate", "--help"], {})
     text = " ".join(done.stdout.split())
     assert done.code == 0, done.stderr
-    for part in ("v3 (/configapi/v3/campaign/...", "getAllRecords/ID", "queryRecord/ID", "409", "415"):
+    for part in ("v3 (/configapi/v3/campaign/...", "getAllRecords/ID", "queryRecord/ID", "getUpdatedRecords/ID",
+                 "getCompletedRecords/ID", "409", "415"):
         assert part in text, part
