@@ -171,9 +171,6 @@ class ReconcileConfig:
                  "records)")
         _require(self.strategy != "incremental" or self.state_path is not None, "--strategy", self.strategy,
                  "incremental together with --state PATH (the file that keeps the list between runs)")
-        _require(self.strategy != "incremental" or self.target.dialect != "v3", "--strategy", self.strategy,
-                 "query, scan or auto with --dialect v3 (its getUpdatedRecords is not read yet; use v2 for "
-                 "nightly runs)")
         _require(self.changes_path is None or self.state_path is not None or self.previous_path is not None,
                  "--changes", str(self.changes_path), "used with --state or --previous (the previous run's values)")
         _require(self.previous_path is None or self.changes_path is not None, "--previous",

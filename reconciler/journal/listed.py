@@ -43,7 +43,8 @@ class CursorPosition:
 ScanPosition = int | CursorPosition  # the next getAll page's fromIndex, or the next getAllRecords cursor
 
 
-def _stored(position: ScanPosition | None) -> str:
+def stored_position(position: ScanPosition | None) -> str:
+    """A list reader's position as a meta value (None: the last page is stored)."""
     if position is None:
         return "done"
     if isinstance(position, CursorPosition):
@@ -51,7 +52,8 @@ def _stored(position: ScanPosition | None) -> str:
     return str(position)
 
 
-def _read_position(value: str) -> ScanPosition | None:
+def read_position(value: str) -> ScanPosition | None:
+    """The position ``stored_position`` wrote."""
     if value == "done":
         return None
     if value.startswith(_CURSOR):
@@ -73,7 +75,7 @@ class ListedRecords:
     def scan_position(self) -> ScanPosition | None:
         """Where a scan of the list goes on (0 before it began); None when the scan has finished."""
         row = self._db.execute("SELECT value FROM meta WHERE name = ?", (_POSITION,)).fetchone()
-        return 0 if row is None else _read_position(str(row[0]))
+        return 0 if row is None else read_position(str(row[0]))
 
     def record_page(self, records: Sequence[tuple[str | None, ListedRecord]], next_index: ScanPosition | None,
                     checked_at: datetime) -> int:
@@ -91,7 +93,7 @@ class ListedRecords:
                                  rows)
             stored = self.count() - before
             self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
-                             (_POSITION, _stored(next_index)))
+                             (_POSITION, stored_position(next_index)))
             for _, record in records:
                 self._remember_fields("entry", record.entry)
                 if record.record is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import UsageError
+from reconciler.journal.listed import ScanPosition, read_position, stored_position
 from reconciler.journal.lock import JournalLock, StateBusy
 from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
 from reconciler.lookup import ChangedRecord, ListedRecord
@@ -98,14 +99,18 @@ class State:
         value = self._meta("full_read_at")
         return None if value is None else datetime.fromisoformat(value)
 
-    def full_read_position(self) -> int | None:
-        """Where an unfinished full read goes on (``fromIndex``), None when none is under way."""
+    def full_read_under_way(self) -> bool:
+        """Whether a full read began and has not finished (perhaps only its last step is left)."""
+        return self._meta("full_read_next") is not None
+
+    def full_read_position(self) -> ScanPosition | None:
+        """Where an unfinished full read goes on (``fromIndex``, or a v3 cursor), None when no page is left."""
         value = self._meta("full_read_next")
-        return None if value is None else int(value)
+        return None if value is None else read_position(value)
 
     def start_full_read(self) -> int:
         """Begin (or go on with) a full read; a new one gets a new generation of records."""
-        if self.full_read_position() is None:
+        if not self.full_read_under_way():
             generation = int(self._meta("generation") or 0) + 1
             with self._transaction():
                 self._set_meta("generation", str(generation))
@@ -113,9 +118,9 @@ class State:
                 self._set_meta("full_read_high_water", "")
         return int(self._meta("generation") or 1)
 
-    def record_full_page(self, records: Sequence[tuple[str | None, ListedRecord]], next_index: int | None,
+    def record_full_page(self, records: Sequence[tuple[str | None, ListedRecord]], following: ScanPosition | None,
                          checked_at: datetime) -> int:
-        """Store one getAll page and where the next starts; returns how many records had no usable key."""
+        """Store one page of the list and where the next starts; returns how many records had no usable key."""
         generation = int(self._meta("generation") or 1)
         rows = [(text, record.index, epoch_ms(checked_at), generation, 0, *record_row(record.entry, record.record))
                 for text, record in records if text is not None]
@@ -124,7 +129,7 @@ class State:
         with self._transaction():
             self._db.executemany(_STORE, rows)
             self._raise_meta("full_read_high_water", high)
-            self._set_meta("full_read_next", "done" if next_index is None else str(next_index))
+            self._set_meta("full_read_next", stored_position(following))
             self._remember_fields(record.entry for _, record in records)
         return len(records) - len(rows)
 
@@ -140,7 +145,7 @@ class State:
             self._set_meta("catch_up_seconds", f"{read_seconds:.3f}")
             self._set_meta("full_read_at", now.isoformat())
             self._db.execute("DELETE FROM meta WHERE name IN ('full_read_next', 'full_read_high_water', "
-                             "'changes_next')")
+                             "'changes_next', 'changes_cursor')")
 
     def high_water(self) -> datetime | None:
         """The latest server time the state has seen; None when no record has any time yet."""
@@ -155,13 +160,20 @@ class State:
         value = self._meta("changes_next")
         return datetime.fromtimestamp(int(value) / 1000, UTC) if value else None
 
+    def changes_cursor(self) -> str | None:
+        """The cursor an unfinished v3 sync by changes goes on from (with ``changes_position``'s time)."""
+        return self._meta("changes_cursor") or None
+
     def start_changes(self, since: datetime) -> None:
         if self.changes_position() is None:
             self._set_meta("changes_next", str(epoch_ms(since)))
 
     def record_changes(self, items: Sequence[tuple[str | None, ChangedRecord]], next_since: datetime | None,
-                       checked_at: datetime, *, resumable: bool = True) -> int:
+                       checked_at: datetime, *, resumable: bool = True, next_cursor: str | None = None) -> int:
         """Apply one page of changed records and where the next page starts; returns the unkeyed ones.
+
+        The next page starts at ``next_since`` (None: this page was the last), after ``next_cursor``
+        when the server pages by cursor (v3).
 
         A record whose status the page does not say exactly keeps its entry and is marked to be
         asked; a record the state does not hold yet joins it (as the list gained it since the read).
@@ -178,6 +190,7 @@ class State:
             self._raise_meta("high_water", _latest([record.changed_at for _, record in items]))
             if resumable:  # getChanged's position; getCompleted is asked again from the start
                 self._set_meta("changes_next", "" if next_since is None else str(epoch_ms(next_since)))
+                self._set_meta("changes_cursor", next_cursor if next_since is not None and next_cursor else "")
             self._remember_fields(record.entry for _, record in items)
         return len(items) - len(rows)
 
@@ -192,7 +205,7 @@ class State:
         return found
 
     def finish_changes(self) -> None:
-        self._db.execute("DELETE FROM meta WHERE name = 'changes_next'")
+        self._db.execute("DELETE FROM meta WHERE name IN ('changes_next', 'changes_cursor')")
 
     # --- records ----------------------------------------------------------------------------------
 
@@ -292,6 +305,14 @@ class State:
                        for name in sorted(set(previous) | set(binding)) if previous.get(name) != binding.get(name)]
         if differences:
             raise StateMismatch(self.path, differences)
+
+    def bind_list_instance(self, instance_id: str) -> None:
+        """v3: the state holds one list instance's statuses; a list bound anew is another instance."""
+        stored = self._meta("list_instance")
+        if stored is None:
+            self._set_meta("list_instance", instance_id)
+        elif stored != instance_id:
+            raise StateMismatch(self.path, [f"list instance: was {stored!r}, now {instance_id!r}"])
 
     def _remember_fields(self, entries: Iterable[Mapping[str, object]]) -> None:
         names = {name.casefold(): name for entry in entries for name in entry}

@@ -8,6 +8,12 @@ behind the mark). Pages go on from the latest time of the page before: the recor
 come again, and storing by key makes that harmless. A full page whose items all share one time
 cannot be paged past: the run then reads the list whole rather than skip a record.
 
+v3 reads the list by getAllRecords' cursor and its changes with getUpdatedRecords and
+getCompletedRecords: the window's ``startTime`` stays, the server's cursor pages on (so a tie at a
+page boundary needs nothing), and the state keeps the cursor to go on from after a crash. No
+``endTime`` is sent: the window stays open up to the server's own now. A v3 state is bound to the
+list instance it read; a list bound to the campaign anew is another instance, and is refused.
+
 Keys the state holds take their status from it; the rest (keys the list gained since, and records
 whose change did not say their whole status) are asked with Query a record, and the answers join
 the state. Deleted records are only seen by a full read (or by asking): getChanged does not tell.
@@ -17,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,10 +32,10 @@ from reconciler.config import ReconcileConfig
 from reconciler.input.keys import entry_key_text
 from reconciler.journal.state import State
 from reconciler.journal.store import Journal
-from reconciler.lookup import ChangedRecord, RecordSource
+from reconciler.lookup import ChangedRecord, ChangesPage, CursorRecordSource, RecordSource
 from reconciler.reporting.progress import Progress
 from reconciler.stages.query import KeyQuerier
-from reconciler.stages.scan import PAGE_SIZE
+from reconciler.stages.scan import PAGE_SIZE, list_pages
 
 logger = logging.getLogger("reconciler.incremental")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -74,6 +81,8 @@ class ListSync:
         self.stopped = True
 
     async def run(self) -> SyncOutcome:
+        if isinstance(self._source, CursorRecordSource):
+            self._state.bind_list_instance(self._source.list_instance())
         reason = full_read_due(self._state, self._policy, self._now())
         if reason is None:
             try:
@@ -89,15 +98,15 @@ class ListSync:
     async def _read_whole_list(self) -> None:
         started = self._clock()
         self._state.start_full_read()
-        position = self._state.full_read_position()
-        while position is not None:
-            if self.stopped:
-                return
-            page = await self._source.fetch_page(position, PAGE_SIZE)
-            self.outcome.pages += 1
-            position = page[-1].index + 1 if len(page) == PAGE_SIZE else None
-            keyed = [(entry_key_text(record.entry, self._keys), record) for record in page]
-            self.outcome.unkeyed += self._state.record_full_page(keyed, position, self._now())
+        if self.stopped:
+            return
+        async with aclosing(list_pages(self._source, self._state.full_read_position())) as pages:
+            async for page, position in pages:
+                self.outcome.pages += 1
+                keyed = [(entry_key_text(record.entry, self._keys), record) for record in page]
+                self.outcome.unkeyed += self._state.record_full_page(keyed, position, self._now())
+                if self.stopped:
+                    return
         self._state.finish_full_read(self._now(), self._clock() - started)
 
     async def _sync_changes(self) -> None:
@@ -105,9 +114,15 @@ class ListSync:
         window = max(self._policy.overlap, timedelta(seconds=self._state.catch_up_seconds()))
         since = max(mark - window, EPOCH)
         self._state.start_changes(since)
-        await self._page_through(self._source.fetch_changes, self._state.changes_position() or since, resumable=True)
-        # getCompleted tells the whole status of a completed record, completedTime included.
-        await self._page_through(self._source.fetch_completed, since, resumable=False)
+        resumed_at = self._state.changes_position() or since
+        if isinstance(self._source, CursorRecordSource):
+            await self._page_by_cursor(self._source.fetch_updated_records, resumed_at,
+                                       self._state.changes_cursor(), resumable=True)
+            await self._page_by_cursor(self._source.fetch_completed_records, since, None, resumable=False)
+        else:
+            await self._page_through(self._source.fetch_changes, resumed_at, resumable=True)
+            # getCompleted tells the whole status of a completed record, completedTime included.
+            await self._page_through(self._source.fetch_completed, since, resumable=False)
         if not self.stopped:
             self._state.finish_changes()
 
@@ -115,19 +130,35 @@ class ListSync:
                             resumable: bool) -> None:
         while not self.stopped:
             page: list[ChangedRecord] = await fetch(since, PAGE_SIZE)  # type: ignore[misc]
-            self.outcome.pages += 1
             following = _next_since(page, since)
-            keyed = [(entry_key_text(item.entry, self._keys), item) for item in page]
-            self.outcome.unkeyed += self._state.record_changes(keyed, following, self._now(), resumable=resumable)
-            self.outcome.changed += len(page)
+            self._store_changes(page, following, resumable=resumable)
             if following is None:
                 return
             since = following
 
+    async def _page_by_cursor(self, fetch: Callable[[datetime, str | None, int], Awaitable[ChangesPage]],
+                              since: datetime, cursor: str | None, *, resumable: bool) -> None:
+        """v3: the window's start stays; the server's cursor says where each next page begins."""
+        while not self.stopped:
+            page = await fetch(since, cursor, PAGE_SIZE)
+            cursor = page.next_cursor
+            self._store_changes(page.records, None if cursor is None else since, resumable=resumable,
+                                next_cursor=cursor)
+            if cursor is None:
+                return
+
+    def _store_changes(self, page: list[ChangedRecord], following: datetime | None, *, resumable: bool,
+                       next_cursor: str | None = None) -> None:
+        self.outcome.pages += 1
+        keyed = [(entry_key_text(item.entry, self._keys), item) for item in page]
+        self.outcome.unkeyed += self._state.record_changes(keyed, following, self._now(), resumable=resumable,
+                                                           next_cursor=next_cursor)
+        self.outcome.changed += len(page)
+
 
 def full_read_due(state: State, policy: SyncPolicy, now: datetime) -> str | None:
     """Why the list must be read whole this run, or None when its changes will do."""
-    if state.full_read_position() is not None:
+    if state.full_read_under_way():
         return "an interrupted full read goes on"
     read_at = state.full_read_at()
     if read_at is None:

@@ -10,11 +10,12 @@ transaction with the position of the next, so a crash resumes from the last fini
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime
 
 from reconciler.input.keys import entry_key_text
-from reconciler.journal.listed import CursorPosition
+from reconciler.journal.listed import CursorPosition, ScanPosition
 from reconciler.journal.store import Journal
 from reconciler.lookup import CursorRecordSource, ListedRecord, RecordSource
 
@@ -40,29 +41,36 @@ class ListScanner:
         self.stopped = True
 
     async def run(self) -> None:
-        position = self._journal.listed.scan_position()
-        cursor_source = self._source if isinstance(self._source, CursorRecordSource) else None
-        if cursor_source is not None and position == 0:  # not begun: the first page has no cursor
-            position = CursorPosition(cursor=None, next_index=0)
-        while position is not None:
-            if self.stopped:
-                return
-            if isinstance(position, CursorPosition):
-                if cursor_source is None:
-                    raise TypeError("a scan by cursor needs a source that reads by cursor")
-                page, position = await self._after_cursor(cursor_source, position)
-            else:
-                page = await self._source.fetch_page(position, PAGE_SIZE)
-                position = page[-1].index + 1 if len(page) == PAGE_SIZE else None
-            self.pages += 1
-            keyed = [(listed_key(record, self._key_columns), record) for record in page]
-            self.unkeyed += self._journal.listed.record_page(keyed, position, datetime.now(UTC))
+        if self.stopped:
+            return
+        async with aclosing(list_pages(self._source, self._journal.listed.scan_position())) as pages:
+            async for page, position in pages:
+                self.pages += 1
+                keyed = [(listed_key(record, self._key_columns), record) for record in page]
+                self.unkeyed += self._journal.listed.record_page(keyed, position, datetime.now(UTC))
+                if self.stopped:
+                    return
         self._journal.listed.resolve_pending_keys()
 
-    @staticmethod
-    async def _after_cursor(source: CursorRecordSource,
-                            position: CursorPosition) -> tuple[list[ListedRecord], CursorPosition | None]:
-        page = await source.fetch_records(position.cursor, PAGE_SIZE, position.next_index)
-        if page.next_cursor is None:
-            return page.records, None
-        return page.records, CursorPosition(cursor=page.next_cursor, next_index=position.next_index + len(page.records))
+
+async def list_pages(source: RecordSource, position: ScanPosition | None
+                     ) -> AsyncGenerator[tuple[list[ListedRecord], ScanPosition | None]]:
+    """The list's pages from ``position`` on, each with the position of the one after it (None: the last).
+
+    Classic and v2 page by index; a source that reads by cursor (v3) starts with no cursor at 0.
+    """
+    cursor_source = source if isinstance(source, CursorRecordSource) else None
+    if cursor_source is not None and position == 0:
+        position = CursorPosition(cursor=None, next_index=0)
+    while position is not None:
+        if isinstance(position, CursorPosition):
+            if cursor_source is None:
+                raise TypeError("a read by cursor needs a source that reads by cursor")
+            cursor_page = await cursor_source.fetch_records(position.cursor, PAGE_SIZE, position.next_index)
+            page = cursor_page.records
+            position = None if cursor_page.next_cursor is None else CursorPosition(
+                cursor=cursor_page.next_cursor, next_index=position.next_index + len(page))
+        else:
+            page = await source.fetch_page(position, PAGE_SIZE)
+            position = page[-1].index + 1 if len(page) == PAGE_SIZE else None
+        yield page, position

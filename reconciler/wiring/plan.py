@@ -82,7 +82,10 @@ async def plan_run(config: ReconcileConfig, *, offline: bool,
 
 def _incremental_requests(config: ReconcileConfig, spec: InputSpec, size: int | None) -> str:
     """What an incremental run would ask, by what its state says (the state is only read)."""
-    pages = f"{scan_requests(size):,} getAll pages" if size is not None else "one getAll page per 1,000 records"
+    by_cursor = config.target.dialect == "v3"
+    read, changes = ("getAllRecords", "getUpdatedRecords and getCompletedRecords") if by_cursor else \
+        ("getAll", "getChanged and getCompleted")
+    pages = f"{scan_requests(size):,} {read} pages" if size is not None else f"one {read} page per 1,000 records"
     if config.state_path is None or not config.state_path.exists():
         return f"a full read of the list ({pages}: the state {config.state_path} does not exist yet)"
     state = State.open(config.state_path, state_binding(config, spec))
@@ -95,7 +98,7 @@ def _incremental_requests(config: ReconcileConfig, spec: InputSpec, size: int | 
     if due is not None:
         return f"a full read of the list ({pages}: {due})"
     since = f"{mark:%Y-%m-%d %H:%M:%S} UTC" if mark is not None else "the start"
-    return (f"getChanged and getCompleted pages from {since} less the overlap (one per 1,000 changed records), "
+    return (f"{changes} pages from {since} less the overlap (one per 1,000 changed records), "
             "plus one per key the state does not hold")
 
 

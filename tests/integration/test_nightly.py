@@ -74,7 +74,7 @@ async def reconcile(sim: RunningSimulator, keys: Path, output: Path, *extra: str
     assert done.code == 0, done.stderr
 
 
-@pytest.mark.parametrize("dialect", ["classic", "v2"])
+@pytest.mark.parametrize("dialect", ["classic", "v2", "v3"])
 async def test_after_each_day_of_calling_the_incremental_table_equals_a_fresh_scan(
         tmp_path: Path, simulator: SimulatorFactory, dialect: str) -> None:
     state, keys = tmp_path / "list.state", tmp_path / "keys.csv"
@@ -97,7 +97,9 @@ async def test_after_each_day_of_calling_the_incremental_table_equals_a_fresh_sc
             await reconcile(sim, keys, tmp_path / f"scan-{night}.parquet", "--strategy", "scan", dialect=dialect)
 
             assert_same_but_lookup(output, tmp_path / f"scan-{night}.parquet")
-            assert asked["getAll"] == 0, asked  # no night after the first reads the whole list
+            # No night after the first reads the whole list. (The simulator counts v3's getUpdatedRecords
+            # and getCompletedRecords as getChanged and getCompleted.)
+            assert asked["getAll"] == 0, asked
             assert asked["getChanged"] >= 1 and asked["getCompleted"] >= 1, asked
     completed_now = {r["account_id"] for r in status_columns(tmp_path / "night-1.parquet").to_pylist()
                      if r["completed"]}
@@ -134,41 +136,48 @@ async def test_a_deleted_record_keeps_its_last_status_until_the_next_full_read(
     assert_same_but_lookup(tmp_path / "night-2.parquet", tmp_path / "scan.parquet")
 
 
-async def kill_9_then_rerun(args: list[str], tmp_path: Path, moment: Callable[[], bool], what: str) -> None:
+async def kill_9_then_rerun(args: list[str], tmp_path: Path, moment: Callable[[], bool], what: str,
+                            dialect: str) -> None:
     """Start the run, kill -9 it once ``moment`` holds, then rerun the same command to its end."""
-    async with started_cli(args, credentials(), tmp_path / "logs") as cli:
+    async with started_cli(args, credentials(dialect), tmp_path / "logs") as cli:
         killed = await stop_when(cli, moment, signal.SIGKILL, what=what)
     assert killed.code == -signal.SIGKILL
-    done = await run_cli(args, credentials())
+    done = await run_cli(args, credentials(dialect))
     assert done.code == 0, done.stderr
 
 
+@pytest.mark.parametrize("dialect", ["classic", "v3"])  # pages by time and index; by cursor
 async def test_kill_9_mid_sync_then_rerun_goes_on_and_still_equals_a_fresh_scan(
-        tmp_path: Path, simulator: SimulatorFactory) -> None:
+        tmp_path: Path, simulator: SimulatorFactory, dialect: str) -> None:
     size = 20_000
     records = write_list(tmp_path / "records.csv", size)
     keys = tmp_path / "keys.csv"
     keys.write_text("account_id\n" + "".join(f"{n:09d}\n" for n in range(0, size, 4)) + "999999999\n")
     nightly = run_args("", keys, tmp_path / "night.parquet", "--strategy", "incremental", "--state",
-                       str(tmp_path / "list.state"), "--rate", "inf")
+                       str(tmp_path / "list.state"), "--rate", "inf", dialect=dialect)
+    # Each process's first request is answered by a digest challenge (classic) or fetches a token (v3).
+    first_requests = challenges if dialect == "classic" else (lambda sim: 0)
     async with simulator(records=records, faults=FaultConfig(latency_ms=60)) as sim:
         args = [sim.base_url if arg == "" else arg for arg in nightly]
-        await kill_9_then_rerun(args, tmp_path, lambda: endpoint_counts(sim)["getAll"] >= 5, "the full read's 5th page")
+        await kill_9_then_rerun(args, tmp_path, lambda: endpoint_counts(sim)["getAll"] >= 5, "the full read's 5th page",
+                                dialect)
         # The rerun went on from the last stored page: at most the page in flight was read twice.
-        assert endpoint_counts(sim)["getAll"] - challenges(sim) <= size // 1000 + 1 + 1
+        assert endpoint_counts(sim)["getAll"] - first_requests(sim) <= size // 1000 + 1 + 1
 
         sim.move_on(attempts=5000, complete=500, add=5, seed=9)
         sim.reset_stats()
         await kill_9_then_rerun(args, tmp_path, lambda: endpoint_counts(sim)["getChanged"] >= 2,
-                                "the second getChanged page")
+                                "the second getChanged page", dialect)
         counts = endpoint_counts(sim)
-        counts["getChanged"] -= challenges(sim)  # each process's first request: answered by a digest challenge
-        await reconcile(sim, keys, tmp_path / "scan.parquet", "--strategy", "scan", dialect="classic")
+        counts["getChanged"] -= first_requests(sim)
+        await reconcile(sim, keys, tmp_path / "scan.parquet", "--strategy", "scan", dialect=dialect)
 
     assert counts["getAll"] == 0, counts
-    # 5,000 changes are 6 pages (each page after the first starts at the last one's latest time);
-    # the rerun went on from the stored position, so at most the page in flight came twice.
-    assert counts["getChanged"] <= 6 + 1, counts
+    # 5,000 changes are 6 pages by time (each page after the first starts at the last one's latest
+    # time), 5 by cursor; the rerun went on from the stored position, so at most the page in flight
+    # came twice (starting over would ask at least 2 + all of them).
+    pages = 6 if dialect == "classic" else 5
+    assert counts["getChanged"] <= pages + 1, counts
     assert_same_but_lookup(tmp_path / "night.parquet", tmp_path / "scan.parquet")
 
 
@@ -201,3 +210,20 @@ async def test_bad_nightly_input_is_one_line_exit_2_and_nothing_sent(
     assert not (tmp_path / "night.parquet").exists() and not (tmp_path / "changes.parquet").exists()
     if make_bad == "another target":
         assert state.read_bytes() == before  # nothing lost: the other target's state is untouched
+
+
+async def test_a_v3_dry_run_after_a_first_night_says_it_would_read_changes_by_cursor(
+        tmp_path: Path, simulator: SimulatorFactory) -> None:
+    state, keys = tmp_path / "list.state", with_added_keys(tmp_path / "keys.csv", [])
+    nightly = ["--strategy", "incremental", "--state", str(state)]
+    async with simulator() as sim:
+        await reconcile(sim, keys, tmp_path / "night-0.parquet", *nightly, dialect="v3")
+        sim.reset_stats()
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "night-1.parquet", *nightly, "--dry-run",
+                                      dialect="v3"), credentials("v3"))
+        asked = endpoint_counts(sim)
+    assert done.code == 0, done.stderr
+    assert "getUpdatedRecords and getCompletedRecords pages from " in " ".join(done.stderr.split()), done.stderr
+    # A dry run proves the credentials and the list with one one-record read; it reads no change.
+    assert (asked["query"], asked["getAll"], asked["getChanged"], asked["getCompleted"]) == (0, 1, 0, 0), asked
+    assert not (tmp_path / "night-1.parquet").exists()

@@ -71,6 +71,41 @@ def test_an_interrupted_full_read_goes_on_and_only_its_end_forgets_unseen_record
     state.close()
 
 
+def test_a_run_killed_after_the_last_page_of_a_full_read_finishes_it_without_reading_again(tmp_path: Path) -> None:
+    state = State.open(tmp_path / "s.state", BINDING)
+    state.start_full_read()
+    state.record_full_page([listed(0), listed(1, NOW)], None, NOW)  # the last page is stored ...
+    state.close()  # ... and the run killed before the read's end was written
+
+    state = State.open(tmp_path / "s.state", BINDING)
+    assert state.full_read_under_way() and state.full_read_position() is None  # no page left to read
+    generation = state.start_full_read()
+    assert generation == 1  # the same read goes on: its records are kept
+    state.finish_full_read(NOW, 1.0)
+    assert state.record_count() == 2 and not state.full_read_under_way() and state.high_water() == NOW
+    state.close()
+
+
+def test_a_v3_full_read_and_sync_go_on_from_their_stored_cursors(tmp_path: Path) -> None:
+    from reconciler.journal.listed import CursorPosition
+
+    state = State.open(tmp_path / "s.state", {**BINDING, "dialect": "v3"})
+    state.start_full_read()
+    state.record_full_page([listed(0)], CursorPosition(cursor="abc", next_index=1), NOW)
+    state.close()
+    state = State.open(tmp_path / "s.state", {**BINDING, "dialect": "v3"})
+    assert state.full_read_position() == CursorPosition(cursor="abc", next_index=1)
+    state.record_full_page([listed(1, NOW)], None, NOW)
+    state.finish_full_read(NOW, 1.0)
+
+    state.start_changes(NOW)
+    state.record_changes([], NOW, NOW, next_cursor="page-2")
+    assert (state.changes_position(), state.changes_cursor()) == (NOW, "page-2")
+    state.record_changes([], None, NOW, next_cursor=None)  # the last page
+    assert (state.changes_position(), state.changes_cursor()) == (None, None)
+    state.close()
+
+
 def test_a_rerun_of_a_run_that_already_reported_still_compares_with_the_run_before(tmp_path: Path) -> None:
     from reconciler.journal.store import Journal
     from reconciler.lookup import LookupResult, LookupStatus

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fakes import config
+from fakes import TARGET, config
 
-from reconciler.errors import InvalidOption
+from reconciler.errors import InvalidOption, RunAborted
 from reconciler.journal.state import StateMismatch
 from reconciler.wiring.pipeline import run
-from stages.campaign import MovingCampaign
+from stages.campaign import CursorCampaign, MovingCampaign
 
 HOW_ASKED = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at",
              "recon_run_id", "recon_run_date"]
@@ -125,8 +126,6 @@ def test_deleted_records_are_seen_at_the_next_full_read(tmp_path: Path) -> None:
 
 
 def test_a_state_of_another_list_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
-    from fakes import TARGET
-
     write_keys(tmp_path, ["000001"])
     campaign = MovingCampaign(5)
     nightly(tmp_path, campaign)
@@ -144,8 +143,6 @@ def test_incremental_needs_a_state() -> None:
 
 
 def test_a_change_to_a_record_with_an_interaction_id_is_asked_rather_than_derived(tmp_path: Path) -> None:
-    from dataclasses import replace
-
     write_keys(tmp_path, ["000001", "000002"])
     campaign = MovingCampaign(3)
     entry, record = campaign.records[("000001",)]
@@ -160,3 +157,90 @@ def test_a_change_to_a_record_with_an_interaction_id_is_asked_rather_than_derive
     assert campaign.asked == {("000001",): 1}
     assert table.column("globalInteractionID").to_pylist() == ["77AA", None]
     assert same_but_lookup(table, scanned(tmp_path, campaign))
+
+
+# -- v3: the list and its changes by cursor ----------------------------------------------------------------
+
+
+def v3_nightly(tmp_path: Path, campaign: CursorCampaign, output: str = "night.parquet", **options: object) -> pa.Table:
+    return nightly(tmp_path, campaign, output, target=replace(TARGET, dialect="v3"), **options)
+
+
+def v3_scanned(tmp_path: Path, campaign: CursorCampaign) -> pa.Table:
+    fresh = CursorCampaign(0)
+    fresh.records = dict(campaign.records)
+    run(config(tmp_path, output_name="scan.parquet", key_columns=("account_id",), strategy="scan",
+               target=replace(TARGET, dialect="v3")), source_factory=fresh.factory())
+    return pq.read_table(tmp_path / "scan.parquet")
+
+
+def test_v3_nights_read_the_list_and_then_its_changes_by_cursor_and_equal_a_scan(tmp_path: Path) -> None:
+    write_keys(tmp_path, [*KEYS, "777777"])
+    campaign = CursorCampaign(2500)
+    campaign.call("000007", "Busy", agent="bob")
+    first = v3_nightly(tmp_path, campaign)
+    assert campaign.pages == {"getAllRecords": 3}
+    assert same_but_lookup(first, v3_scanned(tmp_path, campaign))
+
+    campaign.call("000000", "Sale", agent="bob")
+    campaign.call("000014")
+    campaign.call("000014", "Busy")
+    campaign.complete("000021")
+    campaign.add("777777")
+    campaign.pages.clear()
+    campaign.asked.clear()
+    second = v3_nightly(tmp_path, campaign, "night2.parquet")
+    assert campaign.pages == {"getUpdatedRecords": 1, "getCompletedRecords": 1}
+    # v3's changes carry the whole status: nothing is asked but the keys the state lacks.
+    assert campaign.asked == {("777777",): 1, ("999999",): 1}
+    assert same_but_lookup(second, v3_scanned(tmp_path, campaign))
+    rows = {r["account_id"]: r for r in second.to_pylist()}
+    assert rows["000014"]["totalAttempts"] == 2 and rows["000014"]["lastDisposition"] == "Busy"
+    assert rows["000021"]["completed"] is True and rows["000021"]["completedTime"] is not None
+    assert rows["777777"]["recon_status"] == "found"
+
+
+def test_v3_changes_at_one_time_over_several_pages_are_paged_by_cursor_not_read_whole(tmp_path: Path) -> None:
+    write_keys(tmp_path, KEYS)
+    campaign = CursorCampaign(2500)
+    v3_nightly(tmp_path, campaign)
+    at = campaign.tick()
+    for i in range(2200):  # a bulk action stamps them all alike: paging by time alone could not go on
+        campaign.call(f"{i:06d}", "Busy", at=at)
+    campaign.pages.clear()
+    table = v3_nightly(tmp_path, campaign, "night2.parquet")
+    assert campaign.pages == {"getUpdatedRecords": 3, "getCompletedRecords": 1}
+    assert same_but_lookup(table, v3_scanned(tmp_path, campaign))
+
+
+def test_a_v3_sync_killed_mid_way_goes_on_from_the_stored_cursor(tmp_path: Path) -> None:
+    write_keys(tmp_path, KEYS)
+    campaign = CursorCampaign(2500)
+    campaign.fail_at = ("getAllRecords", 2)
+    with pytest.raises(RunAborted):
+        v3_nightly(tmp_path, campaign)
+    campaign.fail_at, campaign.cursors = None, []
+    v3_nightly(tmp_path, campaign)
+    assert campaign.cursors == [("getAllRecords", "after-1000"), ("getAllRecords", "after-2000")]
+
+    for i in range(2400):
+        campaign.call(f"{i:06d}", "No Answer", at=campaign.tick(1) if i % 3 == 0 else None)
+    campaign.fail_at, campaign.cursors = ("getUpdatedRecords", 2), []
+    with pytest.raises(RunAborted):
+        v3_nightly(tmp_path, campaign, "night2.parquet")
+    first_cursor = campaign.cursors[1][1]
+    campaign.fail_at, campaign.cursors = None, []
+    table = v3_nightly(tmp_path, campaign, "night2.parquet")
+    assert campaign.cursors[0] == ("getUpdatedRecords", first_cursor)  # not from the window's start again
+    assert [endpoint for endpoint, _ in campaign.cursors] == ["getUpdatedRecords"] * 2 + ["getCompletedRecords"]
+    assert same_but_lookup(table, v3_scanned(tmp_path, campaign))
+
+
+def test_a_v3_state_of_another_list_instance_is_refused_before_any_record_is_read(tmp_path: Path) -> None:
+    write_keys(tmp_path, ["000001"])
+    campaign = CursorCampaign(5)
+    v3_nightly(tmp_path, campaign)
+    rebound = CursorCampaign(5, instance="instance-2")  # the list bound to the campaign anew
+    with pytest.raises(StateMismatch, match="list instance: was 'instance-1', now 'instance-2'"):
+        v3_nightly(tmp_path, rebound, "night2.parquet")
+    assert not rebound.pages and not rebound.asked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -9,7 +10,7 @@ import pytest
 from fakes import config
 
 from reconciler.errors import TargetNotFound
-from reconciler.lookup import CursorPage, CursorRecordSource, ListedRecord
+from reconciler.lookup import ChangesPage, CursorPage, CursorRecordSource, ListedRecord
 from reconciler.stages.scan import PAGE_SIZE
 from reconciler.wiring.pipeline import run
 
@@ -38,6 +39,14 @@ class CursorList(PagedList):
 
     async def record_count(self) -> int | None:
         return self.count
+
+    def list_instance(self) -> str:
+        return "instance-1"
+
+    async def fetch_updated_records(self, since: datetime, cursor: str | None, limit: int) -> ChangesPage:
+        raise AssertionError("a scan never asks for changes")
+
+    fetch_completed_records = fetch_updated_records
 
 
 def test_the_fake_reads_by_cursor() -> None:
