@@ -128,12 +128,10 @@ class V3Routes:
         return _json(_with_blanks(result))
 
     async def _records(self, request: web.Request) -> web.StreamResponse:
-        bound = await self._bound_request(request)
+        bound = await self._page_request(request)
         if isinstance(bound, web.StreamResponse):
             return bound
         campaign, calling_list, body = bound
-        if (faulted := await self.inject_fault(request)) is not None:
-            return faulted
         bounds = _cursor_bounds(body)
         if isinstance(bounds, Refusal):
             return error_response(bounds)
@@ -150,12 +148,10 @@ class V3Routes:
         return await self._changes(request, completed=True)
 
     async def _changes(self, request: web.Request, *, completed: bool) -> web.StreamResponse:
-        bound = await self._bound_request(request)
+        bound = await self._page_request(request)
         if isinstance(bound, web.StreamResponse):
             return bound
         campaign, calling_list, body = bound
-        if (faulted := await self.inject_fault(request)) is not None:
-            return faulted
         page = changed_page(body, calling_list, campaign, completed=completed)
         if isinstance(page, Refusal):
             return error_response(page)
@@ -164,6 +160,16 @@ class V3Routes:
         return _json({"next_cursor": next_cursor, "records": _v3_records(rows)})
 
     # -- shared steps --------------------------------------------------------------------------
+
+    async def _page_request(self, request: web.Request) -> tuple[str, CallingList, dict[str, object]] | (
+            web.StreamResponse):
+        """What a page request names (see ``_bound_request``), unless a fault answers it instead."""
+        bound = await self._bound_request(request)
+        if isinstance(bound, web.StreamResponse):
+            return bound
+        if (faulted := await self.inject_fault(request)) is not None:
+            return faulted
+        return bound
 
     async def _bound_request(self, request: web.Request) -> tuple[str, CallingList, dict[str, object]] | web.Response:
         """The campaign, the list instance and the body a record request names, or the answer refusing it."""
