@@ -21,10 +21,12 @@ from typing import Any
 from reconciler.errors import UsageError
 from reconciler.journal.listed import ScanPosition, read_position, stored_position
 from reconciler.journal.lock import JournalLock, StateBusy
+from reconciler.journal.reported import remember_reported
 from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
 from reconciler.lookup import ChangedRecord, ListedRecord
 
 STATE_VERSION = 1
+WAL_PAGES = 32_768  # of 4 KiB: the write-ahead log may reach 128 MiB before it is copied back
 # The status fields a change feed compares, in the order of ``reconciler.output.changes.PREVIOUS_COLUMNS``.
 _COMPARED_FIELDS = ("completed", "last_disposition", "last_date", "last_phone", "last_call_duration", "last_agent",
                     "total_attempts", "global_interaction_id", "completed_time")
@@ -45,9 +47,6 @@ CREATE TABLE IF NOT EXISTS reported_before (key TEXT PRIMARY KEY, run_id TEXT NO
 CREATE TABLE IF NOT EXISTS fields (kind TEXT NOT NULL, name TEXT NOT NULL, folded TEXT NOT NULL,
                                    PRIMARY KEY (kind, folded));
 """
-_REPORTED = ", ".join(("run_id", "status", *RECORD_FIELDS))
-_UPDATE_REPORTED = "ON CONFLICT (key) DO UPDATE SET " + ", ".join(
-    f"{name} = excluded.{name}" for name in ("run_id", "status", *RECORD_FIELDS))
 _STORED_COLUMNS = ("list_index", "checked_at", "generation", "ask", *RECORD_FIELDS)
 # An upsert changes the stored row in place; INSERT OR REPLACE would delete and re-insert it, which
 # writes about four times as many pages of a big state per page of changes.
@@ -239,15 +238,8 @@ class State:
 
     def remember_reported(self, journal: Path, run_id: str) -> None:
         """What this run's table said for each of its keys, for the next run's change feed."""
-        fields = ", ".join(RECORD_FIELDS)
         with self._attached(journal), self._transaction():
-            # What the run before said stays beside, so that a rerun of this run (killed before it
-            # ended) still compares with it, not with itself.
-            self._db.execute(f"INSERT INTO reported_before (key, {_REPORTED}) SELECT key, {_REPORTED} FROM reported "
-                             f"WHERE run_id != ? AND key IN (SELECT key FROM run.keys) {_UPDATE_REPORTED}", (run_id,))
-            self._db.execute(
-                f"INSERT INTO reported (key, run_id, status, {fields}) SELECT key, ?, status, {fields} "
-                f"FROM run.keys WHERE done = 1 AND status IN ('found', 'not_found') {_UPDATE_REPORTED}", (run_id,))
+            remember_reported(self._db, run_id)
 
     def reported(self, texts: Sequence[str], *, run_id: str) -> list[tuple[Any, ...]]:
         """``(key, *PREVIOUS_COLUMNS)`` of the report before run ``run_id``, for those of ``texts`` that have one."""
@@ -358,6 +350,10 @@ def _connect(path: Path) -> sqlite3.Connection:
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
+        # A page of changes at random keys dirties a page of the file per record: copying them back
+        # after every page's commit (at the default 1,000) cost more than the writes themselves. The
+        # log is copied back once, beside the writing of the table (``StagedReport``) or at close.
+        connection.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
         if existed:
             tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if not {"meta", "records", "reported"} <= tables:

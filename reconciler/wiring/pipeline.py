@@ -6,6 +6,7 @@ the order, what is resumed, and when the journal may go.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -20,6 +21,7 @@ from reconciler.config import ReconcileConfig
 from reconciler.errors import InputError, root_cause
 from reconciler.input.previous import open_previous, previous_rows
 from reconciler.input.read import BadRows, InputSpec, open_input
+from reconciler.journal.reported import StagedReport
 from reconciler.journal.state import State
 from reconciler.journal.store import Journal
 from reconciler.lookup import LookupStatus, RecordSource
@@ -143,13 +145,7 @@ async def _run_with_journal(config: ReconcileConfig, run: RunIdentity, spec: Inp
             _requeue_errors(config, journal, resumed)
         gathered = await _gather(config, journal, spec, state, source_factory, progress, stop)
         progress.start_phase("writing", total=journal.load_summary().get("rows"), unit="rows")
-        tally = await anyio.to_thread.run_sync(functools.partial(
-            write_output, config, journal, spec, run, progress, stop.check,
-            entry_names=_entry_names(journal, state), previous=_previous(config, journal, state, run)))
-        if config.unmatched_path is not None:
-            await anyio.to_thread.run_sync(write_unmatched, config.unmatched_path, journal)
-        if state is not None:
-            state.remember_reported(journal.path, run.run_id)
+        tally = await _write(config, journal, spec, run, state, progress, stop)
         stats = _run_stats(config, journal, tally, gathered, time.monotonic() - started, resumed, run)
     except BaseException:
         journal.close()
@@ -159,6 +155,27 @@ async def _run_with_journal(config: ReconcileConfig, run: RunIdentity, spec: Inp
     else:
         journal.discard()
     return stats
+
+
+async def _write(config: ReconcileConfig, journal: Journal, spec: InputSpec, run: RunIdentity, state: State | None,
+                 progress: Progress, stop: StopRequest) -> OutputTally:
+    """Write the table (and the unmatched records); the state keeps this run's report once they are whole."""
+    write = functools.partial(write_output, config, journal, spec, run, progress, stop.check,
+                              entry_names=_entry_names(journal, state), previous=_previous(config, journal, state, run))
+    with contextlib.ExitStack() as cleanup:
+        report = cleanup.enter_context(StagedReport(state.path, journal.path, run.run_id)) if state else None
+        try:
+            async with anyio.create_task_group() as group:
+                if report is not None:  # beside the writing, on a thread and a connection of its own
+                    group.start_soon(functools.partial(anyio.to_thread.run_sync, report.stage))
+                tally = await anyio.to_thread.run_sync(write)
+                if config.unmatched_path is not None:
+                    await anyio.to_thread.run_sync(write_unmatched, config.unmatched_path, journal)
+        except BaseExceptionGroup as failed:
+            raise root_cause(failed) from None
+        if report is not None:
+            report.commit()
+    return tally
 
 
 async def _load(journal: Journal, spec: InputSpec, bad_rows: BadRows, progress: Progress, stop: StopRequest) -> None:

@@ -1,0 +1,70 @@
+"""What a run reported for each of its keys, kept in the state for the next run's change feed.
+
+A run's results (in its journal) become the state's ``reported`` rows; what the run before said
+moves beside them, to ``reported_before``, so that a rerun of a run killed after it reported still
+compares with the run before, not with itself.
+
+``StagedReport`` does this on a connection and a thread of its own while the table is being
+written, and commits only once the table is published: a run that fails or is killed before then
+leaves the previous report as it was. The same thread first copies the pages that the sync left in
+the state's write-ahead log into the state file, work that would otherwise wait for the state to
+close, on the run's critical path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from reconciler.journal.rows import RECORD_FIELDS
+
+_REPORTED = ", ".join(("run_id", "status", *RECORD_FIELDS))
+_UPDATE_REPORTED = "ON CONFLICT (key) DO UPDATE SET " + ", ".join(
+    f"{name} = excluded.{name}" for name in ("run_id", "status", *RECORD_FIELDS))
+
+
+def remember_reported(db: sqlite3.Connection, run_id: str) -> None:
+    """Store what the journal attached as ``run`` says for each key; the caller holds the transaction."""
+    fields = ", ".join(RECORD_FIELDS)
+    db.execute(f"INSERT INTO reported_before (key, {_REPORTED}) SELECT key, {_REPORTED} FROM reported "
+               f"WHERE run_id != ? AND key IN (SELECT key FROM run.keys) {_UPDATE_REPORTED}", (run_id,))
+    db.execute(f"INSERT INTO reported (key, run_id, status, {fields}) SELECT key, ?, status, {fields} "
+               f"FROM run.keys WHERE done = 1 AND status IN ('found', 'not_found') {_UPDATE_REPORTED}", (run_id,))
+
+
+class StagedReport:
+    """A run's report, written into the state beside the table and kept only with it (module docstring).
+
+    ``stage`` runs on a worker thread; then ``commit`` keeps it, or ``close`` (leaving a ``with``
+    block) alone drops it.
+    """
+
+    def __init__(self, state: Path, journal: Path, run_id: str) -> None:
+        self._state, self._journal, self._run_id = state, journal, run_id
+        self._db: sqlite3.Connection | None = None
+
+    def stage(self) -> None:
+        self._db = db = sqlite3.connect(self._state, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        db.execute("ATTACH DATABASE ? AS run", (str(self._journal),))
+        db.execute("BEGIN IMMEDIATE")
+        remember_reported(db, self._run_id)
+
+    def commit(self) -> None:
+        if self._db is None:
+            raise RuntimeError("the report was not staged")
+        self._db.execute("COMMIT")
+        self.close()
+
+    def __enter__(self) -> StagedReport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop the connection; a report not committed by then is rolled back."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None

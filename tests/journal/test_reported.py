@@ -1,0 +1,60 @@
+"""A run's report joins the state beside the writing of its table, and only once that table is whole."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.journal.reported import StagedReport
+from reconciler.journal.state import State
+from reconciler.journal.store import Journal
+from reconciler.lookup import LookupResult, LookupStatus, RecordStatus
+
+BINDING = {"tenant": "t", "list": "L", "campaign": "C", "dialect": "classic", "key_columns": ["id"]}
+NOW = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
+
+
+def journal_of(tmp_path: Path, run_id: str, attempts: int) -> Journal:
+    journal = Journal.open(tmp_path / f"{run_id}.journal", {"input": run_id}, fresh=True)
+    journal.add_keys(["7"])
+    journal.record([(1, LookupResult(status=LookupStatus.FOUND, attempts=1, entry={"id": "7"},
+                                     record=RecordStatus(completed=False, total_attempts=attempts)), NOW)])
+    return journal
+
+
+def previous_attempts(state: State, run_id: str) -> list[tuple[str, int]]:
+    return [(row[1], row[-3]) for row in state.reported(["7"], run_id=run_id)]
+
+
+def test_a_staged_report_is_unseen_while_the_table_is_written_and_kept_once_committed(tmp_path: Path) -> None:
+    state = State.open(tmp_path / "s.state", BINDING)
+    monday = journal_of(tmp_path, "monday", 1)
+    state.remember_reported(monday.path, "monday")
+    tuesday = journal_of(tmp_path, "tuesday", 2)
+    with StagedReport(state.path, tuesday.path, "tuesday") as report:
+        report.stage()
+        # The change feed, written meanwhile on the state's own connection, compares with monday's report.
+        assert previous_attempts(state, "tuesday") == [("monday", 1)]
+        assert previous_attempts(state, "wednesday") == [("monday", 1)]
+        report.commit()
+    assert previous_attempts(state, "wednesday") == [("tuesday", 2)]
+    assert previous_attempts(state, "tuesday") == [("monday", 1)]  # a rerun of tuesday still sees monday
+    for journal in (monday, tuesday):
+        journal.close()
+    state.close()
+
+
+def test_a_report_whose_table_was_not_written_leaves_the_previous_one(tmp_path: Path) -> None:
+    state = State.open(tmp_path / "s.state", BINDING)
+    monday = journal_of(tmp_path, "monday", 1)
+    state.remember_reported(monday.path, "monday")
+    tuesday = journal_of(tmp_path, "tuesday", 2)
+    with StagedReport(state.path, tuesday.path, "tuesday") as report:
+        report.stage()  # and then the writing fails: the block is left without a commit
+    assert previous_attempts(state, "wednesday") == [("monday", 1)]
+    state.close()
+    state = State.open(tmp_path / "s.state", BINDING)  # and so it stays on disk
+    assert previous_attempts(state, "wednesday") == [("monday", 1)]
+    for journal in (monday, tuesday):
+        journal.close()
+    state.close()
