@@ -9,6 +9,7 @@ A night whose answers lack a field still writes its column (null), so BI loads s
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from reconciler.journal.rows import RESULT_COLUMNS
 from reconciler.lookup import LookupStatus
@@ -68,6 +70,7 @@ class OutputLayout:
     schema: pa.Schema
     input_names: tuple[str, ...]
     entry_columns: tuple[tuple[str, str], ...]  # (output column, folded entry field name)
+    entry_names: tuple[str, ...] = ()  # every entry field name the list has shown, as it spelled it
 
 
 def plan_output(input_schema: pa.Schema, entry_names: Sequence[str]) -> OutputLayout:
@@ -78,7 +81,7 @@ def plan_output(input_schema: pa.Schema, entry_names: Sequence[str]) -> OutputLa
     fields = [pa.field(f.name, f.type) for f in input_schema]
     fields += [pa.field(column, pa.string()) for column, _ in entry]
     fields += [*STATUS_FIELDS, *RECON_FIELDS, *RUN_FIELDS]
-    return OutputLayout(pa.schema(fields), tuple(input_schema.names), tuple(entry))
+    return OutputLayout(pa.schema(fields), tuple(input_schema.names), tuple(entry), tuple(entry_names))
 
 
 def _added_columns(names: Sequence[str], taken: set[str], reserved: set[str],
@@ -115,7 +118,7 @@ def unmatched_layout(entry_names: Sequence[str]) -> OutputLayout:
     entry = _added_columns(entry_names, taken, {name.casefold() for name in FIXED_COLUMNS}, prefix="entry_")
     fields = [pa.field("list_index", pa.int64()), *(pa.field(column, pa.string()) for column, _ in entry),
               *STATUS_FIELDS]
-    return OutputLayout(pa.schema(fields), ("list_index",), tuple(entry))
+    return OutputLayout(pa.schema(fields), ("list_index",), tuple(entry), tuple(entry_names))
 
 
 def unmatched_batch(rows: list[tuple[Any, ...]], layout: OutputLayout) -> pa.RecordBatch:
@@ -172,20 +175,47 @@ def _recon_columns(rows: list[tuple[Any, ...]], positions: pa.Array, key_texts: 
 
 
 def _entry_columns(rows: list[tuple[Any, ...]], positions: pa.Array, layout: OutputLayout) -> list[pa.Array]:
-    return _json_columns(_column(rows, "entry"), layout.entry_columns, positions)
+    return _json_columns(_column(rows, "entry"), layout, positions)
 
 
 def _run_columns(run: RunIdentity, rows: int) -> list[pa.Array]:
     return [pa.repeat(pa.scalar(run.run_id, pa.string()), rows), pa.repeat(pa.scalar(run.run_date, pa.date32()), rows)]
 
 
-def _json_columns(texts: list[str | None], columns: Sequence[tuple[str, str]],
-                  positions: pa.Array) -> list[pa.Array]:
-    if not columns:
+def _json_columns(texts: list[str | None], layout: OutputLayout, positions: pa.Array) -> list[pa.Array]:
+    if not layout.entry_columns:
         return []
+    decoded = _read_entries(texts, layout.entry_names)
+    if decoded is None:  # a name spelled otherwise than the known ones: the exact way
+        decoded = _load_entries(texts)
+    missing = pa.nulls(len(texts), pa.string())
+    return [decoded.get(folded, missing).take(positions) for _, folded in layout.entry_columns]
+
+
+def _read_entries(texts: list[str | None], names: Sequence[str]) -> dict[str, pa.Array] | None:
+    """Each entry field's values by folded name, read by pyarrow's JSON reader (about 5× json.loads).
+
+    Every field is read as the text it is: with a schema of every name the list has shown, as
+    strings, so that no value is inferred into another type (a date-like text into a timestamp).
+    """
+    if not texts:
+        return {}
+    lines = "\n".join(text or "{}" for text in texts).encode()
+    schema = pa.schema([(name, pa.string()) for name in dict.fromkeys(names)])
+    try:
+        table = pa_json.read_json(
+            io.BytesIO(lines),
+            read_options=pa_json.ReadOptions(use_threads=False, block_size=max(len(lines) + 1, 1 << 20)),
+            parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"))
+    except pa.ArrowInvalid:
+        return None
+    return {name.casefold(): table.column(name).combine_chunks() for name in table.column_names}
+
+
+def _load_entries(texts: list[str | None]) -> dict[str, pa.Array]:
     folded_maps = [_folded(text) for text in texts]
-    return [_spread([values.get(folded) for values in folded_maps], pa.string(), positions)
-            for _, folded in columns]
+    names = dict.fromkeys(name for values in folded_maps for name in values)
+    return {name: pa.array([values.get(name) for values in folded_maps], pa.string()) for name in names}
 
 
 def _folded(text: str | None) -> dict[str, str | None]:
