@@ -23,30 +23,12 @@ from reconciler.journal.listed import ScanPosition, read_position, stored_positi
 from reconciler.journal.lock import JournalLock, StateBusy
 from reconciler.journal.reported import remember_reported
 from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
+from reconciler.journal.state_file import connect
 from reconciler.lookup import ChangedRecord, ListedRecord
 
-STATE_VERSION = 1
-WAL_PAGES = 32_768  # of 4 KiB: the write-ahead log may reach 128 MiB before it is copied back
 # The status fields a change feed compares, in the order of ``reconciler.output.changes.PREVIOUS_COLUMNS``.
 _COMPARED_FIELDS = ("completed", "last_disposition", "last_date", "last_phone", "last_call_duration", "last_agent",
                     "total_attempts", "global_interaction_id", "completed_time")
-_RECORD_COLUMNS = """entry TEXT, completed INTEGER, last_disposition TEXT, last_date INTEGER, last_phone TEXT,
-    last_call_duration INTEGER, last_agent TEXT, total_attempts INTEGER, global_interaction_id TEXT,
-    completed_time INTEGER, extra TEXT, warnings INTEGER"""
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    key TEXT PRIMARY KEY, list_index INTEGER, checked_at INTEGER, generation INTEGER NOT NULL,
-    ask INTEGER NOT NULL DEFAULT 0, {_RECORD_COLUMNS}
-);
-CREATE INDEX IF NOT EXISTS records_to_ask ON records (ask) WHERE ask = 1;
-CREATE TABLE IF NOT EXISTS reported (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL,
-    {_RECORD_COLUMNS});
-CREATE TABLE IF NOT EXISTS reported_before (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL,
-    {_RECORD_COLUMNS});
-CREATE TABLE IF NOT EXISTS fields (kind TEXT NOT NULL, name TEXT NOT NULL, folded TEXT NOT NULL,
-                                   PRIMARY KEY (kind, folded));
-"""
 _STORED_COLUMNS = ("list_index", "checked_at", "generation", "ask", *RECORD_FIELDS)
 # An upsert changes the stored row in place; INSERT OR REPLACE would delete and re-insert it, which
 # writes about four times as many pages of a big state per page of changes.
@@ -62,13 +44,6 @@ class StateMismatch(UsageError):
                          "name a state file of its own for each tenant, list, campaign, dialect and key")
 
 
-class StateUnreadable(UsageError):
-    def __init__(self, path: Path, detail: str) -> None:
-        self.path = path
-        super().__init__(f"{path}: not a usable reconciler state ({detail}); move it away to start afresh "
-                         "(the next run then reads the whole list)")
-
-
 class State:
     """The list as last seen, and where the next sync starts; see the module's docstring."""
 
@@ -80,7 +55,7 @@ class State:
         """Open (or start) the state at ``path``; refuse a state of another target."""
         lock = JournalLock(path, busy=StateBusy)
         try:
-            state = cls(_connect(path), path, lock)
+            state = cls(connect(path), path, lock)
             state._bind(dict(binding))
         except BaseException:
             lock.close()
@@ -290,7 +265,6 @@ class State:
         stored = self._meta("binding")
         if stored is None:
             self._set_meta("binding", json.dumps(binding, sort_keys=True))
-            self._set_meta("version", str(STATE_VERSION))
             return
         previous = json.loads(stored)
         differences = [f"{name}: was {previous.get(name)!r}, now {binding.get(name)!r}"
@@ -342,27 +316,6 @@ class _Transaction:
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    existed = path.exists() and path.stat().st_size > 0
-    try:
-        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        # A page of changes at random keys dirties a page of the file per record: copying them back
-        # after every page's commit (at the default 1,000) cost more than the writes themselves. The
-        # log is copied back once, beside the writing of the table (``StagedReport``) or at close.
-        connection.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
-        if existed:
-            tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not {"meta", "records", "reported"} <= tables:
-                connection.close()
-                raise StateUnreadable(path, "it is an SQLite file, but not a reconciler state")
-        connection.executescript(_SCHEMA)
-    except sqlite3.DatabaseError as exc:
-        raise StateUnreadable(path, str(exc)) from exc
-    return connection
 
 
 def _latest(moments: Iterable[datetime | None]) -> datetime | None:

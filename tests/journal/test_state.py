@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.journal.lock import StateBusy
-from reconciler.journal.state import State, StateMismatch, StateUnreadable
+from reconciler.journal.state import State, StateMismatch
+from reconciler.journal.state_file import STATE_VERSION, StateUnreadable
 from reconciler.lookup import ListedRecord, RecordStatus
 
 BINDING = {"tenant": "t", "list": "L", "campaign": "C", "dialect": "classic", "key_columns": ["id"]}
@@ -125,3 +126,60 @@ def test_a_rerun_of_a_run_that_already_reported_still_compares_with_the_run_befo
     assert [(row[1], row[-3]) for row in state.reported(["7"], run_id="tuesday")] == [("monday", 1)]
     assert [(row[1], row[-3]) for row in state.reported(["7"], run_id="wednesday")] == [("tuesday", 2)]
     state.close()
+
+
+FORMAT_1 = """
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE records (key TEXT PRIMARY KEY, list_index INTEGER, checked_at INTEGER, generation INTEGER NOT NULL,
+    ask INTEGER NOT NULL DEFAULT 0, entry TEXT, completed INTEGER, last_disposition TEXT, last_date INTEGER,
+    last_phone TEXT, last_call_duration INTEGER, last_agent TEXT, total_attempts INTEGER, global_interaction_id TEXT,
+    completed_time INTEGER, extra TEXT, warnings INTEGER);
+CREATE INDEX records_to_ask ON records (ask) WHERE ask = 1;
+CREATE TABLE reported (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL, entry TEXT,
+    completed INTEGER, last_disposition TEXT, last_date INTEGER, last_phone TEXT, last_call_duration INTEGER,
+    last_agent TEXT, total_attempts INTEGER, global_interaction_id TEXT, completed_time INTEGER, extra TEXT,
+    warnings INTEGER);
+CREATE TABLE reported_before (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL, entry TEXT,
+    completed INTEGER, last_disposition TEXT, last_date INTEGER, last_phone TEXT, last_call_duration INTEGER,
+    last_agent TEXT, total_attempts INTEGER, global_interaction_id TEXT, completed_time INTEGER, extra TEXT,
+    warnings INTEGER);
+CREATE TABLE fields (kind TEXT NOT NULL, name TEXT NOT NULL, folded TEXT NOT NULL, PRIMARY KEY (kind, folded));
+INSERT INTO meta VALUES ('version', '1'), ('generation', '1'), ('full_read_at', '2026-12-05T02:00:00+00:00'),
+    ('binding', '{"campaign": "C", "dialect": "classic", "key_columns": ["id"], "list": "L", "tenant": "t"}');
+INSERT INTO records (key, list_index, checked_at, generation, ask, entry, completed, total_attempts)
+    VALUES ('2', 2, 0, 1, 0, '{"id": "2"}', 0, 3), ('1', 1, 0, 1, 1, '{"id": "1"}', 0, 1);
+INSERT INTO reported (key, run_id, status, total_attempts) VALUES ('2', 'monday', 'found', 3);
+"""
+
+
+def test_a_state_of_the_first_format_is_moved_to_the_current_one_with_every_row(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "s.state"
+    old = sqlite3.connect(path)
+    old.executescript(FORMAT_1)
+    old.close()
+    state = State.open(path, BINDING)
+    assert state.record_count() == 2 and state.keys_to_ask(10) == ["1"]
+    assert state.full_read_at() == datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
+    assert [(row[0], row[1], row[-3]) for row in state.reported(["2"], run_id="tuesday")] == [("2", "monday", 3)]
+    state.start_full_read()  # and it goes on as any state
+    state.record_full_page([listed(3, NOW)], None, NOW)
+    assert state.record_count() == 3
+    tables = dict(state.connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+    assert all("WITHOUT ROWID" in tables[name] for name in ("records", "reported", "reported_before"))
+    assert state.connection.execute("SELECT value FROM meta WHERE name = 'version'").fetchone() == (str(STATE_VERSION),)
+    state.close()
+
+
+def test_a_state_written_by_a_newer_reconciler_is_refused_with_one_line(tmp_path: Path) -> None:
+    State.open(tmp_path / "s.state", BINDING).close()
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "s.state")
+    db.execute("UPDATE meta SET value = '99' WHERE name = 'version'")
+    db.commit()
+    db.close()
+    with pytest.raises(StateUnreadable, match=r"format 99, written by a newer reconciler") as raised:
+        State.open(tmp_path / "s.state", BINDING)
+    assert "\n" not in str(raised.value)
