@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from reconciler.journal.reported import StagedReport
 from reconciler.journal.state import State
@@ -26,11 +30,22 @@ def previous_attempts(state: State, run_id: str) -> list[tuple[str, int]]:
     return [(row[1], row[-3]) for row in state.reported(["7"], run_id=run_id)]
 
 
-def test_a_staged_report_is_unseen_while_the_table_is_written_and_kept_once_committed(tmp_path: Path) -> None:
+@pytest.fixture
+def after_monday(tmp_path: Path) -> Iterator[tuple[State, Journal]]:
+    """A state that holds monday's report, and tuesday's journal, whose report is staged by the test."""
     state = State.open(tmp_path / "s.state", BINDING)
     monday = journal_of(tmp_path, "monday", 1)
     state.remember_reported(monday.path, "monday")
     tuesday = journal_of(tmp_path, "tuesday", 2)
+    yield state, tuesday
+    for journal in (monday, tuesday):
+        journal.close()
+    state.close()
+
+
+def test_a_staged_report_is_unseen_while_the_table_is_written_and_kept_once_committed(
+        after_monday: tuple[State, Journal]) -> None:
+    state, tuesday = after_monday
     with StagedReport(state.path, tuesday.path, "tuesday") as report:
         report.stage()
         # The change feed, written meanwhile on the state's own connection, compares with monday's report.
@@ -39,22 +54,13 @@ def test_a_staged_report_is_unseen_while_the_table_is_written_and_kept_once_comm
         report.commit()
     assert previous_attempts(state, "wednesday") == [("tuesday", 2)]
     assert previous_attempts(state, "tuesday") == [("monday", 1)]  # a rerun of tuesday still sees monday
-    for journal in (monday, tuesday):
-        journal.close()
-    state.close()
 
 
-def test_a_report_whose_table_was_not_written_leaves_the_previous_one(tmp_path: Path) -> None:
-    state = State.open(tmp_path / "s.state", BINDING)
-    monday = journal_of(tmp_path, "monday", 1)
-    state.remember_reported(monday.path, "monday")
-    tuesday = journal_of(tmp_path, "tuesday", 2)
+def test_a_report_whose_table_was_not_written_leaves_the_previous_one(after_monday: tuple[State, Journal]) -> None:
+    state, tuesday = after_monday
     with StagedReport(state.path, tuesday.path, "tuesday") as report:
         report.stage()  # and then the writing fails: the block is left without a commit
     assert previous_attempts(state, "wednesday") == [("monday", 1)]
-    state.close()
-    state = State.open(tmp_path / "s.state", BINDING)  # and so it stays on disk
-    assert previous_attempts(state, "wednesday") == [("monday", 1)]
-    for journal in (monday, tuesday):
-        journal.close()
-    state.close()
+    on_disk = sqlite3.connect(state.path)  # and so it stays in the file, for any other connection
+    assert on_disk.execute("SELECT run_id, total_attempts FROM reported").fetchall() == [("monday", 1)]
+    on_disk.close()
