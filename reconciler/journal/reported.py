@@ -17,13 +17,14 @@ import sqlite3
 from pathlib import Path
 
 from reconciler.journal.rows import RECORD_FIELDS
+from reconciler.journal.state_file import connect
 
 _REPORTED = ", ".join(("run_id", "status", *RECORD_FIELDS))
 _UPDATE_REPORTED = "ON CONFLICT (key) DO UPDATE SET " + ", ".join(
     f"{name} = excluded.{name}" for name in ("run_id", "status", *RECORD_FIELDS))
 
 
-def remember_reported(db: sqlite3.Connection, run_id: str) -> None:
+def _remember(db: sqlite3.Connection, run_id: str) -> None:
     """Store what the journal attached as ``run`` says for each key; the caller holds the transaction."""
     fields = ", ".join(RECORD_FIELDS)
     db.execute(f"INSERT INTO reported_before (key, {_REPORTED}) SELECT key, {_REPORTED} FROM reported "
@@ -44,12 +45,11 @@ class StagedReport:
         self._db: sqlite3.Connection | None = None
 
     def stage(self) -> None:
-        self._db = db = sqlite3.connect(self._state, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA synchronous=NORMAL")
+        self._db = db = connect(self._state)  # the state's own settings: its commit copies nothing back
         db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         db.execute("ATTACH DATABASE ? AS run", (str(self._journal),))
         db.execute("BEGIN IMMEDIATE")
-        remember_reported(db, self._run_id)
+        _remember(db, self._run_id)
 
     def commit(self) -> None:
         if self._db is None:

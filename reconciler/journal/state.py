@@ -21,7 +21,6 @@ from typing import Any
 from reconciler.errors import UsageError
 from reconciler.journal.listed import ScanPosition, read_position, stored_position
 from reconciler.journal.lock import JournalLock, StateBusy
-from reconciler.journal.reported import remember_reported
 from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
 from reconciler.journal.state_file import connect
 from reconciler.lookup import ChangedRecord, ListedRecord
@@ -210,11 +209,6 @@ class State:
                 "WHERE k.done = 1 AND k.status = 'found' AND k.attempts > 0", (generation,))
             self._db.execute("DELETE FROM records WHERE key IN (SELECT key FROM run.keys "
                              "WHERE done = 1 AND status = 'not_found' AND attempts > 0)")
-
-    def remember_reported(self, journal: Path, run_id: str) -> None:
-        """What this run's table said for each of its keys, for the next run's change feed."""
-        with self._attached(journal), self._transaction():
-            remember_reported(self._db, run_id)
 
     def reported(self, texts: Sequence[str], *, run_id: str) -> list[tuple[Any, ...]]:
         """``(key, *PREVIOUS_COLUMNS)`` of the report before run ``run_id``, for those of ``texts`` that have one."""

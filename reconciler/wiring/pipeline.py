@@ -162,8 +162,8 @@ async def _write(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
     """Write the table (and the unmatched records); the state keeps this run's report once they are whole."""
     write = functools.partial(write_output, config, journal, spec, run, progress, stop.check,
                               entry_names=_entry_names(journal, state), previous=_previous(config, journal, state, run))
-    with contextlib.ExitStack() as cleanup:
-        report = cleanup.enter_context(StagedReport(state.path, journal.path, run.run_id)) if state else None
+    report = StagedReport(state.path, journal.path, run.run_id) if state is not None else None
+    with report or contextlib.nullcontext():
         try:
             async with anyio.create_task_group() as group:
                 if report is not None:  # beside the writing, on a thread and a connection of its own

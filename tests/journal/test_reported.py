@@ -35,7 +35,9 @@ def after_monday(tmp_path: Path) -> Iterator[tuple[State, Journal]]:
     """A state that holds monday's report, and tuesday's journal, whose report is staged by the test."""
     state = State.open(tmp_path / "s.state", BINDING)
     monday = journal_of(tmp_path, "monday", 1)
-    state.remember_reported(monday.path, "monday")
+    with StagedReport(state.path, monday.path, "monday") as staged:
+        staged.stage()
+        staged.commit()
     tuesday = journal_of(tmp_path, "tuesday", 2)
     yield state, tuesday
     for journal in (monday, tuesday):

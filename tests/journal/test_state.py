@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.journal.lock import StateBusy
+from reconciler.journal.reported import StagedReport
 from reconciler.journal.state import State, StateMismatch
 from reconciler.journal.state_file import STATE_VERSION, StateUnreadable
 from reconciler.lookup import ListedRecord, RecordStatus
@@ -116,7 +117,9 @@ def test_a_rerun_of_a_run_that_already_reported_still_compares_with_the_run_befo
         journal.add_keys(["7"])
         journal.record([(1, LookupResult(status=LookupStatus.FOUND, attempts=1, entry={"id": "7"},
                                          record=RecordStatus(completed=False, total_attempts=attempts)), NOW)])
-        state.remember_reported(journal.path, run_id)
+        with StagedReport(state.path, journal.path, run_id) as staged:
+            staged.stage()
+            staged.commit()
         journal.close()
 
     state = State.open(tmp_path / "s.state", BINDING)
