@@ -34,6 +34,17 @@ _STORED_COLUMNS = ("list_index", "checked_at", "generation", "ask", *RECORD_FIEL
 _STORE = (f"INSERT INTO records (key, {', '.join(_STORED_COLUMNS)}) "
           f"VALUES ({','.join('?' * (1 + len(_STORED_COLUMNS)))}) "
           f"ON CONFLICT (key) DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in _STORED_COLUMNS)}")
+# A changed record keeps its place in the list (a change does not tell it). A derived status
+# (``_ASK_IF_RICHER``) is asked again where the stored one holds what a getChanged item cannot
+# tell: the conflict clause reads the stored row before it is changed, so one statement decides.
+_ASK_IF_RICHER = 2
+_STORE_CHANGE = (
+    f"INSERT INTO records (key, {', '.join(_STORED_COLUMNS)}) "
+    f"VALUES (?, NULL, ?, ?, ?4 % {_ASK_IF_RICHER}, {','.join('?' * len(RECORD_FIELDS))}) "
+    "ON CONFLICT (key) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _STORED_COLUMNS if name not in ("list_index", "ask"))
+    + f", ask = CASE WHEN ?4 = {_ASK_IF_RICHER} "
+      "THEN records.global_interaction_id IS NOT NULL OR records.extra IS NOT NULL ELSE ?4 END")
 
 
 class StateMismatch(UsageError):
@@ -152,30 +163,16 @@ class State:
         asked; a record the state does not hold yet joins it (as the list gained it since the read).
         """
         generation = int(self._meta("generation") or 1)
-        richer = self._with_more_than_derived([text for text, item in items if text is not None
-                                               and item.record is not None and not item.record.completed])
-        positions = self._indices_of([text for text, _ in items if text is not None])
-        rows = [(text, positions.get(text), epoch_ms(checked_at), generation,
-                 int(record.record is None or (text in richer and _derived_only(record))),
-                 *record_row(record.entry, record.record)) for text, record in items if text is not None]
+        rows = [(text, epoch_ms(checked_at), generation, _asking(item), *record_row(item.entry, item.record))
+                for text, item in items if text is not None]
         with self._transaction():
-            self._db.executemany(_STORE, rows)
+            self._db.executemany(_STORE_CHANGE, rows)
             self._raise_meta("high_water", _latest([record.changed_at for _, record in items]))
             if resumable:  # getChanged's position; getCompleted is asked again from the start
                 self._set_meta("changes_next", "" if next_since is None else str(epoch_ms(next_since)))
                 self._set_meta("changes_cursor", next_cursor if next_since is not None and next_cursor else "")
             self._remember_fields(record.entry for _, record in items)
         return len(items) - len(rows)
-
-    def _with_more_than_derived(self, texts: Sequence[str]) -> set[str]:
-        """Keys whose stored status holds what a getChanged item cannot tell (an interaction id, custom fields)."""
-        found: set[str] = set()
-        for start in range(0, len(texts), 500):
-            chunk = texts[start:start + 500]
-            found.update(key for (key,) in self._db.execute(
-                f"SELECT key FROM records WHERE key IN ({','.join('?' * len(chunk))}) "
-                "AND (global_interaction_id IS NOT NULL OR extra IS NOT NULL)", chunk))
-        return found
 
     def finish_changes(self) -> None:
         self._db.execute("DELETE FROM meta WHERE name IN ('changes_next', 'changes_cursor')")
@@ -240,16 +237,6 @@ class State:
             yield
         finally:
             self._db.execute("DETACH DATABASE run")
-
-    def _indices_of(self, texts: Sequence[str]) -> dict[str, int]:
-        """The stored list index of each key that has one, read 500 keys a statement."""
-        found: dict[str, int] = {}
-        for start in range(0, len(texts), 500):
-            chunk = texts[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(self._db.execute(f"SELECT key, list_index FROM records WHERE key IN ({marks}) "
-                                          "AND list_index IS NOT NULL", chunk).fetchall())
-        return found
 
     def _index_of(self, text: str) -> int | None:
         row = self._db.execute("SELECT list_index FROM records WHERE key = ?", (text,)).fetchone()
@@ -317,6 +304,11 @@ def _latest(moments: Iterable[datetime | None]) -> datetime | None:
     return max(known) if known else None
 
 
-def _derived_only(item: ChangedRecord) -> bool:
+def _asking(item: ChangedRecord) -> int:
+    """1: ask the record; ``_ASK_IF_RICHER``: ask where the stored status tells more; 0: store it as it is."""
+    record = item.record
+    if record is None:
+        return 1
     # A getCompleted item carries the whole status; a derived getChanged one lacks the id and custom fields.
-    return item.record is not None and item.record.global_interaction_id is None and not item.record.extra
+    derived_only = not record.completed and record.global_interaction_id is None and not record.extra
+    return _ASK_IF_RICHER if derived_only else 0
