@@ -7,7 +7,7 @@ way it started. ``auto`` compares request counts: one per distinct key for ``que
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -44,8 +44,13 @@ def needs_server(journal: Journal) -> bool:
 
 async def gather_results(config: ReconcileConfig, journal: Journal, key_columns: Sequence[str],
                          source: RecordSource, progress: Progress,
-                         on_stop: Callable[[Callable[[], None]], None], *, state: State | None = None) -> Gathered:
-    """Ask ``source`` until every key has a result (or a stop was requested)."""
+                         on_stop: Callable[[Callable[[], None]], None], *, state: State | None = None,
+                         keys_loaded: Callable[[], Awaitable[None]] | None = None) -> Gathered:
+    """Ask ``source`` until every key has a result (or a stop was requested).
+
+    ``keys_loaded``: the keys are still loading (incremental only, whose sync needs none of them);
+    it waits until they are all in the journal.
+    """
     strategy, size = await _choose(config, journal, source)
     journal.set_note("strategy", strategy)
     sync = None
@@ -54,7 +59,8 @@ async def gather_results(config: ReconcileConfig, journal: Journal, key_columns:
             raise ValueError("the incremental strategy needs a state")  # ReconcileConfig refuses it earlier
         policy = SyncPolicy(full_refresh_after=timedelta(seconds=config.full_refresh_after),
                             overlap=timedelta(seconds=config.overlap))
-        sync = await gather_incrementally(journal, state, source, key_columns, policy, config, progress, on_stop)
+        sync = await gather_incrementally(journal, state, source, key_columns, policy, config, progress, on_stop,
+                                          keys_loaded=keys_loaded)
     elif strategy == "scan":
         scanner = ListScanner(journal, source, key_columns)
         on_stop(scanner.stop)

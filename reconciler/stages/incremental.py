@@ -181,8 +181,12 @@ def _next_since(page: list[ChangedRecord], since: datetime) -> datetime | None:
 
 async def gather_incrementally(journal: Journal, state: State, source: RecordSource, key_columns: Sequence[str],
                                policy: SyncPolicy, config: ReconcileConfig, progress: Progress,
-                               on_stop: Callable[[Callable[[], None]], None]) -> SyncOutcome:
-    """Sync the state, answer the pending keys from it, and ask the server about the rest."""
+                               on_stop: Callable[[Callable[[], None]], None], *,
+                               keys_loaded: Callable[[], Awaitable[None]] | None = None) -> SyncOutcome:
+    """Sync the state, answer the pending keys from it, and ask the server about the rest.
+
+    ``keys_loaded``: waits until the journal holds every key, when they load while the list syncs.
+    """
     sync = ListSync(state, source, key_columns, policy)
     on_stop(sync.stop)
     progress.start_phase("syncing the list", total=None, unit="pages")
@@ -190,6 +194,8 @@ async def gather_incrementally(journal: Journal, state: State, source: RecordSou
     outcome = await sync.run()
     if sync.stopped:
         return outcome
+    if keys_loaded is not None:
+        await keys_loaded()
     journal.resolve_from_state(state.path, absent_is_not_found=outcome.full_read)
     pending = outcome.asked = journal.pending_count()
     if pending:

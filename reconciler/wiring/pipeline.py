@@ -1,7 +1,8 @@
 """Wires the stages: read keys -> journal -> query -> join -> write.
 
 Nothing here talks HTTP or parses files: each stage lives in its own module, and this one decides
-the order, what is resumed, and when the journal may go.
+the order, what is resumed, and when the journal may go. An incremental run syncs its list while
+the keys load (the sync needs none of them); every other run reads its keys first.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -137,13 +139,15 @@ async def _run_with_journal(config: ReconcileConfig, run: RunIdentity, spec: Inp
     try:
         journal.set_note("run", run.to_note())
         resumed = journal.keys_loaded
-        if not resumed:
-            await _load(journal, spec, BadRows(skip=config.skip_bad_rows), progress, stop)
-            if config.previous_path is not None:
-                await anyio.to_thread.run_sync(_load_previous, journal, config.previous_path, spec.key_columns)
         if config.retry_errors:
             _requeue_errors(config, journal, resumed)
-        gathered = await _gather(config, journal, spec, state, source_factory, progress, stop)
+        if resumed:
+            gathered = await _gather(config, journal, spec, state, source_factory, progress, stop)
+        elif config.strategy == "incremental":
+            gathered = await _gather_while_loading(config, journal, spec, state, source_factory, progress, stop)
+        else:
+            await _load_inputs(config, journal, spec, progress, stop.check)
+            gathered = await _gather(config, journal, spec, state, source_factory, progress, stop)
         progress.start_phase("writing", total=journal.load_summary().get("rows"), unit="rows")
         tally = await _write(config, journal, spec, run, state, progress, stop)
         stats = _run_stats(config, journal, tally, gathered, time.monotonic() - started, resumed, run)
@@ -178,15 +182,58 @@ async def _write(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
     return tally
 
 
-async def _load(journal: Journal, spec: InputSpec, bad_rows: BadRows, progress: Progress, stop: StopRequest) -> None:
+async def _load_inputs(config: ReconcileConfig, journal: Journal, spec: InputSpec, progress: Progress,
+                       check_stop: Callable[[], None]) -> None:
+    """The keys into the journal, and the previous table's values (``--previous``)."""
     by_bytes = spec.total_rows is None  # CSV: the rows are known only once read
     progress.start_phase("reading keys", total=spec.total_bytes if by_bytes else spec.total_rows,
                          unit="bytes" if by_bytes else "rows")
     try:
-        await anyio.to_thread.run_sync(load_keys, journal, spec, bad_rows, progress, stop.check)
+        await anyio.to_thread.run_sync(load_keys, journal, spec, BadRows(skip=config.skip_bad_rows), progress,
+                                       check_stop)
     except InputError:
-        journal.discard()  # nothing was asked yet; a fixed input must not meet a stale journal
+        journal.discard()  # no key was asked yet; a fixed input must not meet a stale journal
         raise
+    if config.previous_path is not None:
+        await anyio.to_thread.run_sync(_load_previous, journal, config.previous_path, spec.key_columns)
+
+
+class _LoadAbandoned(BaseException):
+    """Ends a key load that a failed sync left pointless (never the error a run reports)."""
+
+
+async def _gather_while_loading(config: ReconcileConfig, journal: Journal, spec: InputSpec, state: State | None,
+                                source_factory: SourceFactory, progress: Progress, stop: StopRequest) -> Gathered:
+    """Incremental: the list syncs while the keys load, as the sync needs none of them."""
+    loading, loaded, given_up = Progress(), anyio.Event(), threading.Event()
+
+    def check_stop() -> None:
+        stop.check()
+        if given_up.is_set():
+            raise _LoadAbandoned
+
+    async def load() -> None:
+        await _load_inputs(config, journal, spec, loading, check_stop)
+        loaded.set()
+
+    async def keys_loaded() -> None:
+        if not loaded.is_set():  # the sync is done: show what is left of the load
+            progress.start_phase(loading.phase, total=loading.total, unit=loading.unit)
+            progress.counter = lambda: loading.done
+            await loaded.wait()
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(load)
+            try:
+                gathered = await _gather(config, journal, spec, state, source_factory, progress, stop,
+                                         keys_loaded=keys_loaded)
+            except BaseException:
+                given_up.set()  # the load stops at its next batch rather than read on for nothing
+                raise
+    except BaseExceptionGroup as failed:
+        raise root_cause(failed) from None
+    return gathered
 
 
 def _load_previous(journal: Journal, path: Path, key_columns: tuple[str, ...]) -> None:
@@ -229,14 +276,15 @@ def run(config: ReconcileConfig, *, source_factory: SourceFactory = default_sour
 
 
 async def _gather(config: ReconcileConfig, journal: Journal, spec: InputSpec, state: State | None,
-                  source_factory: SourceFactory, progress: Progress, stop: StopRequest) -> Gathered:
+                  source_factory: SourceFactory, progress: Progress, stop: StopRequest, *,
+                  keys_loaded: Callable[[], Awaitable[None]] | None = None) -> Gathered:
     stop.check()
-    if not needs_server(journal):
+    if keys_loaded is None and not needs_server(journal):
         return Gathered()
     async with source_factory(config) as source:
         _show_source(progress, source)
         gathered = await gather_results(config, journal, spec.key_columns, source, progress, stop.on_request,
-                                        state=state)
+                                        state=state, keys_loaded=keys_loaded)
     stop.check()
     return gathered
 

@@ -227,3 +227,33 @@ async def test_a_v3_dry_run_after_a_first_night_says_it_would_read_changes_by_cu
     # A dry run proves the credentials and the list with one one-record read; it reads no change.
     assert (asked["query"], asked["getAll"], asked["getChanged"], asked["getCompleted"]) == (0, 1, 0, 0), asked
     assert not (tmp_path / "night-1.parquet").exists()
+
+
+async def test_a_bad_row_found_while_the_list_syncs_is_one_line_and_leaves_the_state_good_for_the_rerun(
+        tmp_path: Path, simulator: SimulatorFactory) -> None:
+    # The keys load while the list syncs: a bad row at the end of a long file is found after the sync
+    # stored its pages. Those stay valid, so the rerun with the fixed file still equals a fresh scan.
+    size = 5_000
+    records = write_list(tmp_path / "records.csv", size)
+    state, keys = tmp_path / "list.state", tmp_path / "keys.csv"
+    good = "account_id\n" + "".join(f"{n:09d}\n" for n in range(0, size, 2))
+    nightly = ["--strategy", "incremental", "--state", str(state)]
+    async with simulator(records=records) as sim:
+        keys.write_text(good, encoding="utf-8")
+        await reconcile(sim, keys, tmp_path / "night-1.parquet", *nightly, dialect="classic")
+        sim.move_on(attempts=1500, complete=100, seed=4)
+        filler = "".join(f"{n:09d}\n" for n in range(0, size, 2)) * 60  # the same keys again: slow to load
+        keys.write_text(good + filler + "000000002,an extra field\n", encoding="utf-8")
+        sim.reset_stats()
+        done = await run_cli(run_args(sim.base_url, keys, tmp_path / "night-2.parquet", "--rate", "inf", *nightly),
+                             credentials())
+        synced, written = endpoint_counts(sim)["getChanged"], (tmp_path / "night-2.parquet").exists()
+        keys.write_text(good, encoding="utf-8")
+        await reconcile(sim, keys, tmp_path / "night-2.parquet", *nightly, dialect="classic")
+        await reconcile(sim, keys, tmp_path / "scan.parquet", "--strategy", "scan", dialect="classic")
+    message = done.stderr.strip().splitlines()
+    assert done.code == 2 and len(message) == 1, done.stderr
+    assert f"{keys}: line {2 + size // 2 * 61}: 2 fields where the header has 1" in message[0], message
+    assert synced >= 2, "the list was not synced while the keys loaded"
+    assert not written
+    assert_same_but_lookup(tmp_path / "night-2.parquet", tmp_path / "scan.parquet")
