@@ -19,14 +19,21 @@ from pathlib import Path
 from reconciler.journal.rows import RECORD_FIELDS
 from reconciler.journal.state_file import connect
 
-_REPORTED = ", ".join(("run_id", "status", *RECORD_FIELDS))
+# The status fields a change feed compares, in the order of ``reconciler.output.changes.PREVIOUS_COLUMNS``:
+# all a report keeps. The entry and the undocumented fields are no part of a change, and would be
+# most of the bytes written each night.
+REPORTED_FIELDS = ("completed", "last_disposition", "last_date", "last_phone", "last_call_duration", "last_agent",
+                   "total_attempts", "global_interaction_id", "completed_time")
+_UNREPORTED = tuple(name for name in RECORD_FIELDS if name not in REPORTED_FIELDS)
+_REPORTED = ", ".join(("run_id", "status", *REPORTED_FIELDS))
 _UPDATE_REPORTED = "ON CONFLICT (key) DO UPDATE SET " + ", ".join(
-    f"{name} = excluded.{name}" for name in ("run_id", "status", *RECORD_FIELDS))
+    [f"{name} = excluded.{name}" for name in ("run_id", "status", *REPORTED_FIELDS)]
+    + [f"{name} = NULL" for name in _UNREPORTED])  # as a report of an older reconciler may hold them
 
 
 def _remember(db: sqlite3.Connection, run_id: str) -> None:
     """Store what the journal attached as ``run`` says for each key; the caller holds the transaction."""
-    fields = ", ".join(RECORD_FIELDS)
+    fields = ", ".join(REPORTED_FIELDS)
     db.execute(f"INSERT INTO reported_before (key, {_REPORTED}) SELECT key, {_REPORTED} FROM reported "
                f"WHERE run_id != ? AND key IN (SELECT key FROM run.keys) {_UPDATE_REPORTED}", (run_id,))
     db.execute(f"INSERT INTO reported (key, run_id, status, {fields}) SELECT key, ?, status, {fields} "

@@ -21,13 +21,11 @@ from typing import Any
 from reconciler.errors import UsageError
 from reconciler.journal.listed import ScanPosition, read_position, stored_position
 from reconciler.journal.lock import JournalLock, StateBusy
+from reconciler.journal.reported import REPORTED_FIELDS
 from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
 from reconciler.journal.state_file import connect
 from reconciler.lookup import ChangedRecord, ListedRecord
 
-# The status fields a change feed compares, in the order of ``reconciler.output.changes.PREVIOUS_COLUMNS``.
-_COMPARED_FIELDS = ("completed", "last_disposition", "last_date", "last_phone", "last_call_duration", "last_agent",
-                    "total_attempts", "global_interaction_id", "completed_time")
 _STORED_COLUMNS = ("list_index", "checked_at", "generation", "ask", *RECORD_FIELDS)
 # An upsert changes the stored row in place; INSERT OR REPLACE would delete and re-insert it, which
 # writes about four times as many pages of a big state per page of changes.
@@ -210,7 +208,7 @@ class State:
     def reported(self, texts: Sequence[str], *, run_id: str) -> list[tuple[Any, ...]]:
         """``(key, *PREVIOUS_COLUMNS)`` of the report before run ``run_id``, for those of ``texts`` that have one."""
         found: list[tuple[Any, ...]] = []
-        columns = "key, run_id, status, " + ", ".join(_COMPARED_FIELDS)
+        columns = "key, run_id, status, " + ", ".join(REPORTED_FIELDS)
         for start in range(0, len(texts), 500):
             chunk = texts[start:start + 500]
             marks = ",".join("?" * len(chunk))

@@ -66,3 +66,18 @@ def test_a_report_whose_table_was_not_written_leaves_the_previous_one(after_mond
     on_disk = sqlite3.connect(state.path)  # and so it stays in the file, for any other connection
     assert on_disk.execute("SELECT run_id, total_attempts FROM reported").fetchall() == [("monday", 1)]
     on_disk.close()
+
+
+def test_a_report_keeps_the_compared_status_and_not_the_entry(after_monday: tuple[State, Journal]) -> None:
+    # A report is read by the change feed alone: the entry (most of a row's bytes) would only grow
+    # the state by a copy of every input key's entry each night. A report an older version wrote
+    # with its entry loses it when overwritten.
+    state, tuesday = after_monday
+    state.connection.execute("UPDATE reported SET entry = '{\"id\": \"7\"}', warnings = 0")
+    with StagedReport(state.path, tuesday.path, "tuesday") as report:
+        report.stage()
+        report.commit()
+    kept = {table: state.connection.execute(f"SELECT run_id, total_attempts, entry, extra, warnings FROM {table}")
+            .fetchall() for table in ("reported", "reported_before")}
+    assert kept == {"reported": [("tuesday", 2, None, None, None)],
+                    "reported_before": [("monday", 1, None, None, None)]}
