@@ -101,13 +101,13 @@ def join_batch(batch: pa.RecordBatch, key_texts: pa.Array, lookup: Lookup, layou
                run: RunIdentity) -> pa.RecordBatch:
     """The output rows for ``batch``, whose rows have the key texts ``key_texts`` (null: unusable)."""
     wanted = pc.unique(key_texts.drop_null()).to_pylist()
-    rows = lookup(wanted)
-    found_keys = pa.array([row[0] for row in rows], pa.string())
+    results = _Results(lookup(wanted))
+    found_keys = pa.array(results.first, pa.string())
     positions = pc.index_in(key_texts, value_set=found_keys)
     columns = [batch.column(name) for name in layout.input_names]
-    columns += _entry_columns(rows, positions, layout)
-    columns += _status_columns(rows, positions)
-    columns += _recon_columns(rows, positions, key_texts)
+    columns += _entry_columns(results, positions, layout)
+    columns += _status_columns(results, positions)
+    columns += _recon_columns(results, positions, key_texts)
     columns += _run_columns(run, batch.num_rows)
     return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
 
@@ -123,26 +123,36 @@ def unmatched_layout(entry_names: Sequence[str]) -> OutputLayout:
 
 def unmatched_batch(rows: list[tuple[Any, ...]], layout: OutputLayout) -> pa.RecordBatch:
     """Rows ``(list_index, *RESULT_COLUMNS)`` from the journal, as a batch of ``unmatched_layout``."""
+    results = _Results(rows)
     positions = pa.array(range(len(rows)), pa.int64())
-    columns = [pa.array([row[0] for row in rows], pa.int64())]
-    columns += _entry_columns(rows, positions, layout)
-    columns += _status_columns(rows, positions)
+    columns = [pa.array(results.first, pa.int64())]
+    columns += _entry_columns(results, positions, layout)
+    columns += _status_columns(results, positions)
     return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
 
 
-def _column(rows: list[tuple[Any, ...]], source: str) -> list[Any]:
-    at = _POSITION[source]
-    return [row[at] for row in rows]
+class _Results:
+    """Rows ``(key or list index, *RESULT_COLUMNS)`` turned column-wise once, by ``zip`` (in C), not once a column."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * (len(_POSITION) + 1)
+
+    @property
+    def first(self) -> tuple[Any, ...]:
+        return self._columns[0]
+
+    def __getitem__(self, source: str) -> tuple[Any, ...]:
+        return self._columns[_POSITION[source]]
 
 
-def _spread(values: list[Any], type_: pa.DataType, positions: pa.Array) -> pa.Array:
+def _spread(values: Sequence[Any], type_: pa.DataType, positions: pa.Array) -> pa.Array:
     return pa.array(values, type_).take(positions)
 
 
-def _status_columns(rows: list[tuple[Any, ...]], positions: pa.Array) -> list[pa.Array]:
+def _status_columns(results: _Results, positions: pa.Array) -> list[pa.Array]:
     out = []
     for field, source in zip(STATUS_FIELDS, _STATUS_SOURCES, strict=True):
-        values = _column(rows, source)
+        values = results[source]
         if field.type == UTC_MS:
             out.append(_spread(values, pa.int64(), positions).cast(UTC_MS))
         elif field.type == pa.bool_():
@@ -155,34 +165,34 @@ def _status_columns(rows: list[tuple[Any, ...]], positions: pa.Array) -> list[pa
 INVALID_KEY_ERROR = "a key value is empty or blank; not sent"
 
 
-def _recon_columns(rows: list[tuple[Any, ...]], positions: pa.Array, key_texts: pa.Array) -> list[pa.Array]:
-    status = _spread(_column(rows, "status"), pa.string(), positions)
+def _recon_columns(results: _Results, positions: pa.Array, key_texts: pa.Array) -> list[pa.Array]:
+    status = _spread(results["status"], pa.string(), positions)
     invalid = pc.is_null(key_texts)
     unanswered = pc.and_(pc.invert(invalid), pc.is_null(positions))
     status = pc.if_else(invalid, LookupStatus.INVALID_INPUT.value, status)
     status = pc.if_else(unanswered, LookupStatus.ERROR.value, status)
-    error = _spread(_column(rows, "error"), pa.string(), positions)
+    error = _spread(results["error"], pa.string(), positions)
     error = pc.if_else(unanswered, "no result was recorded for this key", error)
     error = pc.if_else(invalid, INVALID_KEY_ERROR, error)
-    attempts = pc.fill_null(_spread(_column(rows, "attempts"), pa.int32(), positions), 0)
+    attempts = pc.fill_null(_spread(results["attempts"], pa.int32(), positions), 0)
     return [
         status,
-        _spread(_column(rows, "http_status"), pa.int32(), positions),
+        _spread(results["http_status"], pa.int32(), positions),
         error,
         attempts,
-        _spread(_column(rows, "checked_at"), pa.int64(), positions).cast(UTC_MS),
+        _spread(results["checked_at"], pa.int64(), positions).cast(UTC_MS),
     ]
 
 
-def _entry_columns(rows: list[tuple[Any, ...]], positions: pa.Array, layout: OutputLayout) -> list[pa.Array]:
-    return _json_columns(_column(rows, "entry"), layout, positions)
+def _entry_columns(results: _Results, positions: pa.Array, layout: OutputLayout) -> list[pa.Array]:
+    return _json_columns(results["entry"], layout, positions)
 
 
 def _run_columns(run: RunIdentity, rows: int) -> list[pa.Array]:
     return [pa.repeat(pa.scalar(run.run_id, pa.string()), rows), pa.repeat(pa.scalar(run.run_date, pa.date32()), rows)]
 
 
-def _json_columns(texts: list[str | None], layout: OutputLayout, positions: pa.Array) -> list[pa.Array]:
+def _json_columns(texts: Sequence[str | None], layout: OutputLayout, positions: pa.Array) -> list[pa.Array]:
     if not layout.entry_columns:
         return []
     decoded = _read_entries(texts, layout.entry_names)
@@ -192,7 +202,7 @@ def _json_columns(texts: list[str | None], layout: OutputLayout, positions: pa.A
     return [decoded.get(folded, missing).take(positions) for _, folded in layout.entry_columns]
 
 
-def _read_entries(texts: list[str | None], names: Sequence[str]) -> dict[str, pa.Array] | None:
+def _read_entries(texts: Sequence[str | None], names: Sequence[str]) -> dict[str, pa.Array] | None:
     """Each entry field's values by folded name, read by pyarrow's JSON reader (about 5× json.loads).
 
     Every field is read as the text it is: with a schema of every name the list has shown, as
@@ -212,7 +222,7 @@ def _read_entries(texts: list[str | None], names: Sequence[str]) -> dict[str, pa
     return {name.casefold(): table.column(name).combine_chunks() for name in table.column_names}
 
 
-def _load_entries(texts: list[str | None]) -> dict[str, pa.Array]:
+def _load_entries(texts: Sequence[str | None]) -> dict[str, pa.Array]:
     folded_maps = [_folded(text) for text in texts]
     names = dict.fromkeys(name for values in folded_maps for name in values)
     return {name: pa.array([values.get(name) for values in folded_maps], pa.string()) for name in names}
