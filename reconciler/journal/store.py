@@ -9,9 +9,10 @@ the calling list shares the file and its transactions (``journal_listed``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,12 @@ CREATE TABLE IF NOT EXISTS fields (kind TEXT NOT NULL, name TEXT NOT NULL, folde
                                    PRIMARY KEY (kind, folded));
 """
 _LOOKUP_CHUNK = 500
+# A pending key takes its status from the attached nightly state when the state holds it exactly.
+RESOLVE_FROM_STATE = (
+    "UPDATE keys SET done = 1, status = 'found', http_status = NULL, error = NULL, attempts = 0, "
+    f"checked_at = r.checked_at, {', '.join(f'{name} = r.{name}' for name in RECORD_FIELDS)} "
+    "FROM state.records AS r WHERE keys.key = r.key AND r.ask = 0 AND keys.done = 0")
+_UNANSWERED_BY_STATE = "NOT EXISTS (SELECT 1 FROM state.records AS r WHERE r.key = keys.key AND r.ask = 0)"
 _RECORD_RESULT = ("UPDATE keys SET done = 1, status = ?, http_status = ?, error = ?, attempts = ?, checked_at = ?, "
                   + ", ".join(f"{name} = ?" for name in RECORD_FIELDS) + " WHERE id = ?")
 
@@ -169,22 +176,34 @@ class Journal:
 
         ``absent_is_not_found``: the state was read whole this run, so a key it lacks is not on the list.
         """
-        columns = ", ".join(f"{name} = r.{name}" for name in RECORD_FIELDS)
+        with self.state_attached(state), self._transaction():
+            resolved = self._db.execute(RESOLVE_FROM_STATE).rowcount
+            if absent_is_not_found:
+                self._db.execute(
+                    "UPDATE keys SET done = 1, status = 'not_found', http_status = NULL, attempts = 0, "
+                    "error = 'record is not found in the calling list as read whole', checked_at = ? "
+                    "WHERE done = 0", (epoch_ms(datetime.now(UTC)),))
+        return int(resolved)
+
+    @contextlib.contextmanager
+    def state_attached(self, state: Path) -> Iterator[None]:
+        """The nightly state attached as ``state``, for the statements that read it beside the keys."""
         self._db.execute("ATTACH DATABASE ? AS state", (str(state),))
         try:
-            with self._transaction():
-                resolved = self._db.execute(
-                    f"UPDATE keys SET done = 1, status = 'found', http_status = NULL, error = NULL, attempts = 0, "
-                    f"checked_at = r.checked_at, {columns} FROM state.records AS r "
-                    "WHERE keys.key = r.key AND r.ask = 0 AND keys.done = 0").rowcount
-                if absent_is_not_found:
-                    self._db.execute(
-                        "UPDATE keys SET done = 1, status = 'not_found', http_status = NULL, attempts = 0, "
-                        "error = 'record is not found in the calling list as read whole', checked_at = ? "
-                        "WHERE done = 0", (epoch_ms(datetime.now(UTC)),))
+            yield
         finally:
             self._db.execute("DETACH DATABASE state")
-        return int(resolved)
+
+    def pending_unanswered_by_state(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """``pending`` less the keys the attached state can answer (``state_attached``)."""
+        rows = self._db.execute(f"SELECT id, key FROM keys WHERE done = 0 AND id > ? AND {_UNANSWERED_BY_STATE} "
+                                "ORDER BY id LIMIT ?", (after_id, limit))
+        return [(int(i), str(k)) for i, k in rows]
+
+    def count_unanswered_by_state(self) -> int:
+        """How many pending keys the attached state cannot answer (``state_attached``)."""
+        return int(self._db.execute(f"SELECT count(*) FROM keys WHERE done = 0 AND {_UNANSWERED_BY_STATE}")
+                   .fetchone()[0])
 
     def add_previous(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """The previous run's values (``--previous``), one row a key, the first row of a key kept."""

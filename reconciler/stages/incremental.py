@@ -21,6 +21,7 @@ the state. Deleted records are only seen by a full read (or by asking): getChang
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,8 +29,12 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import anyio
+
 from reconciler.config import ReconcileConfig
+from reconciler.errors import root_cause
 from reconciler.input.keys import entry_key_text
+from reconciler.journal.from_state import resolve_in_steps
 from reconciler.journal.state import State
 from reconciler.journal.store import Journal
 from reconciler.lookup import ChangedRecord, ChangesPage, CursorRecordSource, RecordSource
@@ -196,15 +201,36 @@ async def gather_incrementally(journal: Journal, state: State, source: RecordSou
         return outcome
     if keys_loaded is not None:
         await keys_loaded()
-    journal.resolve_from_state(state.path, absent_is_not_found=outcome.full_read)
-    pending = outcome.asked = journal.pending_count()
-    if pending:
-        querier = KeyQuerier(journal, source, key_columns, concurrency=config.policy.concurrency,
-                             failure_span=config.policy.failure_span)
-        on_stop(querier.stop)
-        progress.start_phase("querying", total=pending, unit="keys")
-        progress.counters = querier.counters
-        progress.counter = lambda: querier.counters.done
-        await querier.run()
+    ask = functools.partial(_ask, journal, source, key_columns, config, progress, on_stop)
+    if outcome.full_read:  # a key that the list read whole lacks is not on it
+        journal.resolve_from_state(state.path, absent_is_not_found=True)
+        outcome.asked = journal.pending_count()
+        await ask(outcome.asked)
+    else:
+        # The copy from the state is work for SQLite, the asking mostly waits for the server: side by side.
+        with journal.state_attached(state.path):
+            outcome.asked = journal.count_unanswered_by_state()
+            try:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(functools.partial(anyio.to_thread.run_sync, resolve_in_steps, journal.path,
+                                                       state.path))
+                    await ask(outcome.asked, pending=journal.pending_unanswered_by_state)
+            except BaseExceptionGroup as failed:
+                raise root_cause(failed) from None
     state.absorb_answers(journal.path)
     return outcome
+
+
+async def _ask(journal: Journal, source: RecordSource, key_columns: Sequence[str], config: ReconcileConfig,
+               progress: Progress, on_stop: Callable[[Callable[[], None]], None], count: int, *,
+               pending: Callable[[int, int], list[tuple[int, str]]] | None = None) -> None:
+    """Ask the ``count`` keys left with Query a record (``pending``: which, by default every pending one)."""
+    if not count:
+        return
+    querier = KeyQuerier(journal, source, key_columns, concurrency=config.policy.concurrency,
+                         failure_span=config.policy.failure_span, pending=pending)
+    on_stop(querier.stop)
+    progress.start_phase("querying", total=count, unit="keys")
+    progress.counters = querier.counters
+    progress.counter = lambda: querier.counters.done
+    await querier.run()

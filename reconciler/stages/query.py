@@ -76,8 +76,10 @@ class KeyQuerier:
     def __init__(self, journal: Journal, source: RecordSource, key_columns: Sequence[str], *,
                  concurrency: int, failure_span: float = 120.0,
                  clock: Callable[[], float] = time.monotonic, grace_period: float = STOP_GRACE_SECONDS,
-                 commit_batch: int | None = None, commit_after: float = COMMIT_AFTER) -> None:
+                 commit_batch: int | None = None, commit_after: float = COMMIT_AFTER,
+                 pending: Callable[[int, int], list[tuple[int, str]]] | None = None) -> None:
         self._journal = journal
+        self._pending = pending or journal.pending  # the keys to ask, a page after a key id
         self._source = source
         self._key_columns = tuple(key_columns)
         self._concurrency = concurrency
@@ -149,7 +151,7 @@ class KeyQuerier:
         if not self._keys:
             if not self._keys_left:
                 return None
-            self._keys.extend(self._journal.pending(self._after_id, _PENDING_PAGE))
+            self._keys.extend(self._pending(self._after_id, _PENDING_PAGE))
             if not self._keys:
                 self._keys_left = False
                 return None
