@@ -10,6 +10,7 @@ run killed half-way goes on from the keys still pending.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.journal.store import RESOLVE_FROM_STATE
@@ -17,14 +18,20 @@ from reconciler.journal.store import RESOLVE_FROM_STATE
 STEP = 5_000  # keys a transaction: a few milliseconds of the journal's write lock
 
 
-def resolve_in_steps(journal: Path, state: Path, *, step: int = STEP) -> int:
-    """``Journal.resolve_from_state`` (a key the state lacks stays pending), a step at a time; how many it had."""
+def resolve_in_steps(journal: Path, state: Path, *, step: int = STEP,
+                     halted: Callable[[], bool] = lambda: False) -> int:
+    """``Journal.resolve_from_state`` (a key the state lacks stays pending), a step at a time; how many it had.
+
+    ``halted``: checked before each step; once true, the keys left stay pending for the rerun.
+    """
     db = sqlite3.connect(journal, isolation_level=None)
     try:
         db.execute("ATTACH DATABASE ? AS state", (str(state),))
         (last,) = db.execute("SELECT coalesce(max(id), 0) FROM keys").fetchone()
         resolved = 0
         for low in range(0, int(last), step):
+            if halted():
+                break
             db.execute("BEGIN IMMEDIATE")
             resolved += db.execute(f"{RESOLVE_FROM_STATE} AND keys.id > ? AND keys.id <= ?", (low, low + step)).rowcount
             db.execute("COMMIT")

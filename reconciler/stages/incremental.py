@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -208,13 +209,19 @@ async def gather_incrementally(journal: Journal, state: State, source: RecordSou
         await ask(outcome.asked)
     else:
         # The copy from the state is work for SQLite, the asking mostly waits for the server: side by side.
+        halt = threading.Event()  # a stop, or a failed asking: the copy's rest can wait for the rerun
+        on_stop(halt.set)
         with journal.state_attached(state.path):
             outcome.asked = journal.count_unanswered_by_state()
             try:
                 async with anyio.create_task_group() as group:
-                    group.start_soon(functools.partial(anyio.to_thread.run_sync, resolve_in_steps, journal.path,
-                                                       state.path))
-                    await ask(outcome.asked, pending=journal.pending_unanswered_by_state)
+                    group.start_soon(functools.partial(anyio.to_thread.run_sync, functools.partial(
+                        resolve_in_steps, journal.path, state.path, halted=halt.is_set)))
+                    try:
+                        await ask(outcome.asked, pending=journal.pending_unanswered_by_state)
+                    except BaseException:
+                        halt.set()
+                        raise
             except BaseExceptionGroup as failed:
                 raise root_cause(failed) from None
     state.absorb_answers(journal.path)

@@ -43,3 +43,16 @@ def test_the_keys_the_state_holds_exactly_are_answered_in_steps_and_the_rest_lef
     assert answered == {"1": ("found", 0, 1), "2": ("found", 0, 2), "3": ("found", 0, 3), "6": ("not_found", 1, None)}
     journal.close()
     state.close()
+
+
+def test_a_halted_copy_leaves_the_keys_of_its_remaining_steps_pending_for_the_rerun(tmp_path: Path) -> None:
+    state = a_state(tmp_path / "s.state")
+    journal = Journal.open(tmp_path / "run.journal", {"input": "keys"}, fresh=True)
+    journal.add_keys(["1", "2", "3"])
+    checks = iter([False, True])  # a stop request arrives after the first step
+    assert resolve_in_steps(journal.path, state.path, step=2, halted=lambda: next(checks)) == 2
+    assert [key for _, key in journal.pending(0, 10)] == ["3"]
+    assert resolve_in_steps(journal.path, state.path, step=2) == 1  # the rerun goes on
+    assert journal.pending_count() == 0
+    journal.close()
+    state.close()
