@@ -192,18 +192,25 @@ class Journal:
         try:
             yield
         finally:
+            self._db.execute("DROP TABLE IF EXISTS temp.unanswered")
             self._db.execute("DETACH DATABASE state")
 
-    def pending_unanswered_by_state(self, after_id: int, limit: int) -> list[tuple[int, str]]:
-        """``pending`` less the keys the attached state can answer (``state_attached``)."""
-        rows = self._db.execute(f"SELECT id, key FROM keys WHERE done = 0 AND id > ? AND {_UNANSWERED_BY_STATE} "
-                                "ORDER BY id LIMIT ?", (after_id, limit))
-        return [(int(i), str(k)) for i, k in rows]
+    def note_unanswered_by_state(self) -> int:
+        """Note the pending keys that the attached state cannot answer (``state_attached``); how many.
 
-    def count_unanswered_by_state(self) -> int:
-        """How many pending keys the attached state cannot answer (``state_attached``)."""
-        return int(self._db.execute(f"SELECT count(*) FROM keys WHERE done = 0 AND {_UNANSWERED_BY_STATE}")
-                   .fetchone()[0])
+        They go to a temporary table (a file, by SQLite's default: memory stays bounded however many
+        they are), so that asking them pages through them alone rather than through every pending key.
+        """
+        self._db.execute("DROP TABLE IF EXISTS temp.unanswered")
+        self._db.execute("CREATE TEMP TABLE unanswered (id INTEGER PRIMARY KEY, key TEXT NOT NULL)")
+        return int(self._db.execute(f"INSERT INTO temp.unanswered SELECT id, key FROM keys WHERE done = 0 AND "
+                                    f"{_UNANSWERED_BY_STATE}").rowcount)
+
+    def pending_unanswered_by_state(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """The keys ``note_unanswered_by_state`` noted, in first-seen order, after ``after_id``."""
+        rows = self._db.execute("SELECT id, key FROM temp.unanswered WHERE id > ? ORDER BY id LIMIT ?",
+                                (after_id, limit))
+        return [(int(i), str(k)) for i, k in rows]
 
     def add_previous(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """The previous run's values (``--previous``), one row a key, the first row of a key kept."""

@@ -212,12 +212,12 @@ async def gather_incrementally(journal: Journal, state: State, source: RecordSou
         halt = threading.Event()  # a stop, or a failed asking: the copy's rest can wait for the rerun
         on_stop(halt.set)
         with journal.state_attached(state.path):
-            outcome.asked = journal.count_unanswered_by_state()
             try:
                 async with anyio.create_task_group() as group:
                     group.start_soon(functools.partial(anyio.to_thread.run_sync, functools.partial(
                         resolve_in_steps, journal.path, state.path, halted=halt.is_set)))
                     try:
+                        outcome.asked = await anyio.to_thread.run_sync(journal.note_unanswered_by_state)
                         await ask(outcome.asked, pending=journal.pending_unanswered_by_state)
                     except BaseException:
                         halt.set()

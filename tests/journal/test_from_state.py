@@ -31,14 +31,17 @@ def test_the_keys_the_state_holds_exactly_are_answered_in_steps_and_the_rest_lef
     journal = Journal.open(tmp_path / "run.journal", {"input": "keys"}, fresh=True)
     journal.add_keys(["6", "1", "4", "2", "5", "3"])
     with journal.state_attached(state.path):
-        assert journal.count_unanswered_by_state() == 3
+        assert journal.note_unanswered_by_state() == 3
         to_ask = journal.pending_unanswered_by_state(0, 10)
         assert [key for _, key in to_ask] == ["6", "4", "5"]  # in first-seen order
+        assert journal.pending_unanswered_by_state(to_ask[0][0], 1) == to_ask[1:2]
 
         assert resolve_in_steps(journal.path, state.path, step=2) == 3
         # The keys left are asked on the run's own connection: the copy took none of them.
         journal.record([(to_ask[0][0], LookupResult(status=LookupStatus.NOT_FOUND, attempts=1), NOW)])
-        assert [key for _, key in journal.pending_unanswered_by_state(0, 10)] == ["4", "5"]
+        assert journal.pending_count() == 2
+    with journal.state_attached(state.path):  # a rerun notes again what is left
+        assert journal.note_unanswered_by_state() == 2
     answered = {row[0]: (row[1], row[4], row[13]) for row in journal.lookup(["1", "2", "3", "4", "5", "6"])}
     assert answered == {"1": ("found", 0, 1), "2": ("found", 0, 2), "3": ("found", 0, 3), "6": ("not_found", 1, None)}
     journal.close()
