@@ -22,7 +22,8 @@ class OutputTally:
     dispositions: Counter[str] = field(default_factory=Counter)
     completed: int = 0
     first_errors: list[dict[str, object]] = field(default_factory=list)
-    changed_rows: int = 0  # rows of the change feed, when one is written
+    changed_rows: int = 0  # this run's rows of the change feed, when one is written
+    carried_change_rows: int = 0  # rows of earlier runs of the same date kept in the feed
 
     def add(self, batch: pa.RecordBatch) -> None:
         if len(self.first_errors) < FIRST_ERRORS_KEPT:

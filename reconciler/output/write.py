@@ -15,6 +15,7 @@ from reconciler.input.keys import key_texts
 from reconciler.input.read import BadRows, InputSpec, read_batches
 from reconciler.journal.store import Journal
 from reconciler.output.changes import PreviousLookup, change_batch, changes_schema
+from reconciler.output.feed import earlier_runs_of_the_day
 from reconciler.output.history import RunIdentity
 from reconciler.output.join import join_batch, plan_output, unmatched_batch, unmatched_layout
 from reconciler.output.tally import OutputTally
@@ -39,6 +40,8 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
     with contextlib.ExitStack() as files:
         writer = files.enter_context(TableWriter(config.output_path, layout.schema, fmt, gzipped=gzipped))
         feed = _feed(files, config, spec, previous)
+        if feed is not None:
+            tally.carried_change_rows = _carry_earlier_runs(feed, run)
         for batch in read_batches(spec, BadRows(skip=config.skip_bad_rows)):
             check_stop()
             texts = key_texts(batch, spec.key_columns)
@@ -60,6 +63,13 @@ def _feed(files: contextlib.ExitStack, config: ReconcileConfig, spec: InputSpec,
         return None
     fmt, gzipped = output_format_for(config.changes_path, None)
     return files.enter_context(TableWriter(config.changes_path, changes_schema(spec.schema), fmt, gzipped=gzipped))
+
+
+def _carry_earlier_runs(feed: TableWriter, run: RunIdentity) -> int:
+    """The feed's rows that other runs of the same date published go first: a rerun never loses them."""
+    for batch in earlier_runs_of_the_day(feed.path, feed.schema, run):
+        feed.write(batch)
+    return feed.rows
 
 
 def write_unmatched(path: Path, journal: Journal) -> None:

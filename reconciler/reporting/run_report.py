@@ -146,7 +146,8 @@ def _history_figures(stats: RunStats) -> dict[str, Any]:
                                            "pages": sync.pages, "changed_records": sync.changed,
                                            "asked_one_by_one": stats.asked_one_by_one},
         "changes": None if stats.changes_path is None else {"output": str(stats.changes_path),
-                                                            "rows": stats.changed_rows},
+                                                            "rows": stats.changed_rows,
+                                                            "earlier_runs_rows": stats.earlier_change_rows},
     }
 
 

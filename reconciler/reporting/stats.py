@@ -63,6 +63,7 @@ class RunStats:
     asked_one_by_one: int = 0  # incremental: keys asked with Query a record
     changes_path: Path | None = None  # with --changes
     changed_rows: int = 0
+    earlier_change_rows: int = 0  # rows other runs of the same date published in the change feed, kept
     # Retries by what the attempt before each got: "429", "503", "unreadable", "no_answer", ...
     retries_by_status: dict[str, int] = field(default_factory=dict)
     throttle: ThrottleFigures = field(default_factory=ThrottleFigures)

@@ -54,7 +54,9 @@ def _details(stats: RunStats, label: int) -> list[str]:
     if stats.warnings:
         details.append(("warnings", f"{stats.warnings:,} values could not be read and were left null"))
     if stats.changes_path is not None:
-        details.append(("changes", f"{rows(stats.changed_rows)} changed since the previous run: "
+        earlier = (f" (and {rows(stats.earlier_change_rows)} of earlier runs today, kept)"
+                   if stats.earlier_change_rows else "")
+        details.append(("changes", f"{rows(stats.changed_rows)} changed since the previous run{earlier}: "
                                    f"{stats.changes_path}"))
     if stats.unmatched_records is not None:
         details.append(("unmatched", f"{stats.unmatched_records:,} records of the list no input key asked for"))

@@ -27,7 +27,8 @@ from reconciler.journal.reported import StagedReport
 from reconciler.journal.state import State
 from reconciler.journal.store import Journal
 from reconciler.lookup import LookupStatus, RecordSource
-from reconciler.output.changes import PreviousLookup
+from reconciler.output.changes import PreviousLookup, changes_schema
+from reconciler.output.feed import check_day_feed
 from reconciler.output.history import RunIdentity
 from reconciler.output.join import colliding_input_columns
 from reconciler.output.tally import OutputTally
@@ -122,6 +123,8 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
     started = time.monotonic()
     config, run = identify_run(config)
     spec = prepare(config)
+    if config.changes_path is not None:
+        check_day_feed(config.changes_path, changes_schema(spec.schema), run)
     state = State.open(config.state_path, state_binding(config, spec)) if config.state_path else None
     try:
         journal = Journal.open(config.journal, binding(config, spec), fresh=config.fresh,
@@ -312,6 +315,7 @@ def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, ga
     loaded = journal.load_summary()
     return RunStats(
         run_id=run.run_id, run_date=run.run_date, changes_path=config.changes_path, changed_rows=tally.changed_rows,
+        earlier_change_rows=tally.carried_change_rows,
         sync=_sync_figures(gathered), asked_one_by_one=gathered.sync.asked if gathered.sync else 0,
         output_path=config.output_path, rows=tally.rows, distinct_keys=journal.distinct_keys(),
         by_status=dict(tally.by_status), top_dispositions=tally.dispositions.most_common(10),
