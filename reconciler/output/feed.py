@@ -52,7 +52,7 @@ def _same_day(path: Path, schema: pa.Schema | None, run: RunIdentity) -> Iterato
 
 
 def _file_names(path: Path) -> list[str]:
-    fmt, gzipped = output_format_for(path, None)
+    fmt, _ = output_format_for(path, None)
     try:
         if fmt == "parquet":
             return list(pq.read_schema(path).names)
