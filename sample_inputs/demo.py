@@ -94,20 +94,27 @@ def move_campaign_on(base_url: str) -> None:
 
 
 def two_nights(base_url: str) -> list[int]:
-    """The nightly job twice: a full first read into the state, then only what changed, with its change feed."""
+    """The nightly job twice: a full first read into the state, then only what changed, with its change feed.
+
+    Status tables, change feeds and reports live under roots of their own, so that each root reads
+    as one table (``pandas.read_parquet(root)``, DuckDB's ``hive_partitioning``).
+    """
     state, nightly = OUT / "nightly.state", OUT / "nightly"
     state.unlink(missing_ok=True)
     shutil.rmtree(nightly, ignore_errors=True)  # the demo shows two nights of history, not every demo's
-    nightly.mkdir()
-    options = ["--strategy", "incremental", "--state", str(state)]
+    (nightly / "reports").mkdir(parents=True)
+    (nightly / "status").mkdir()
+    (nightly / "changes").mkdir()
+    options = ["--strategy", "incremental", "--state", str(state),
+               "--changes", str(nightly / "changes" / "run_date={date}" / "changes.parquet")]
     requests_seen(base_url, reset=True)
-    first = reconcile(base_url, HERE / "keys.csv", nightly / "run={run_id}" / "status.parquet", *options,
-                      "--changes", str(nightly / "run={run_id}" / "changes.parquet"))
+    first = reconcile(base_url, HERE / "keys.csv", nightly / "status" / "run={run_id}" / "status.parquet", *options,
+                      "--report", str(nightly / "reports" / "night-1.json"))
     first_requests = requests_seen(base_url, reset=True)
     move_campaign_on(base_url)
     requests_seen(base_url, reset=True)
-    second = reconcile(base_url, HERE / "keys.csv", nightly / "run={run_id}" / "status.parquet", *options,
-                       "--changes", str(nightly / "run={run_id}" / "changes.parquet"))
+    second = reconcile(base_url, HERE / "keys.csv", nightly / "status" / "run={run_id}" / "status.parquet", *options,
+                       "--report", str(nightly / "reports" / "night-2.json"))
     second_requests = requests_seen(base_url)
     print(f"\nRequests: night 1 (full read) {first_requests}; night 2 (changes, and keys the state lacks) "
           f"{second_requests}")
@@ -117,13 +124,15 @@ def two_nights(base_url: str) -> list[int]:
 def show_changes(nightly: Path) -> None:
     import pandas as pd
 
-    feeds = sorted(nightly.glob("run=*/changes.parquet"))
-    changes = pd.read_parquet(feeds[-1])
+    second_run = json.loads((nightly / "reports" / "night-2.json").read_text(encoding="utf-8"))["figures"]["run_id"]
+    feed = pd.read_parquet(nightly / "changes")  # the day's feed: every run of the date, each row with its run
+    changes = feed[feed["recon_run_id"] == second_run]
     print(f"\nNight 2's change feed ({len(changes):,} rows), by change_type:")
     print(changes["change_type"].value_counts().to_string())
-    history = pd.read_parquet(nightly, columns=["account_id", "recon_run_id"])
-    print(f"History in {nightly.relative_to(HERE.parent)}/: {len(history):,} rows over "
-          f"{history['recon_run_id'].nunique()} runs (pandas.read_parquet of the folder)")
+    history = pd.read_parquet(nightly / "status", columns=["account_id", "recon_run_id"])
+    print(f"History in {(nightly / 'status').relative_to(HERE.parent)}/: {len(history):,} status rows over "
+          f"{history['recon_run_id'].nunique()} runs (pandas.read_parquet of the folder); "
+          f"change feeds in {(nightly / 'changes').relative_to(HERE.parent)}/: {len(feed):,} rows")
 
 
 def main() -> int:

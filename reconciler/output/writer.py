@@ -8,6 +8,7 @@ times as ISO 8601 with a zone (``2021-02-19T19:12:21.000Z``).
 from __future__ import annotations
 
 import glob
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -86,7 +87,7 @@ class TableWriter:
         self._sink = pa.output_stream(str(self._temp), compression="gzip" if gzipped else None)
         self._writer: pq.ParquetWriter | pacsv.CSVWriter
         if fmt == "parquet":
-            self._writer = pq.ParquetWriter(self._sink, schema, compression="zstd")
+            self._writer = pq.ParquetWriter(self._sink, with_pandas_hints(schema), compression="zstd")
         else:
             self._writer = pacsv.CSVWriter(self._sink, _csv_schema(schema))
         self.rows = 0
@@ -122,6 +123,33 @@ class TableWriter:
             self.commit()
         else:
             self.abort()
+
+
+def with_pandas_hints(schema: pa.Schema) -> pa.Schema:
+    """``schema`` noting pandas' nullable dtypes for its integer and boolean columns.
+
+    A plain ``pandas.read_parquet`` would turn an integer column with a null into float64 and a
+    boolean one into object; with these hints it reads ``Int64`` and ``boolean``, as a BI user
+    expects. Other readers (DuckDB, Spark, pyarrow) ignore the hint.
+    """
+    columns = [{"name": f.name, "field_name": f.name, "pandas_type": _PANDAS_TYPE[kind],
+                "numpy_type": _NULLABLE_DTYPE[kind], "metadata": None}
+               for f in schema if (kind := _kind(f.type)) is not None]
+    if not columns:
+        return schema
+    hint = {"index_columns": [], "column_indexes": [], "columns": columns, "attributes": {},
+            "creator": {"library": "reconciler"}}
+    return schema.with_metadata({**(schema.metadata or {}), b"pandas": json.dumps(hint).encode()})
+
+
+_NULLABLE_DTYPE = {"int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64", "uint8": "UInt8",
+                   "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64", "bool": "boolean"}
+_PANDAS_TYPE = {name: "bool" if name == "bool" else name for name in _NULLABLE_DTYPE}
+
+
+def _kind(type_: pa.DataType) -> str | None:
+    name = str(type_)
+    return name if name in _NULLABLE_DTYPE else None
 
 
 def _is_utc_time(type_: pa.DataType) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -28,8 +29,13 @@ def test_the_demo_reconciles_the_sample_keys_through_the_simulator() -> None:
     assert "getAll" in requests[1] and "getChanged" not in requests[1]
     assert "getChanged" in requests[2] and "getCompleted" in requests[2] and "getAll" not in requests[2]
     assert "120 call attempts" in done.stdout and "(25 completed their record)" in done.stdout
-    nights = sorted((ROOT / "out" / "nightly").glob("run=*/changes.parquet"))
-    feed = pq.read_table(nights[-1]).column("change_type").to_pylist()
-    assert {"attempted", "completed"} <= set(feed)
-    history = pq.read_table(ROOT / "out" / "nightly", columns=["recon_run_id"]).column("recon_run_id")
-    assert len(set(history.to_pylist())) == len(nights) == 2
+    nightly = ROOT / "out" / "nightly"
+    night_2 = json.loads((nightly / "reports" / "night-2.json").read_text(encoding="utf-8"))["figures"]
+    feed = pq.read_table(nightly / "changes").to_pylist()  # the day's feed, both nights
+    tonight = {row["change_type"] for row in feed if row["recon_run_id"] == night_2["run_id"]}
+    assert {"attempted", "completed"} <= tonight
+    history = pq.read_table(nightly / "status", columns=["recon_run_id", "recon_status"])
+    assert len(set(history.column("recon_run_id").to_pylist())) == 2
+    assert history.num_rows == 2 * 2002  # status rows alone: no change feed or report mixed in
+    line = re.search(r"History in out/nightly/status/: ([\d,]+) status rows over (\d+) runs", done.stdout)
+    assert line is not None and line[1] == "4,004" and line[2] == "2", done.stdout
