@@ -46,6 +46,8 @@ class JournalLock:
             self.path.unlink(missing_ok=True)
 
     def close(self) -> None:
+        """Release the lock; a run that ends leaves no lock file behind."""
+        self.remove_file()
         self._lock.release()
 
 

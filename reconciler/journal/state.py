@@ -63,15 +63,26 @@ class State:
         """Open (or start) the state at ``path``; refuse a state of another target."""
         lock = JournalLock(path, busy=StateBusy)
         try:
+            created = not path.exists()
             state = cls(connect(path), path, lock)
             state._bind(dict(binding))
         except BaseException:
             lock.close()
             raise
+        state.created_now = created
         return state
+
+    created_now = False  # made by this run: a run that fails before any request removes it again
 
     def close(self) -> None:
         self._db.close()
+        self._lock.close()
+
+    def discard(self) -> None:
+        """Close and delete the state: it was made by a run that never asked the server."""
+        self._db.close()
+        for suffix in ("", "-wal", "-shm"):
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
         self._lock.close()
 
     # --- the sync position -------------------------------------------------------------------

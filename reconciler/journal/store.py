@@ -74,6 +74,7 @@ class Journal:
         self._db = connection
         self._lock = lock
         self.path = path
+        self.started_now = False  # begun by this run, so that a failure before any request may drop it
         self.listed = ListedRecords(connection, self._transaction, self._remember)
         self._known_fields: set[tuple[str, str]] = {
             (kind, folded) for kind, folded in self._db.execute("SELECT kind, folded FROM fields")
@@ -91,11 +92,13 @@ class Journal:
         try:
             if fresh:
                 discard_files(path)
+            existed = path.exists()
             journal = cls._connect(path, lock)
             if journal.finished and (not retry_errors or journal._differences(binding)):
                 journal._db.close()
                 discard_files(path)
-                journal = cls._connect(path, lock)
+                journal, existed = cls._connect(path, lock), False
+            journal.started_now = not existed
             journal._bind(dict(binding))
         except BaseException:
             lock.close()
@@ -267,7 +270,6 @@ class Journal:
         self._db.close()
         discard_files(self.path)
         if self._lock is not None:
-            self._lock.remove_file()
             self._lock.close()
 
     def _bind(self, binding: dict[str, Any]) -> None:

@@ -63,6 +63,17 @@ def expand(path: Path, run: RunIdentity) -> Path:
     return Path(str(path).format(date=run.run_date.isoformat(), run_id=run.run_id))
 
 
+def remove_empty_partition_folders(template: Path, expanded: Path) -> None:
+    """Undo ``make_partition_folder`` where nothing was written: a failed run leaves no empty partition."""
+    base, folder = concrete_folder(template), expanded.parent
+    while folder != base and base in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another run's table, or this run's), or already gone
+            return
+        folder = folder.parent
+
+
 def make_partition_folder(template: Path, expanded: Path) -> None:
     """Create the partition folders the template adds below its concrete folder."""
     if expanded.parent == template.parent or not concrete_folder(template).is_dir():

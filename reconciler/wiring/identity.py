@@ -12,7 +12,13 @@ from pathlib import Path
 
 from reconciler.config import ReconcileConfig
 from reconciler.journal.store import noted_run
-from reconciler.output.history import RunIdentity, check_template, expand, make_partition_folder
+from reconciler.output.history import (
+    RunIdentity,
+    check_template,
+    expand,
+    make_partition_folder,
+    remove_empty_partition_folders,
+)
 
 
 def identify_run(config: ReconcileConfig, now: datetime | None = None) -> tuple[ReconcileConfig, RunIdentity]:
@@ -38,3 +44,12 @@ def identify_run(config: ReconcileConfig, now: datetime | None = None) -> tuple[
                        journal_path=journal)
     make_partition_folder(config.output_path, resolved.output_path)
     return resolved, run
+
+
+def forget_partition_folders(templates: ReconcileConfig, resolved: ReconcileConfig) -> None:
+    """Remove the partition folders ``identify_run`` made for ``resolved`` that stayed empty."""
+    for template, path in ((templates.output_path, resolved.output_path),
+                           (templates.unmatched_path, resolved.unmatched_path),
+                           (templates.changes_path, resolved.changes_path)):
+        if template is not None and path is not None and template != path:
+            remove_empty_partition_folders(template, path)

@@ -38,7 +38,7 @@ from reconciler.reporting.progress import Progress
 from reconciler.reporting.stats import RunStats, SyncFigures
 from reconciler.stages.gather import Gathered, gather_results, needs_server
 from reconciler.stages.load_keys import load_keys
-from reconciler.wiring.identity import identify_run
+from reconciler.wiring.identity import forget_partition_folders, identify_run
 from reconciler.wiring.stop import StopRequest, watch_signals
 
 logger = logging.getLogger("reconciler.pipeline")
@@ -121,7 +121,24 @@ async def reconcile(config: ReconcileConfig, *, source_factory: SourceFactory = 
 async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, progress: Progress,
                      stop: StopRequest) -> RunStats:
     started = time.monotonic()
-    config, run = identify_run(config)
+    templates, (config, run) = config, identify_run(config)
+    contacted = False
+
+    def contacting(config: ReconcileConfig) -> AbstractAsyncContextManager[RecordSource]:
+        nonlocal contacted
+        contacted = True
+        return source_factory(config)
+
+    try:
+        return await _reconcile_identified(config, run, contacting, progress, stop, started, lambda: contacted)
+    except BaseException:
+        forget_partition_folders(templates, config)
+        raise
+
+
+async def _reconcile_identified(config: ReconcileConfig, run: RunIdentity, source_factory: SourceFactory,
+                                progress: Progress, stop: StopRequest, started: float,
+                                contacted: Callable[[], bool]) -> RunStats:
     spec = prepare(config)
     if config.changes_path is not None:
         check_day_feed(config.changes_path, changes_schema(spec.schema), run)
@@ -129,7 +146,13 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
     try:
         journal = Journal.open(config.journal, binding(config, spec), fresh=config.fresh,
                                retry_errors=config.retry_errors)
-        stats = await _run_with_journal(config, run, spec, journal, state, source_factory, progress, stop, started)
+        stats = await _run_with_journal(config, run, spec, journal, state, source_factory, progress, stop, started,
+                                        contacted)
+    except BaseException:
+        if state is not None and state.created_now and not contacted():
+            state.discard()  # a state that never met the server would make the next run look resumed
+            state = None
+        raise
     finally:
         if state is not None:
             state.close()
@@ -138,7 +161,7 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
 
 async def _run_with_journal(config: ReconcileConfig, run: RunIdentity, spec: InputSpec, journal: Journal,
                             state: State | None, source_factory: SourceFactory, progress: Progress,
-                            stop: StopRequest, started: float) -> RunStats:
+                            stop: StopRequest, started: float, contacted: Callable[[], bool]) -> RunStats:
     try:
         journal.set_note("run", run.to_note())
         resumed = journal.keys_loaded
@@ -155,7 +178,10 @@ async def _run_with_journal(config: ReconcileConfig, run: RunIdentity, spec: Inp
         tally = await _write(config, journal, spec, run, state, progress, stop)
         stats = _run_stats(config, journal, tally, gathered, time.monotonic() - started, resumed, run)
     except BaseException:
-        journal.close()
+        if journal.started_now and not contacted():  # nothing asked, nothing worth resuming
+            journal.discard()
+        else:
+            journal.close()
         raise
     if stats.journal_kept is not None:
         journal.keep_for_retry()

@@ -25,7 +25,7 @@ from reconciler.reporting.summary import rows
 from reconciler.stages.incremental import SyncPolicy, full_read_due
 from reconciler.stages.load_keys import load_keys
 from reconciler.stages.strategy import choose_strategy, list_size, probe_list, scan_requests, settled_strategy
-from reconciler.wiring.identity import identify_run
+from reconciler.wiring.identity import forget_partition_folders, identify_run
 from reconciler.wiring.pipeline import SourceFactory, binding, default_source, prepare, state_binding
 
 
@@ -49,7 +49,14 @@ class Plan:
 async def plan_run(config: ReconcileConfig, *, offline: bool,
                    source_factory: SourceFactory = default_source) -> Plan:
     """What a run with ``config`` would do; raises what the run would raise before its first query."""
-    config, _ = identify_run(config)
+    templates, (config, _) = config, identify_run(config)
+    try:
+        return await _plan(config, offline=offline, source_factory=source_factory)
+    finally:  # a plan writes nothing, not even a partition folder
+        forget_partition_folders(templates, config)
+
+
+async def _plan(config: ReconcileConfig, *, offline: bool, source_factory: SourceFactory) -> Plan:
     spec = prepare(config)
     with tempfile.TemporaryDirectory(prefix="reconciler-plan-") as folder:
         journal = Journal.open(Path(folder) / "plan-journal", binding(config, spec), fresh=True)
