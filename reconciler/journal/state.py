@@ -126,10 +126,14 @@ class State:
             self._remember_fields(record.entry for _, record in records)
         return len(records) - len(rows)
 
-    def finish_full_read(self, now: datetime, read_seconds: float) -> None:
-        """Forget the records the finished read did not see; the high-water mark is what it saw."""
+    def finish_full_read(self, now: datetime, read_seconds: float, *, unkeyed: int = 0) -> None:
+        """Forget the records the finished read did not see; the high-water mark is what it saw.
+
+        ``unkeyed``: records it read that had no usable key (and so are not stored), for the size check.
+        """
         generation = int(self._meta("generation") or 1)
         with self._transaction():
+            self._set_meta("unkeyed", str(unkeyed))
             self._db.execute("DELETE FROM records WHERE generation < ?", (generation,))
             seen = self._meta("full_read_high_water")
             if seen:  # the server's clock only goes on: an earlier mark stays a valid lower bound
@@ -231,6 +235,10 @@ class State:
 
     def record_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def unkeyed_at_full_read(self) -> int:
+        """Records the last full read saw without a usable key: on the list, yet not among the state's."""
+        return int(self._meta("unkeyed") or 0)
 
     def field_names(self) -> list[str]:
         """Every entry field name the list has shown, in first-seen order: the table keeps these columns."""

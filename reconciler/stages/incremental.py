@@ -22,6 +22,7 @@ the state. Deleted records are only seen by a full read (or by asking): getChang
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import threading
 import time
@@ -67,8 +68,13 @@ class SyncOutcome:
     asked: int = 0  # keys asked one by one after the sync
 
 
-class TiedPage(Exception):
-    """A full page of changes all at one time: paging by time cannot go past it."""
+class CannotPagePast(Exception):
+    """A full page of changes that paging by time cannot go past without perhaps skipping a record.
+
+    Either all its items share one time, or their times go backwards: the order of a getChanged or
+    getCompleted answer is not documented for 3.x and v2, and only a page sorted by time can be paged
+    on from its latest time.
+    """
 
 
 class ListSync:
@@ -93,13 +99,38 @@ class ListSync:
         if reason is None:
             try:
                 await self._sync_changes()
-                return self.outcome
-            except TiedPage as tied:
-                reason = str(tied)
+                reason = None if self.stopped else await self._size_differs()
+                if reason is None:
+                    return self.outcome
+            except CannotPagePast as cannot:
+                reason = str(cannot)
+        await self.read_whole(reason)
+        return self.outcome
+
+    async def read_whole(self, reason: str) -> None:
+        """Read the whole list into the state (after the changes too, when they could not tell enough)."""
         self.outcome.full_read, self.outcome.reason = True, reason
         logger.info("reading the whole list: %s", reason)
         await self._read_whole_list()
-        return self.outcome
+
+    def full_read_pages(self) -> int:
+        """What a full read would cost in requests, judged by the records the state holds."""
+        return (self._state.record_count() + self._state.unkeyed_at_full_read()) // PAGE_SIZE + 1
+
+    async def _size_differs(self) -> str | None:
+        """v3: why the list must be read whole when its size is not what the state expects after the changes.
+
+        getUpdatedRecords does not tell deletions, nor records added and never called; Get Campaign's
+        ``totalRecords`` tells that the count moved (though not a deletion offset by an addition).
+        """
+        if not isinstance(self._source, CursorRecordSource):
+            return None
+        reported = await self._source.record_count()
+        expected = self._state.record_count() + self._state.unkeyed_at_full_read()
+        if reported is None or reported == expected:
+            return None
+        return (f"Get Campaign reports {reported:,} records where the state expects {expected:,} after the changes "
+                "(records were deleted, or added and not yet called)")
 
     async def _read_whole_list(self) -> None:
         started = self._clock()
@@ -113,7 +144,7 @@ class ListSync:
                 self.outcome.unkeyed += self._state.record_full_page(keyed, position, self._now())
                 if self.stopped:
                     return
-        self._state.finish_full_read(self._now(), self._clock() - started)
+        self._state.finish_full_read(self._now(), self._clock() - started, unkeyed=self.outcome.unkeyed)
 
     async def _sync_changes(self) -> None:
         mark = self._state.high_water() or EPOCH  # no record had a time yet: every change there is
@@ -178,10 +209,14 @@ def _next_since(page: list[ChangedRecord], since: datetime) -> datetime | None:
     """Where the page after ``page`` starts; None when ``page`` was the last."""
     if len(page) < PAGE_SIZE:
         return None
-    latest = max((item.changed_at for item in page if item.changed_at is not None), default=None)
+    times = [item.changed_at for item in page if item.changed_at is not None]
+    if any(later < earlier for earlier, later in itertools.pairwise(times)):
+        raise CannotPagePast(f"a full page of {len(page):,} changes came out of time order (their order is not "
+                             "documented), so paging on by time could skip records")
+    latest = max(times, default=None)
     if latest is None or latest <= since:
-        raise TiedPage(f"a full page of {len(page):,} changes all at {since:%Y-%m-%d %H:%M:%S.%f} UTC "
-                       "cannot be paged past by time")
+        raise CannotPagePast(f"a full page of {len(page):,} changes all at {since:%Y-%m-%d %H:%M:%S.%f} UTC "
+                             "cannot be paged past by time")
     return latest
 
 
@@ -203,29 +238,43 @@ async def gather_incrementally(journal: Journal, state: State, source: RecordSou
     if keys_loaded is not None:
         await keys_loaded()
     ask = functools.partial(_ask, journal, source, key_columns, config, progress, on_stop)
+    if not outcome.full_read:
+        with journal.state_attached(state.path):
+            outcome.asked = await anyio.to_thread.run_sync(journal.note_unanswered_by_state)
+            if outcome.asked >= (pages := sync.full_read_pages()):
+                await sync.read_whole(f"asking the {outcome.asked:,} keys that the state cannot answer would cost "
+                                      f"more requests than reading the list whole ({pages:,} pages)")
+                if sync.stopped:
+                    return outcome
+            else:
+                await _answer_from_state_while_asking(journal, state, ask, outcome.asked, on_stop)
     if outcome.full_read:  # a key that the list read whole lacks is not on it
         journal.resolve_from_state(state.path, absent_is_not_found=True)
         outcome.asked = journal.pending_count()
         await ask(outcome.asked)
-    else:
-        # The copy from the state is work for SQLite, the asking mostly waits for the server: side by side.
-        halt = threading.Event()  # a stop, or a failed asking: the copy's rest can wait for the rerun
-        on_stop(halt.set)
-        with journal.state_attached(state.path):
-            try:
-                async with anyio.create_task_group() as group:
-                    group.start_soon(functools.partial(anyio.to_thread.run_sync, functools.partial(
-                        resolve_in_steps, journal.path, state.path, halted=halt.is_set)))
-                    try:
-                        outcome.asked = await anyio.to_thread.run_sync(journal.note_unanswered_by_state)
-                        await ask(outcome.asked, pending=journal.pending_unanswered_by_state)
-                    except BaseException:
-                        halt.set()
-                        raise
-            except BaseExceptionGroup as failed:
-                raise root_cause(failed) from None
     state.absorb_answers(journal.path)
     return outcome
+
+
+async def _answer_from_state_while_asking(journal: Journal, state: State, ask: Callable[..., Awaitable[None]],
+                                          count: int, on_stop: Callable[[Callable[[], None]], None]) -> None:
+    """The keys the state holds take their status from it, beside the asking of the ``count`` it cannot answer.
+
+    The copy is work for SQLite, the asking mostly waits for the server: side by side.
+    """
+    halt = threading.Event()  # a stop, or a failed asking: the copy's rest can wait for the rerun
+    on_stop(halt.set)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(functools.partial(anyio.to_thread.run_sync, functools.partial(
+                resolve_in_steps, journal.path, state.path, halted=halt.is_set)))
+            try:
+                await ask(count, pending=journal.pending_unanswered_by_state)
+            except BaseException:
+                halt.set()
+                raise
+    except BaseExceptionGroup as failed:
+        raise root_cause(failed) from None
 
 
 async def _ask(journal: Journal, source: RecordSource, key_columns: Sequence[str], config: ReconcileConfig,

@@ -25,6 +25,7 @@ class MovingCampaign(FakeSource):
         self.changed_at: dict[tuple[str, ...], datetime] = {}
         self.now = WHEN
         self.pages: Counter[str] = Counter()
+        self.in_index_order = False  # answer getChanged and getCompleted in list order, not time order
 
     def tick(self, seconds: float = 60.0) -> datetime:
         self.now += timedelta(seconds=seconds)
@@ -69,7 +70,8 @@ class MovingCampaign(FakeSource):
                       if when >= since and key in self.records
                       and (not completed_only or self.records[key][1].completed))
         items = []
-        for when, _, key in hits[:max_size]:
+        page = sorted(hits, key=lambda hit: hit[1]) if self.in_index_order else hits
+        for when, _, key in page[:max_size]:
             entry, record = self.records[key]
             # As the client reads getChanged: a completed record's whole status is not in the item, and
             # the interaction id and custom fields never are.

@@ -78,7 +78,7 @@ def test_the_next_night_asks_only_what_changed_and_still_equals_a_scan(tmp_path:
 
 def test_keys_the_state_lacks_are_asked_one_by_one_and_join_it(tmp_path: Path) -> None:
     write_keys(tmp_path, ["000001"])
-    campaign = MovingCampaign(10)
+    campaign = MovingCampaign(2500)  # 3 pages: asking two keys costs less than reading it whole
     nightly(tmp_path, campaign)
     campaign.add("777777")
     write_keys(tmp_path, ["000001", "777777", "888888"])
@@ -116,6 +116,49 @@ def test_changes_spread_over_pages_are_all_seen(tmp_path: Path) -> None:
     assert same_but_lookup(table, scanned(tmp_path, campaign))
 
 
+def test_a_full_page_of_changes_out_of_time_order_falls_back_to_a_full_read(tmp_path: Path) -> None:
+    write_keys(tmp_path, KEYS)
+    campaign = MovingCampaign(2500)
+    nightly(tmp_path, campaign)
+    for i in range(2400, 0, -1):  # called from the list's end to its start: index order is not time order
+        campaign.call(f"{i:06d}", "Busy")
+    campaign.in_index_order = True
+    campaign.pages.clear()
+    table = nightly(tmp_path, campaign, "night2.parquet")
+    # Paging on from the first page's latest time would have skipped every change made before it.
+    assert campaign.pages["getChanged"] == 1 and campaign.pages["getAll"] == 3
+    assert same_but_lookup(table, scanned(tmp_path, campaign))
+
+
+def test_a_short_page_of_changes_in_any_order_is_whole_and_needs_no_full_read(tmp_path: Path) -> None:
+    write_keys(tmp_path, KEYS)
+    campaign = MovingCampaign(2500)
+    nightly(tmp_path, campaign)
+    for i in range(700, 0, -7):
+        campaign.call(f"{i:06d}", "Busy")
+    campaign.in_index_order = True
+    campaign.pages.clear()
+    table = nightly(tmp_path, campaign, "night2.parquet")
+    assert campaign.pages == {"getChanged": 1, "getCompleted": 1}
+    assert same_but_lookup(table, scanned(tmp_path, campaign))
+
+
+def test_asking_more_keys_than_a_full_read_costs_reads_the_list_whole_instead(tmp_path: Path) -> None:
+    write_keys(tmp_path, [*KEYS, *(f"9{i:05d}" for i in range(5))])  # six keys off a list of 3 pages
+    campaign = MovingCampaign(2500)
+    nightly(tmp_path, campaign)
+    campaign.call("000007", "Busy")
+    campaign.delete("000014")
+    campaign.pages.clear()
+    campaign.asked.clear()
+    table = nightly(tmp_path, campaign, "night2.parquet")
+    assert campaign.asked == {}
+    assert campaign.pages == {"getChanged": 1, "getCompleted": 1, "getAll": 3}
+    rows = {r["account_id"]: r for r in table.to_pylist()}
+    assert rows["000014"]["recon_status"] == "not_found"  # the full read saw the deletion too
+    assert same_but_lookup(table, scanned(tmp_path, campaign))
+
+
 def test_deleted_records_are_seen_at_the_next_full_read(tmp_path: Path) -> None:
     write_keys(tmp_path, ["000001", "000002"])
     campaign = MovingCampaign(5)
@@ -144,7 +187,7 @@ def test_incremental_needs_a_state() -> None:
 
 def test_a_change_to_a_record_with_an_interaction_id_is_asked_rather_than_derived(tmp_path: Path) -> None:
     write_keys(tmp_path, ["000001", "000002"])
-    campaign = MovingCampaign(3)
+    campaign = MovingCampaign(2500)  # 3 pages: asking one key costs less than reading it whole
     entry, record = campaign.records[("000001",)]
     campaign.records[("000001",)] = (entry, replace(record, global_interaction_id="3F4F2ACD"))
     nightly(tmp_path, campaign)
@@ -186,7 +229,6 @@ def test_v3_nights_read_the_list_and_then_its_changes_by_cursor_and_equal_a_scan
     campaign.call("000014")
     campaign.call("000014", "Busy")
     campaign.complete("000021")
-    campaign.add("777777")
     campaign.pages.clear()
     campaign.asked.clear()
     second = v3_nightly(tmp_path, campaign, "night2.parquet")
@@ -197,7 +239,18 @@ def test_v3_nights_read_the_list_and_then_its_changes_by_cursor_and_equal_a_scan
     rows = {r["account_id"]: r for r in second.to_pylist()}
     assert rows["000014"]["totalAttempts"] == 2 and rows["000014"]["lastDisposition"] == "Busy"
     assert rows["000021"]["completed"] is True and rows["000021"]["completedTime"] is not None
-    assert rows["777777"]["recon_status"] == "found"
+
+    campaign.add("777777")  # never called: no change tells it, but Get Campaign's count moves
+    campaign.delete("000028")
+    campaign.delete("000035")
+    campaign.pages.clear()
+    campaign.asked.clear()
+    third = v3_nightly(tmp_path, campaign, "night3.parquet")
+    assert campaign.pages == {"getUpdatedRecords": 1, "getCompletedRecords": 1, "getAllRecords": 3}
+    assert campaign.asked == {}  # read whole: a key it lacks is not on the list
+    rows = {r["account_id"]: r for r in third.to_pylist()}
+    assert rows["777777"]["recon_status"] == "found" and rows["000028"]["recon_status"] == "not_found"
+    assert same_but_lookup(third, v3_scanned(tmp_path, campaign))
 
 
 def test_v3_changes_at_one_time_over_several_pages_are_paged_by_cursor_not_read_whole(tmp_path: Path) -> None:
