@@ -4,6 +4,7 @@
     ├── UsageError            exit 2  bad flags, configuration or journal binding
     ├── InputError            exit 2  the input or output file cannot be used (nothing was sent)
     ├── RunAborted            exit 3  the server says the whole run cannot succeed
+    │   └── KeyFieldMissing           the list's key fields are not the --key columns sent
     ├── ServerUnavailable     exit 1  every request kept failing for too long (journal kept)
     └── RunInterrupted        exit 130 / 143  SIGINT / SIGTERM (journal kept)
 
@@ -13,6 +14,7 @@ A per-row outcome (record not found, retries exhausted) is never an exception: i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
@@ -126,6 +128,41 @@ class PageUnreadable(RunAborted):
         self.from_index, self.reason, self.endpoint = from_index, reason, endpoint
         where = f"index {from_index}" if isinstance(from_index, int) else from_index
         super().__init__(f"the {endpoint} page from {where} could not be read: {reason}")
+
+
+class KeyFieldMissing(RunAborted):
+    """The list has a key field the --key columns do not give: every row would be refused the same way.
+
+    Said by the server (``400 missing key: <field>`` to a query; ``entry_fields`` is None), or seen in
+    a scan's first page, where no record has every --key field (``entry_fields``: what they do have).
+    """
+
+    NAMED_AT_MOST = 30  # entry fields a message names
+
+    def __init__(self, list_name: str | None, fields: Sequence[str], key_columns: Sequence[str], *,
+                 entry_fields: Sequence[str] | None = None) -> None:
+        self.list_name, self.fields, self.key_columns = list_name, tuple(fields), tuple(key_columns)
+        self.entry_fields = None if entry_fields is None else tuple(entry_fields)
+        the_list = "the calling list" if list_name is None else f"the calling list {list_name!r}"
+        if self.entry_fields is None:
+            message = (f"{the_list} has a key field {self.field!r} that the request lacks "
+                       f"(--key sent: {', '.join(self.key_columns) or 'none'}); name the list's key fields with --key")
+        else:
+            message = (f"no record of {the_list} has the key field(s) {', '.join(self.fields)} (--key); "
+                       f"its entries have: {self._named(self.entry_fields)}")
+        super().__init__(message)
+
+    @property
+    def field(self) -> str:
+        """The key field missing (the first, when a scan found several)."""
+        return self.fields[0]
+
+    @classmethod
+    def _named(cls, names: tuple[str, ...]) -> str:
+        if not names:
+            return "no field"
+        shown = ", ".join(names[:cls.NAMED_AT_MOST])
+        return shown if len(names) <= cls.NAMED_AT_MOST else f"{shown} and {len(names) - cls.NAMED_AT_MOST} more"
 
 
 class TlsCertificateInvalid(RunAborted):

@@ -2,14 +2,17 @@
 
 404 is overloaded by the server, so its body decides: ``record is not found`` is a result for the
 row; ``calling list not found``, ``campaign is not found`` and any other 404 stop the run, as every
-row would fail the same way. 401, 403 and 405 stop the run too (an account must not be locked by a
+row would fail the same way. So does a query's ``400 missing key: <field>`` (plain, or as v3's
+``error_description``): the body lacks a key field of the list, and every row sent with the same
+columns would get it. 401, 403 and 405 stop the run too (an account must not be locked by a
 thousand failing logins). Anything else unusable is an error row, with a short text that never
 repeats a header or a 200's body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -20,6 +23,7 @@ from reconciler.client.reply import AttemptFailed, Reply, shown_url
 from reconciler.client.retry import Tried, is_retryable
 from reconciler.errors import (
     AuthenticationFailed,
+    KeyFieldMissing,
     PageUnreadable,
     PermissionDenied,
     RequestRefused,
@@ -31,6 +35,7 @@ from reconciler.lookup import CursorPage, ListedRecord, LookupResult, LookupStat
 Page = TypeVar("Page")
 FOLLOWED_REDIRECTS = frozenset({307, 308})  # the only ones that keep the method and body
 _FATAL_STATUSES = frozenset({401, 403, 404, 405, 409, 415})  # the answers ``raise_if_fatal`` looks further into
+_MISSING_KEY = re.compile(r"\bmissing key:\s*(\S.*)", re.IGNORECASE)  # the field: the rest, which may hold spaces
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,12 +49,17 @@ class Asked:
     max_bytes: int
 
 
-def record_result(tried: Tried, asked: Asked) -> LookupResult:
-    """The row's result from a query's last reply; raises ``RunAborted`` for answers fatal to the run."""
+def record_result(tried: Tried, asked: Asked, *, sent: Sequence[str] = ()) -> LookupResult:
+    """The row's result from a query's last reply; raises ``RunAborted`` for answers fatal to the run.
+
+    ``sent``: the key field names the query's body held (the --key columns), for a message to name.
+    """
     reply = tried.outcome
     if isinstance(reply, AttemptFailed) or is_retryable(reply):
         return _error(tried, tried.exhausted())
     raise_if_fatal(reply, asked, record_missing_ok=True)
+    if (missing := _key_missing(reply, asked, sent)) is not None:
+        raise missing.asked_at(shown_url(reply.url))
     if reply.body is None:
         return _error(tried, f"answer larger than {asked.max_bytes} bytes")
     if reply.status == 404:
@@ -130,6 +140,16 @@ def _fatal(reply: Reply, asked: Asked, *, record_missing_ok: bool) -> RunAborted
         return TargetNotFound("endpoint", f"HTTP 404 for {shown_url(reply.url)}: {text or 'no detail given'}; "
                                           "check --base-url, --tenant and --dialect")
     return None
+
+
+def _key_missing(reply: Reply, asked: Asked, sent: Sequence[str]) -> KeyFieldMissing | None:
+    """A query's ``400 missing key: <field>``: the list has a key field that the body lacks."""
+    if reply.status != 400:
+        return None
+    said = _MISSING_KEY.search(reply.text())
+    if said is None:
+        return None
+    return KeyFieldMissing(asked.list_name, [said.group(1)], sent)
 
 
 def _v3_refusal(reply: Reply, asked: Asked) -> RequestRefused:

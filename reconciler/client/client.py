@@ -21,7 +21,7 @@ from reconciler.client.changes import read_changed_page, read_completed_page
 from reconciler.client.classify import Asked, followable_redirect, page_result, pages_result, record_result
 from reconciler.client.dialects import endpoints_for
 from reconciler.client.pacing import ConnectionSlots, Throttle, ThrottleStats
-from reconciler.client.reply import AttemptFailed, Reply
+from reconciler.client.reply import AttemptFailed, Reply, shown_url
 from reconciler.client.retry import Retrier, Tried, retry_after_cap
 from reconciler.client.token import TokenSource
 from reconciler.client.transport import send
@@ -150,7 +150,11 @@ class BrightPatternClient(ClientCore):
     async def query(self, key: Mapping[str, str]) -> LookupResult:
         """Look one record up by its key fields (``{"account_id": "000123"}``)."""
         body = {name: str(value) for name, value in key.items()}
-        return record_result(await self._tried(self._endpoints.query, body), self._asked)
+        return record_result(await self._tried(self._endpoints.query, body), self._asked, sent=tuple(body))
+
+    def list_location(self) -> tuple[str, str]:
+        """The calling list's name, and the URL its pages are read from (as a message may show it)."""
+        return self._asked.list_name, shown_url(self._endpoints.page)
 
     async def fetch_page(self, from_index: int, max_size: int) -> list[ListedRecord]:
         """The getAll page of at most ``max_size`` records from ``from_index``; ``[]`` past the end."""

@@ -84,7 +84,8 @@ class CampaignClient(ClientCore):
         located = self.located
         body = {"instanceId": located.instance_id, "extractAttempts": False,
                 "fields": {name: str(value) for name, value in key.items()}}
-        return record_result(await self._tried(self._endpoints.query(located.campaign_id), body), self._asked)
+        return record_result(await self._tried(self._endpoints.query(located.campaign_id), body), self._asked,
+                             sent=tuple(key))
 
     async def fetch_records(self, cursor: str | None, limit: int, first_index: int) -> CursorPage:
         """One getAllRecords page after ``cursor`` (None: the first), its records numbered from ``first_index``."""
@@ -124,6 +125,10 @@ class CampaignClient(ClientCore):
     async def fetch_completed(self, since: datetime, max_size: int) -> list[ChangedRecord]:
         """Not offered: as ``fetch_changes`` (``fetch_completed_records``)."""
         raise TypeError("the v3 dialect pages completions by cursor: use fetch_completed_records")
+
+    def list_location(self) -> tuple[str, str]:
+        """The calling list's name, and the URL its pages are read from (as a message may show it)."""
+        return self._target.list_name, shown_url(self._endpoints.records(self.located.campaign_id))
 
     def list_instance(self) -> str:
         return self.located.instance_id

@@ -41,6 +41,7 @@ from reconciler.journal.state import State
 from reconciler.journal.store import Journal
 from reconciler.lookup import ChangedRecord, ChangesPage, CursorRecordSource, RecordSource
 from reconciler.reporting.progress import Progress
+from reconciler.stages.key_check import require_key_fields
 from reconciler.stages.query import KeyQuerier
 from reconciler.stages.scan import PAGE_SIZE, list_pages
 
@@ -137,7 +138,8 @@ class ListSync:
         self._state.start_full_read()
         if self.stopped:
             return
-        async with aclosing(list_pages(self._source, self._state.full_read_position())) as pages:
+        pages_read = list_pages(self._source, self._state.full_read_position())
+        async with aclosing(require_key_fields(pages_read, self._keys, self._source)) as pages:
             async for page, position in pages:
                 self.outcome.pages += 1
                 keyed = [(entry_key_text(record.entry, self._keys), record) for record in page]

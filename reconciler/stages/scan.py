@@ -18,6 +18,7 @@ from reconciler.input.keys import entry_key_text
 from reconciler.journal.listed import CursorPosition, ScanPosition
 from reconciler.journal.store import Journal
 from reconciler.lookup import CursorRecordSource, ListedRecord, RecordSource
+from reconciler.stages.key_check import require_key_fields
 
 PAGE_SIZE = 1000
 
@@ -43,7 +44,8 @@ class ListScanner:
     async def run(self) -> None:
         if self.stopped:
             return
-        async with aclosing(list_pages(self._source, self._journal.listed.scan_position())) as pages:
+        pages_read = list_pages(self._source, self._journal.listed.scan_position())
+        async with aclosing(require_key_fields(pages_read, self._key_columns, self._source)) as pages:
             async for page, position in pages:
                 self.pages += 1
                 keyed = [(listed_key(record, self._key_columns), record) for record in page]

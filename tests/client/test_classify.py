@@ -9,7 +9,14 @@ from reconciler.client.answer import parse_document
 from reconciler.client.classify import Asked, followable_redirect, page_result, record_result
 from reconciler.client.reply import AttemptFailed, Reply
 from reconciler.client.retry import Tried
-from reconciler.errors import AuthenticationFailed, PageUnreadable, PermissionDenied, RunAborted, TargetNotFound
+from reconciler.errors import (
+    AuthenticationFailed,
+    KeyFieldMissing,
+    PageUnreadable,
+    PermissionDenied,
+    RunAborted,
+    TargetNotFound,
+)
 from reconciler.lookup import ListedRecord, LookupResult, LookupStatus, RecordStatus
 
 QUERY_URL = URL("https://bp.example.com/configapi/v2/callinglist/get/List_1.txt/Camp%201", encoded=True)
@@ -39,7 +46,7 @@ FOUND_DOC = {"entry": {"id": "2"}, "status": {"completed": True, "totalAttempts"
      LookupResult(status=LookupStatus.NOT_FOUND, attempts=1, http_status=404, error="record is not found")),
     (answer(404, "Record is NOT found"),
      LookupResult(status=LookupStatus.NOT_FOUND, attempts=1, http_status=404, error="record is not found")),
-    (answer(400, "missing key: phone1"), error(400, "HTTP 400: missing key: phone1")),
+    (answer(400, "invalid parameters"), error(400, "HTTP 400: invalid parameters")),
     (answer(400, "x" * 500), error(400, "HTTP 400: " + "x" * 200 + "…")),
     (answer(400, "<html><body>Bad Request</body></html>", content_type="text/html"),
      error(400, "HTTP 400: an HTML page")),
@@ -125,6 +132,40 @@ def test_which_404_is_which_is_exposed_for_the_cli() -> None:
         kinds[text] = raised.value.what
     assert kinds == {"calling list not found": "calling list", "campaign is not found": "campaign",
                      "HTTP 404 Not Found": "endpoint"}
+
+
+V3_MISSING = {"error": "bad_request", "error_description": "missing key: phone1"}
+
+
+@pytest.mark.parametrize(("reply", "field"), [
+    (answer(400, "missing key: phone1"), "phone1"),
+    (answer(400, "Missing key: first name\n"), "first name"),  # a field name may hold a space
+    (answer(400, json.dumps(V3_MISSING), content_type="application/json"), "phone1"),  # v3's error body
+    (answer(400, json.dumps({"error_description": "missing key: phone1"}), content_type="application/json"),
+     "phone1"),
+])
+def test_a_missing_key_answer_stops_the_run_naming_the_field_and_the_key_sent(reply: Reply, field: str) -> None:
+    with pytest.raises(KeyFieldMissing) as raised:
+        record_result(Tried(reply, 1), ASKED, sent=("region", "account_id"))
+    error = raised.value
+    assert (error.field, error.key_columns, error.list_name, error.exit_code) == (
+        field, ("region", "account_id"), "List_1.txt", 3)
+    assert str(error) == (f"the calling list 'List_1.txt' has a key field {field!r} that the request lacks "
+                          f"(--key sent: region, account_id); name the list's key fields with --key; "
+                          f"asked {QUERY_URL}")
+
+
+@pytest.mark.parametrize("reply", [
+    answer(400, "invalid parameters"),
+    answer(400, "bad value for key phone1: expected a string"),
+    answer(400, json.dumps({"error": "bad_request", "error_description": "'limit' has unsupported value"}),
+           content_type="application/json"),
+    answer(400, "<html><body>missing key: phone1</body></html>", content_type="text/html"),  # a proxy's page
+    answer(422, "missing key: phone1"),  # only a 400 says it
+])
+def test_other_refusals_stay_the_rows_answer(reply: Reply) -> None:
+    result = record_result(Tried(reply, 1), ASKED, sent=("account_id",))
+    assert result.status is LookupStatus.ERROR and result.http_status == reply.status
 
 
 PAGE = [{"index": 4, "entry": {"id": "5"}, "status": {"completed": False}}]

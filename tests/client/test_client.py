@@ -262,7 +262,7 @@ HTML_PAGE = "<html><body>" + "x" * 1506 + "</body></html>"  # 1532 bytes
 @pytest.mark.parametrize(("answers", "expected"), [
     ([text(404, "record is not found")],
      LookupResult(status=LookupStatus.NOT_FOUND, attempts=1, http_status=404, error="record is not found")),
-    ([text(400, "missing key: phone1")], error_row(400, "HTTP 400: missing key: phone1", 1)),
+    ([text(400, "invalid parameters")], error_row(400, "HTTP 400: invalid parameters", 1)),
     ([text(409, "conflict")], error_row(409, "HTTP 409: conflict", 1)),
     ([text(503, "busy")] * 3, error_row(503, "HTTP 503 after 3 attempts", 3)),
     ([text(500, "oops"), text(502, "bad gateway"), text(504, "gateway timeout")],

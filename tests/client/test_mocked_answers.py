@@ -74,7 +74,7 @@ def error_row(http_status: int | None, error: str, attempts: int) -> LookupResul
                                   record=FOUND_RESULT)),
     ([(404, "record is not found")],
      LookupResult(status=LookupStatus.NOT_FOUND, attempts=1, http_status=404, error="record is not found")),
-    ([(400, "missing key: phone1")], error_row(400, "HTTP 400: missing key: phone1", 1)),
+    ([(400, "invalid parameters")], error_row(400, "HTTP 400: invalid parameters", 1)),
     ([(400, "Unexpected character ('x' (code 120))")],
      error_row(400, "HTTP 400: Unexpected character ('x' (code 120))", 1)),
     ([(503, "busy")] * 3, error_row(503, "HTTP 503 after 3 attempts", 3)),
@@ -83,7 +83,7 @@ def error_row(http_status: int | None, error: str, attempts: int) -> LookupResul
                                                       entry=FOUND["entry"], record=FOUND_RESULT)),
     ([(200, "<html>proxy error</html>")] * 3,
      error_row(200, "HTTP 200 with a non-JSON body (text/html, 24 bytes) after 3 attempts", 3)),
-], ids=["found", "record not found", "missing key", "JSON parse error", "503 thrice", "5xx thrice",
+], ids=["found", "record not found", "invalid parameters", "JSON parse error", "503 thrice", "5xx thrice",
         "429 then found", "HTML page thrice"])
 async def test_each_answer_gives_its_row_result(mocked: aioresponses, answers: list[tuple[int, object]],
                                                 expected: LookupResult) -> None:
