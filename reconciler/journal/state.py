@@ -78,6 +78,10 @@ class State:
         self._db.close()
         self._lock.close()
 
+    def holds_records(self) -> bool:
+        """Whether the server told this state anything: a record, or a position to go on from."""
+        return self.record_count() > 0 or self.full_read_at() is not None or self.full_read_under_way()
+
     def discard(self) -> None:
         """Close and delete the state: it was made by a run that never asked the server."""
         self._db.close()

@@ -123,6 +123,11 @@ class Journal:
             raise JournalUnreadable(path, "it has keys but no binding")
         return journal
 
+    def holds_answers(self) -> bool:
+        """Whether the server told this journal anything (a key's answer, a page of the list) worth resuming from."""
+        return bool(self._db.execute("SELECT EXISTS (SELECT 1 FROM keys WHERE attempts > 0) OR EXISTS "
+                                     "(SELECT 1 FROM listed)").fetchone()[0])
+
     @property
     def finished(self) -> bool:
         """Kept by a run that wrote its table with error rows, for ``--retry-errors``."""

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 
 from reconciler.config import ReconcileConfig
-from reconciler.errors import InputError, root_cause
+from reconciler.errors import InputError, RunAborted, root_cause
 from reconciler.input.previous import open_previous, previous_rows
 from reconciler.input.read import BadRows, InputSpec, open_input
 from reconciler.journal.reported import StagedReport
@@ -148,9 +148,9 @@ async def _reconcile_identified(config: ReconcileConfig, run: RunIdentity, sourc
                                retry_errors=config.retry_errors)
         stats = await _run_with_journal(config, run, spec, journal, state, source_factory, progress, stop, started,
                                         contacted)
-    except BaseException:
-        if state is not None and state.created_now and not contacted():
-            state.discard()  # a state that never met the server would make the next run look resumed
+    except BaseException as failed:
+        if state is not None and state.created_now and _nothing_to_resume(failed, contacted(), state.holds_records):
+            state.discard()  # a state that never heard from the server would make the next run look resumed
             state = None
         raise
     finally:
@@ -177,8 +177,8 @@ async def _run_with_journal(config: ReconcileConfig, run: RunIdentity, spec: Inp
         progress.start_phase("writing", total=journal.load_summary().get("rows"), unit="rows")
         tally = await _write(config, journal, spec, run, state, progress, stop)
         stats = _run_stats(config, journal, tally, gathered, time.monotonic() - started, resumed, run)
-    except BaseException:
-        if journal.started_now and not contacted():  # nothing asked, nothing worth resuming
+    except BaseException as failed:
+        if journal.started_now and _nothing_to_resume(failed, contacted(), journal.holds_answers):
             journal.discard()
         else:
             journal.close()
@@ -188,6 +188,16 @@ async def _run_with_journal(config: ReconcileConfig, run: RunIdentity, spec: Inp
     else:
         journal.discard()
     return stats
+
+
+def _nothing_to_resume(failed: BaseException, contacted: bool, holds_answers: Callable[[], bool]) -> bool:
+    """Whether a failed run's new journal (or state) is worth nothing to its rerun, and so is removed.
+
+    Nothing asked: nothing to resume. Stopped by the server's answer (exit 3) before any answer was
+    kept: the rerun needs a fix first (credentials, or --key, which binds the journal), and must not
+    be refused as another run's. A run that waits for the server (exit 1, 130, 143) keeps its files.
+    """
+    return not contacted or (isinstance(failed, RunAborted) and not holds_answers())
 
 
 async def _write(config: ReconcileConfig, journal: Journal, spec: InputSpec, run: RunIdentity, state: State | None,

@@ -44,7 +44,8 @@ async def test_a_query_run_whose_key_is_not_the_lists_stops_after_one_request(
     # Of 1,949 distinct keys, one was asked (classic: plus its digest challenge): the first request goes alone.
     assert counts["query"] - challenges == 1 and challenges <= 1
     assert not output.exists()
-    assert (tmp_path / "status.parquet.reconciler-journal").exists()  # kept, as for every stop of exit 3
+    # Nothing was answered: no journal is kept, so that the rerun with the list's keys is not refused as another run's.
+    assert not (tmp_path / "status.parquet.reconciler-journal").exists()
 
 
 @pytest.mark.parametrize("dialect", ["classic", "v3"])
@@ -68,3 +69,4 @@ async def test_a_scan_whose_key_no_record_has_stops_after_the_first_page(
     # The list has 3,000 records: 4 pages, of which the first was read (classic: plus its digest challenge).
     assert counts["getAll"] - challenges == 1 and challenges <= 1 and counts["query"] == 0
     assert not output.exists()
+    assert not (tmp_path / "status.parquet.reconciler-journal").exists()

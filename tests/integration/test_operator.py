@@ -261,7 +261,8 @@ async def test_a_failed_run_writes_a_valid_report_and_leaks_nothing(tmp_path: Pa
         assert written["error"].startswith("authentication failed for user 'demo'")
         assert written["figures"] is None and written["configuration"]["login"] == "demo"
     assert not output.exists()
-    assert journal_left(tmp_path)  # kept for a resume: it is searched too
+    # Refused at its first request, the run kept no answer: no journal is left to refuse the fixed rerun.
+    assert not journal_left(tmp_path)
     assert_no_secret(tmp_path, text, as_json, secrets=(PASSWORD,))
 
 
