@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from reconciler.simulator.config import Account, ListSource, SimulatorConfig
 from reconciler.simulator.faults import FaultConfig
+from reconciler.simulator.quirks import QuirkConfig
 from reconciler.simulator.server import RunningSimulator, run_simulator, serve
 
 __all__ = [
     "Account",
     "FaultConfig",
     "ListSource",
+    "QuirkConfig",
     "RunningSimulator",
     "SimulatorConfig",
     "run_simulator",

@@ -18,6 +18,7 @@ from reconciler.simulator.calling_list import CallingList
 
 DAY_MS = 8 * 3600 * 1000  # a calling day over which a round of attempts is spread
 AGENTS = ("elizabeth", "john.smith", "maria", "kenji", "fatima", "olaf", "priya.k")
+CALL_NOTES = ("", "", "Asked to be called back after 6 pm", "Interested, wants a brochure", "Spoke to spouse")
 
 
 @dataclass(frozen=True)
@@ -127,27 +128,55 @@ def _call(calling_list: CallingList, campaign: str, index: int, at_ms: int, rng:
     duration = rng.randint(15, 900) if agent else (rng.randint(5, 40) if disposition.code == 3 else 0)
     phone = _phone_of(calling_list.entry(index, lower_names=False), before)
     interaction = str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper()
-    attempt: dict[str, object] = {"call_attempted": True, "disposition": disposition.name,
-                                  "dispositionCode": disposition.code, "date": api_time(at_ms), "phone": phone,
-                                  "callDuration": duration, "globalInteractionID": interaction}
+    attempt = _attempt(disposition, api_time(at_ms), phone, duration, agent, interaction, completes=completes)
     status = {**before, "completed": completes, "lastDisposition": disposition.name, "lastDate": api_time(at_ms),
               "lastPhone": phone, "lastCallDuration": duration, "globalInteractionID": interaction,
               "totalAttempts": int(before.get("totalAttempts", 0) or 0) + 1}  # type: ignore[call-overload]
     if agent is not None:  # lastAgent: the agent of the last attempt that reached one
-        attempt["agent"] = status["lastAgent"] = agent
+        status["lastAgent"] = agent
     earlier = [] if calling_list.overlay.attempts(campaign, index) else _known_attempt(before)
     calling_list.overlay.record_attempt(campaign, index, status=status, attempt=attempt, earlier=earlier,
                                         at_ms=at_ms)
+
+
+def _attempt(disposition: Disposition, date: str, phone: str, duration: int, agent: str | None, interaction: str,
+             *, completes: bool) -> dict[str, object]:
+    """An attempt as getChanged sends it, in the order of Bright Pattern's example.
+
+    ``call_attempted`` is false on the attempt that completed the record, as a live server was seen
+    to send it on an attempt with an agent and a final disposition; it does not say "no call".
+    The figures getChanged alone carries are drawn from the interaction id, not from the round's
+    random picks, so that adding them moved no seeded round's outcome.
+    """
+    extra = random.Random(interaction)
+    attempt: dict[str, object] = {
+        "call_attempted": not completes, "disposition": disposition.name, "dispositionCode": disposition.code,
+        "date": date, "phone": phone, "callDuration": duration, "dialingDuration": extra.randint(2, 30),
+        "callNotes": extra.choice(CALL_NOTES) if agent is not None else ""}
+    if agent is not None:
+        attempt["agent"] = agent
+    attempt["globalInteractionID"] = interaction
+    attempt["CPADuration"] = extra.randint(1, 4) if agent is not None or disposition.code == 3 else 0
+    return attempt
 
 
 def _known_attempt(status: dict[str, object]) -> list[dict[str, object]]:
     """What the loaded status tells of the record's last attempt before the simulator's own."""
     if status.get("lastDate") is None and status.get("lastAgent") is None:
         return []
-    fields = {"disposition": "lastDisposition", "date": "lastDate", "phone": "lastPhone", "agent": "lastAgent",
-              "callDuration": "lastCallDuration", "globalInteractionID": "globalInteractionID"}
-    known = {name: status[source] for name, source in fields.items() if status.get(source) is not None}
-    return [{"call_attempted": True, **known}]
+    # In getChanged's order; what the status does not tell (the code, dialing, notes, call progress
+    # analysis) reads as nothing, as Bright Pattern's example sends those.
+    told = {"disposition": "lastDisposition", "dispositionCode": None, "date": "lastDate", "phone": "lastPhone",
+            "callDuration": "lastCallDuration", "dialingDuration": None, "callNotes": None, "agent": "lastAgent",
+            "globalInteractionID": "globalInteractionID", "CPADuration": None}
+    untold: dict[str, object] = {"dispositionCode": "", "dialingDuration": 0, "callNotes": "", "CPADuration": 0}
+    attempt: dict[str, object] = {"call_attempted": True}
+    for name, source in told.items():
+        if source is None:
+            attempt[name] = untold[name]
+        elif status.get(source) is not None:
+            attempt[name] = status[source]
+    return [attempt]
 
 
 def _phone_of(entry: dict[str, str], status: dict[str, object]) -> str:

@@ -6,10 +6,11 @@ The texts are those of a real server (see the API notes).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from reconciler.simulator.calling_list import CallingList
+from reconciler.simulator.json_body import read_object
+from reconciler.simulator.quirks import QuirkConfig, shuffled_page
 from reconciler.simulator.records import Catalog
 
 MAX_PAGE_SIZE = 1000
@@ -20,7 +21,9 @@ PATH_NOT_FOUND = "HTTP 404 Not Found"
 METHOD_NOT_ALLOWED = "HTTP 405 Method Not Allowed"
 NO_PRIVILEGE = "User authenticated but does not have sufficient privileges"
 MAX_SIZE_TOO_LARGE = f"maxSize is too large (no more than {MAX_PAGE_SIZE})"
-NOT_AN_OBJECT = "request body must be a JSON object"
+INVALID_PARAMETERS = "invalid parameters"
+PAGE_PARAMETERS = frozenset({"fromIndex", "maxSize"})
+NO_QUIRKS = QuirkConfig()
 
 
 @dataclass(frozen=True)
@@ -31,28 +34,23 @@ class Refusal:
     text: str
 
 
-def parse_json(body: bytes) -> object:
-    """The decoded body, or a 400 ``Refusal`` worded like a JSON parser's message."""
-    try:
-        return json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return Refusal(400, f"JSON parse error: the body is not UTF-8 ({exc.reason} at byte {exc.start})")
-    except json.JSONDecodeError as exc:
-        return Refusal(400, f"JSON parse error: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+def parse_json(body: bytes) -> dict[str, object] | Refusal:
+    """The body as a JSON object, or a 400 ``Refusal`` worded as the server's JSON parser words it."""
+    read = read_object(body)
+    return Refusal(400, read) if isinstance(read, str) else read
 
 
-def key_values(body: object, calling_list: CallingList, *, any_case: bool) -> tuple[str, ...] | Refusal:
+def key_values(body: dict[str, object] | Refusal, calling_list: CallingList, *,
+               any_case: bool) -> tuple[str, ...] | Refusal:
     """The key-field values a query body names; other fields are ignored."""
     if isinstance(body, Refusal):
         return body
-    if not isinstance(body, dict):
-        return Refusal(400, NOT_AN_OBJECT)
     folded = {str(name).lower(): value for name, value in reversed(body.items())} if any_case else {}
     values: list[str] = []
     for field in calling_list.key_fields:
         value = body.get(field, folded.get(field.lower()))
-        if value is None:
-            return Refusal(400, f"missing key: {field}")
+        if value is None or (isinstance(value, str) and not value.strip()):  # blank is missing, as live
+            return Refusal(400, f"missing key: {field.lower()}")
         if isinstance(value, bool) or not isinstance(value, str | int):
             return Refusal(400, f"bad value for key {field}: expected a string")
         values.append(str(value))
@@ -60,40 +58,51 @@ def key_values(body: object, calling_list: CallingList, *, any_case: bool) -> tu
 
 
 def answer_query(
-    body: object,
+    body: dict[str, object] | Refusal,
     calling_list: CallingList | None,
     key: tuple[str, ...] | Refusal | None,
     campaign: str,
     *,
     lower_names: bool,
+    loose_plus: bool = False,
 ) -> dict[str, object] | Refusal:
-    """Query a record: ``{"entry", "status"}``; no ``status`` when the list is not in the campaign."""
+    """Query a record: ``{"entry", "status"}``; no ``status`` when the list is not in the campaign.
+
+    ``loose_plus``: a key value may find a stored one that differs by a leading ``+`` (``--loose-phone-keys``).
+    """
     if isinstance(body, Refusal):
         return body
     if calling_list is None or key is None:
         return Refusal(404, LIST_NOT_FOUND)
     if isinstance(key, Refusal):
         return key
-    index = calling_list.find(key)
+    index = calling_list.find(key, loose_plus=loose_plus)
     if index is None:
         return Refusal(404, RECORD_NOT_FOUND)
     return calling_list.record(index, campaign, lower_names=lower_names)
 
 
 def answer_page(
-    body: object, calling_list: CallingList | None, campaign: str, *, lower_names: bool
+    body: dict[str, object] | Refusal, calling_list: CallingList | None, campaign: str, *, lower_names: bool,
+    quirks: QuirkConfig = NO_QUIRKS, seed: int | None = None,
 ) -> list[dict[str, object]] | Refusal:
-    """getAll: up to ``maxSize`` records from ``fromIndex`` on; ``[]`` past the end."""
+    """getAll: the ``maxSize`` records with the lowest indexes from ``fromIndex`` on; ``[]`` past the end.
+
+    In index order, unless ``quirks.unordered_pages`` (then shuffled, repeatably with ``seed``).
+    """
     refused = refuse_page(body, calling_list, campaign)
-    if refused is not None or calling_list is None:
+    if refused is not None or calling_list is None or isinstance(body, Refusal):
         return refused or Refusal(404, LIST_NOT_FOUND)
     bounds = page_bounds(body)
     if isinstance(bounds, Refusal):
         return bounds
-    return calling_list.page(*bounds, campaign, lower_names=lower_names)
+    page = calling_list.page(*bounds, campaign, lower_names=lower_names)
+    if not quirks.unordered_pages:
+        return page
+    return shuffled_page(page, seed=seed, salt=f"{calling_list.name}|{campaign}|{bounds[0]}|{bounds[1]}")
 
 
-def refuse_page(body: object, calling_list: CallingList | None, campaign: str) -> Refusal | None:
+def refuse_page(body: dict[str, object] | Refusal, calling_list: CallingList | None, campaign: str) -> Refusal | None:
     """Why a request for a page of the list's records in ``campaign`` cannot be answered, if it cannot."""
     if isinstance(body, Refusal):
         return body
@@ -104,19 +113,32 @@ def refuse_page(body: object, calling_list: CallingList | None, campaign: str) -
     return None
 
 
-def page_bounds(body: object) -> tuple[int, int] | Refusal:
-    """``(fromIndex, maxSize)`` of a getAll body (numbers or numeric strings)."""
-    if not isinstance(body, dict):
-        return Refusal(400, NOT_AN_OBJECT)
-    from_index = whole_number(body.get("fromIndex", 0))
-    max_size = whole_number(body.get("maxSize", MAX_PAGE_SIZE))
+def page_bounds(body: dict[str, object]) -> tuple[int, int] | Refusal:
+    """``(fromIndex, maxSize)`` of a getAll body (numbers or numeric strings), both required, nothing else."""
+    if (refused := refuse_parameters(body, PAGE_PARAMETERS)) is not None:
+        return refused
+    from_index = whole_number(body["fromIndex"])
     if from_index is None or from_index < 0:
         return Refusal(400, "fromIndex must be a whole number from 0 up")
+    max_size = page_size(body["maxSize"])
+    return max_size if isinstance(max_size, Refusal) else (from_index, max_size)
+
+
+def refuse_parameters(body: dict[str, object], names: frozenset[str]) -> Refusal | None:
+    """A live server's refusal of a page body that lacks one of ``names`` (or has it null) or has another field."""
+    if body.keys() != names or any(body[name] is None for name in names):
+        return Refusal(400, INVALID_PARAMETERS)
+    return None
+
+
+def page_size(value: object) -> int | Refusal:
+    """``maxSize``: a number or a numeric string (the documentation's examples send ``"100"``), at most 1000."""
+    max_size = whole_number(value)
     if max_size is None or max_size < 1:
         return Refusal(400, "maxSize must be a whole number from 1 up")
     if max_size > MAX_PAGE_SIZE:
         return Refusal(400, MAX_SIZE_TOO_LARGE)
-    return from_index, max_size
+    return max_size
 
 
 def whole_number(value: object) -> int | None:
@@ -130,5 +152,5 @@ def whole_number(value: object) -> int | None:
 
 
 def answer_campaigns(catalog: Catalog) -> list[dict[str, object]]:
-    """Get campaigns: every campaign some list is bound to, running."""
-    return [{"name": name, "state": "RUNNING", "lists": lists} for name, lists in catalog.campaigns().items()]
+    """Get campaigns: every campaign, with its state and the lists bound to it (maybe none)."""
+    return [{"name": name, "state": catalog.state(name), "lists": lists} for name, lists in catalog.campaigns().items()]

@@ -12,6 +12,7 @@ Routes (``{list}`` and ``{campaign}`` are percent-decoded names):
     POST /configapi/v2/callinglist/getChanged/{list}/{campaign}       (and getCompleted)
     GET  /configapi/v2/campaign/getAll/
     ...  /configapi/v3/...  (oauth/token, campaign/getAll, getCampaign, queryRecord, getAllRecords): see ``v3``
+    Any of them with doubled slashes (``//configapi//v2//...``) answers as the single-slash path: see ``paths``
     GET  /__stats[?keys=1]    POST /__stats/reset                     simulator only, no auth
     POST /__activity  {"list", "campaign", "attempts", "complete", "add", "delete", "seed"}: a day of calling
 """
@@ -23,6 +24,7 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import LooseHeaders
@@ -34,6 +36,7 @@ from reconciler.simulator.changes import answer_changes
 from reconciler.simulator.config import SimulatorConfig
 from reconciler.simulator.digest import DigestAuthority, Verdict
 from reconciler.simulator.faults import Fault, FaultInjector
+from reconciler.simulator.paths import accept_doubled_slashes
 from reconciler.simulator.records import Catalog
 from reconciler.simulator.stats import SimulatorStats
 from reconciler.simulator.tokens import NOT_AUTHENTICATED, TokenIssuer, TokenRefused
@@ -116,10 +119,12 @@ class Simulator:
                 app.router.add_get(prefix + "/campaign/getAll" + suffix, self._bind(self._campaigns, dialect),
                                    name=f"{name}:campaigns{variant}")
         app.router.add_post(V2 + "/oauth/token", self._token, name="v2:token")
-        V3Routes(self.catalog, self.stats, self._v2_gate, self._inject_fault, self._token).add_to(app)
+        V3Routes(self.catalog, self.stats, self._v2_gate, self._inject_fault, self._token, self.config.quirks,
+                 self.config.faults.seed).add_to(app)
         app.router.add_get("/__stats", self._stats, name="stats:read")
         app.router.add_post("/__stats/reset", self._reset_stats, name="stats:reset")
         app.router.add_post("/__activity", self._activity, name="admin:activity")
+        accept_doubled_slashes(app)
         return app
 
     @staticmethod
@@ -187,14 +192,16 @@ class Simulator:
         if (faulted := await self._inject_fault(request)) is not None:
             return faulted
         campaign = request.match_info["campaign"]
-        return refusal_or_json(answers.answer_query(body, calling_list, key, campaign,
-                                                    lower_names=dialect.lower_names))
+        return refusal_or_json(answers.answer_query(body, calling_list, key, campaign, lower_names=dialect.lower_names,
+                                                    loose_plus=self.config.quirks.loose_phone_keys))
 
     async def _get_all(self, request: web.Request, dialect: Dialect) -> web.StreamResponse:
-        return await self._page(request, dialect, answers.answer_page)
+        return await self._page(request, dialect, functools.partial(
+            answers.answer_page, quirks=self.config.quirks, seed=self.config.faults.seed))
 
     async def _changes(self, request: web.Request, dialect: Dialect, *, completed: bool) -> web.StreamResponse:
-        return await self._page(request, dialect, functools.partial(answer_changes, completed=completed))
+        return await self._page(request, dialect, functools.partial(
+            answer_changes, completed=completed, in_index_order=self.config.quirks.changes_in_index_order))
 
     async def _page(self, request: web.Request, dialect: Dialect, answer: PageAnswer) -> web.StreamResponse:
         """A page of records (getAll, getChanged, getCompleted): authenticated, maybe faulted, then answered."""
@@ -209,9 +216,10 @@ class Simulator:
 
     async def _activity(self, request: web.Request) -> web.StreamResponse:
         body = answers.parse_json(await request.read())
-        if isinstance(body, Refusal) or not isinstance(body, dict):
-            return refusal_or_json(body if isinstance(body, Refusal) else Refusal(400, answers.NOT_AN_OBJECT))
-        fields = {name: body[name] for name in ("attempts", "complete", "add", "delete", "seed") if name in body}
+        if isinstance(body, Refusal):
+            return refusal_or_json(body)
+        fields: dict[str, Any] = {name: body[name] for name in ("attempts", "complete", "add", "delete", "seed")
+                                  if name in body}
         list_name, campaign = body.get("list"), body.get("campaign")
         try:
             plan = ActivityPlan(**fields)

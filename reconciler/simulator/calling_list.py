@@ -8,6 +8,7 @@ its ``ListOverlay``, which answers win over the loaded columns.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ class CallingList:
         columns: ListColumns,
         campaigns: tuple[str, ...],
         default_campaigns: tuple[str, ...],
+        index_hole_every: int = 0,
     ) -> None:
         self.name = name
         self.key_fields = key_fields
@@ -61,6 +63,9 @@ class CallingList:
         self._index = _build_index(key_fields, columns.entries)
         self._loaded = len(next(iter(columns.entries.values())))
         self.overlay = ListOverlay(self._loaded)
+        # Every n-th index unused, as deleted records leave them on a live list (0: none); the
+        # records' positions stay contiguous, only the indexes the API shows skip.
+        self._hole_every = index_hole_every
 
     def __len__(self) -> int:
         """The records on the list now (loaded, plus added, less deleted)."""
@@ -78,6 +83,24 @@ class CallingList:
     @property
     def entry_fields(self) -> tuple[str, ...]:
         return tuple(self._entries)
+
+    @property
+    def status_fields(self) -> tuple[str, ...]:
+        """The status fields the records file has columns for (``completed`` and ``totalAttempts`` always)."""
+        return tuple(self._statuses)
+
+    @property
+    def end_index(self) -> int:
+        """One past the highest index the API shows for a record ever given."""
+        return self.index_of(self.overlay.end - 1) + 1 if self.overlay.end else 0
+
+    def index_of(self, position: int) -> int:
+        """The getAll ``index`` of the record at ``position`` (its place in load and add order)."""
+        return position + position // (self._hole_every - 1) if self._hole_every else position
+
+    def first_position(self, index: int) -> int:
+        """The position of the first record whose getAll ``index`` is ``index`` or more."""
+        return index - index // self._hole_every if self._hole_every else index
 
     def latest_loaded_ms(self) -> int | None:
         """The latest ``lastDate`` or ``completedTime`` of the loaded records (epoch ms, UTC), if any reads."""
@@ -113,9 +136,20 @@ class CallingList:
             seen.add(key)
         return None  # pragma: no cover - the index was smaller, so a duplicate exists
 
-    def find(self, key_values: tuple[str, ...]) -> int | None:
-        """The index of the record with these key-field values, or ``None``."""
-        return self._index.get(make_key(key_values))
+    def find(self, key_values: tuple[str, ...], *, loose_plus: bool = False) -> int | None:
+        """The position of the record with these key-field values, or ``None``.
+
+        ``loose_plus``: failing an exact match, a stored value may differ from the one asked by a
+        leading ``+`` (as a live server matched a phone key).
+        """
+        found = self._index.get(make_key(key_values))
+        if found is not None or not loose_plus:
+            return found
+        variants = [(value, value[1:] if value.startswith("+") else "+" + value) for value in key_values]
+        for candidate in itertools.product(*variants):
+            if candidate != key_values and all(candidate) and make_key(candidate) in self._index:
+                return self._index[make_key(candidate)]
+        return None
 
     def key_of(self, index: int) -> Key:
         entry = self.entry(index, lower_names=False)
@@ -161,9 +195,10 @@ class CallingList:
         return self._rows([index], campaign, lower_names=lower_names, with_index=False)[0]
 
     def page(self, from_index: int, max_size: int, campaign: str, *, lower_names: bool) -> list[dict[str, object]]:
-        """A getAll page: ``{"index", "entry", "status"}`` of the next ``max_size`` records from ``from_index``."""
+        """A getAll page: ``{"entry", "index", "status"}`` of the ``max_size`` records with the lowest
+        indexes from ``from_index`` on, in index order."""
         indices: list[int] = []
-        index = max(from_index, 0)
+        index = self.first_position(max(from_index, 0))
         while len(indices) < max_size and index < self.overlay.end:
             if index not in self.overlay.deleted:
                 indices.append(index)
@@ -183,11 +218,13 @@ class CallingList:
         bound = campaign in self.campaigns
         rows: list[dict[str, object]] = []
         for index in indices:
-            row: dict[str, object] = {"index": index} if with_index else {}
+            row: dict[str, object] = {}
             if index < self._loaded:
                 row["entry"], status = next(entries), next(statuses) if bound else None
             else:
                 row["entry"], status = self.entry(index, lower_names=lower_names), dict(NEVER_CALLED)
+            if with_index:  # after the entry, as a live server writes a getAll item
+                row["index"] = self.index_of(index)
             if bound:
                 changed = self.overlay.status(campaign, index)
                 row["status"] = dict(changed) if changed is not None else status
@@ -206,7 +243,7 @@ class CallingList:
         columns = [array.take(taken).to_pylist() for array in self._statuses.values()]
         owners = self._owned_rows(taken, campaign)
         return [
-            {name: value for name, value in zip(names, values, strict=True) if value is not None}
+            _in_recorded_order({name: value for name, value in zip(names, values, strict=True) if value is not None})
             if owned
             else dict(NEVER_CALLED)
             for values, owned in zip(zip(*columns, strict=True), owners, strict=True)
@@ -219,6 +256,13 @@ class CallingList:
         in_default = campaign in self._default_campaigns
         row_campaigns: list[str] = self._row_campaigns.take(taken).to_pylist()
         return [value == campaign or (value == "" and in_default) for value in row_campaigns]
+
+
+def _in_recorded_order(status: dict[str, object]) -> dict[str, object]:
+    """A status of ``completed`` and ``totalAttempts`` alone in a live server's order, totalAttempts first."""
+    if status.keys() == NEVER_CALLED.keys():
+        return {"totalAttempts": status["totalAttempts"], "completed": status["completed"]}
+    return status
 
 
 def _iter_keys(key_fields: tuple[str, ...], entries: Mapping[str, Any]) -> Any:

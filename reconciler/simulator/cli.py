@@ -23,6 +23,7 @@ from reconciler.simulator.config import (
     SimulatorConfig,
 )
 from reconciler.simulator.faults import FaultConfig
+from reconciler.simulator.quirks import QuirkConfig
 from reconciler.simulator.server import RunningSimulator, serve
 
 DEFAULT_PORT = 8080
@@ -35,7 +36,11 @@ EPILOG = ("Dialects: classic (/admin/ws/t/TENANT/..., HTTP Digest), v2 (/configa
           "POST /__stats/reset. getChanged and getCompleted (classic and v2; v3's getUpdatedRecords and "
           "getCompletedRecords, counted under those names) report the activity that "
           "'reconciler simulate activity --url URL --attempts N ...' (or POST /__activity) makes on a running "
-          "simulator: see 'reconciler simulate activity --help'.")
+          "simulator: see 'reconciler simulate activity --help'. As a live server was seen to: blank key values "
+          "are a missing key; page bodies lacking a parameter or with an unknown one get 'invalid parameters', "
+          "fromTime only as 2013-03-01T13:15:06.456 (else 'Unparseable date: \"...\"'); bodies that are not a JSON "
+          "object get the server's JSON parser message (Expected BEGIN_OBJECT but was ...); doubled slashes in "
+          "a path answer as the single-slash path.")
 DEFAULT_USERS = (Account(login="demo", secret="demo-password"),)
 DEFAULT_CLIENTS = (Account(login="demo-client", secret="demo-secret"),)
 
@@ -63,8 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help=f"campaign the lists are bound to (repeatable; default {DEFAULT_CAMPAIGN})")
     data.add_argument("--key-fields", type=_names, default=(), metavar="A,B",
                       help="the lists' unique key fields (default: the first column)")
+    data.add_argument("--empty-campaign", action="append", dest="empty_campaigns", default=[], metavar="NAME",
+                      help='a campaign no list is bound to (repeatable): campaign/getAll lists it with "lists": []')
+    data.add_argument("--campaign-state", action="append", dest="campaign_states", default=[], type=_campaign_state,
+                      metavar="NAME=STATE", help="the state campaign/getAll answers for campaign NAME (repeatable; "
+                                                 "default RUNNING), e.g. Campaign_2=STOPPED")
     _add_account_arguments(parser)
     _add_fault_arguments(parser)
+    _add_quirk_arguments(parser)
     net = parser.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     net.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0: a free port")
@@ -90,9 +101,31 @@ def _add_account_arguments(parser: argparse.ArgumentParser) -> None:
                       help="v2 and v3 tokens expire after this long (default 3600)")
 
 
+def _campaign_state(text: str) -> tuple[str, str]:
+    name, sep, state = text.partition("=")
+    if not sep or not name.strip() or not state.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=STATE (e.g. Campaign_2=STOPPED)")
+    return name, state.strip()
+
+
+def _add_quirk_arguments(parser: argparse.ArgumentParser) -> None:
+    quirks = parser.add_argument_group("a live server's recorded departures from the documentation (all off)")
+    quirks.add_argument("--unordered-pages", action="store_true",
+                        help="getAll (and v3 getAllRecords) pages come shuffled (repeatably with --seed), never "
+                             "ending on their highest index, and every 7th index is unused; a page still holds the "
+                             "records with the lowest indexes from fromIndex on")
+    quirks.add_argument("--loose-phone-keys", action="store_true",
+                        help="a key value finds a stored one that differs only by a leading + (1001 finds +1001 "
+                             "and the other way round); the answer holds the stored value")
+    quirks.add_argument("--changes-in-index-order", action="store_true",
+                        help="getChanged and getCompleted (classic, v2) answer the records changed since fromTime "
+                             "in list-index order (maxSize of them), not oldest first: a client paging on by the "
+                             "latest time of a page then misses records")
+
+
 def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     faults = parser.add_argument_group("faults (query and getAll requests, after authentication)")
-    faults.add_argument("--seed", type=int, help="seed for repeatable faults")
+    faults.add_argument("--seed", type=int, help="seed for repeatable faults (and --unordered-pages shuffles)")
     for flag, what in (("--fail-503", "get 503"), ("--fail-429", "get 429"),
                        ("--reset", "see their connection closed without an answer"),
                        ("--html", "get 200 with a proxy's HTML error page"),
@@ -122,6 +155,10 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
             rate_ceiling=args.rate_ceiling, latency_ms=args.latency, jitter_ms=args.jitter,
             reset=args.reset, html=args.html, stall=args.stall, stall_seconds=args.stall_seconds,
         ),
+        quirks=QuirkConfig(unordered_pages=args.unordered_pages, loose_phone_keys=args.loose_phone_keys,
+                           changes_in_index_order=args.changes_in_index_order),
+        empty_campaigns=tuple(args.empty_campaigns),
+        campaign_states=dict(args.campaign_states),
         host=args.host,
         port=args.port,
     )

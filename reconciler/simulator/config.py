@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.errors import InvalidOption
 from reconciler.simulator.faults import FaultConfig
+from reconciler.simulator.quirks import QuirkConfig
 
 DEFAULT_TENANT = "demo.brightpattern.com"
 DEFAULT_CAMPAIGN = "Campaign_1"
@@ -65,6 +67,9 @@ class SimulatorConfig:
     nonce_lifetime: float | None = None  # seconds; None: digest nonces never go stale
     token_lifetime: float = 3600.0  # seconds
     faults: FaultConfig = field(default_factory=FaultConfig)
+    quirks: QuirkConfig = field(default_factory=QuirkConfig)  # a live server's departures from the docs; off
+    empty_campaigns: tuple[str, ...] = ()  # campaigns with no list bound ("lists": [])
+    campaign_states: Mapping[str, str] = field(default_factory=dict)  # campaign -> state; default RUNNING
     host: str = "127.0.0.1"
     port: int = 0  # 0: any free port
 
@@ -80,6 +85,11 @@ class SimulatorConfig:
                  self.nonce_lifetime, "seconds above 0")
         _require(_positive(self.token_lifetime), "--token-lifetime", self.token_lifetime, "seconds above 0")
         _require(0 <= self.port <= 65535, "--port", self.port, "a port number from 0 to 65535")
+        _require(all(c.strip() for c in self.empty_campaigns), "--empty-campaign", list(self.empty_campaigns),
+                 "non-empty campaign names")
+        for campaign, state in self.campaign_states.items():
+            _require(bool(campaign.strip()) and bool(state) and not any(c.isspace() for c in state),
+                     "--campaign-state", f"{campaign}={state}", "NAME=STATE, e.g. Campaign_2=STOPPED")
 
 
 def _positive(seconds: float) -> bool:

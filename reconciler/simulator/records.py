@@ -27,6 +27,7 @@ One row per record; a file holds one calling list (or several, with a ``_list`` 
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from reconciler.errors import InputError
+from reconciler.errors import InputError, InvalidOption
 from reconciler.simulator.calling_list import CallingList, ListColumns
 from reconciler.simulator.config import ListSource
 
@@ -48,41 +49,65 @@ INT_STATUS_FIELDS = frozenset({"totalAttempts", "lastCallDuration"})
 TRUE_WORDS = ("true", "1", "yes")
 FALSE_WORDS = ("false", "0", "no", "")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+RUNNING = "RUNNING"
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """Every calling list the simulator serves, by name, and the campaigns they are bound to."""
+    """Every calling list the simulator serves, by name, the campaigns they are bound to, and the
+    campaigns declared without a list; each campaign's state (``RUNNING`` unless declared)."""
 
     lists: Mapping[str, CallingList]
+    empty_campaigns: tuple[str, ...] = ()
+    states: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def campaigns(self) -> dict[str, list[str]]:
-        """Campaign name -> names of the lists bound to it, in first-seen order."""
+        """Campaign name -> names of the lists bound to it, in first-seen order; the empty ones last."""
         bound: dict[str, list[str]] = {}
         for calling_list in self.lists.values():
             for campaign in calling_list.campaigns:
                 bound.setdefault(campaign, []).append(calling_list.name)
+        for campaign in self.empty_campaigns:
+            bound.setdefault(campaign, [])
         return bound
 
+    def state(self, campaign: str) -> str:
+        return self.states.get(campaign, RUNNING)
 
-def load_catalog(sources: Iterable[ListSource]) -> Catalog:
-    """Read every source; list names must be unique across them."""
+
+def load_catalog(sources: Iterable[ListSource], *, empty_campaigns: tuple[str, ...] = (),
+                 states: Mapping[str, str] | None = None, index_hole_every: int = 0) -> Catalog:
+    """Read every source; list names must be unique across them, and states name campaigns that exist."""
     lists: dict[str, CallingList] = {}
     for source in sources:
-        for calling_list in load_lists(source):
+        for calling_list in load_lists(source, index_hole_every=index_hole_every):
             if calling_list.name in lists:
                 raise InputError(source.path, f"calling list {calling_list.name!r} is defined twice")
             lists[calling_list.name] = calling_list
     pa.default_memory_pool().release_unused()  # reading a big CSV leaves much freed memory held
-    return Catalog(lists)
+    catalog = Catalog(lists, empty_campaigns, dict(states or {}))
+    _check_campaigns(catalog)
+    return catalog
 
 
-def load_lists(source: ListSource) -> list[CallingList]:
+def _check_campaigns(catalog: Catalog) -> None:
+    bound = {campaign for calling_list in catalog.lists.values() for campaign in calling_list.campaigns}
+    overlap = [campaign for campaign in catalog.empty_campaigns if campaign in bound]
+    if overlap:
+        raise InvalidOption("--empty-campaign", overlap[0], "a campaign no list is bound to")
+    unknown = [campaign for campaign in catalog.states if campaign not in catalog.campaigns()]
+    if unknown:
+        raise InvalidOption("--campaign-state", unknown[0],
+                            f"a campaign of the simulator ({', '.join(catalog.campaigns()) or 'none'})")
+
+
+def load_lists(source: ListSource, *, index_hole_every: int = 0) -> list[CallingList]:
     """The calling lists of one records file (several when it has a ``_list`` column)."""
     table = read_records_table(source.path)
     layout = _Layout.of(source, table.column_names)
     default_name = source.list_name or source.path.name
-    return [_build_list(source, layout, name, part) for name, part in _split_by_list(table, default_name)]
+    return [_build_list(source, layout, name, part, index_hole_every)
+            for name, part in _split_by_list(table, default_name)]
 
 
 def read_records_table(path: Path) -> Any:
@@ -156,7 +181,7 @@ def _split_by_list(table: Any, default_name: str) -> list[tuple[str, Any]]:
     return [(name, table.filter(pc.equal(names, name))) for name in pc.unique(names).to_pylist()]
 
 
-def _build_list(source: ListSource, layout: _Layout, name: str, table: Any) -> CallingList:
+def _build_list(source: ListSource, layout: _Layout, name: str, table: Any, index_hole_every: int) -> CallingList:
     row_campaigns = _column(table, CAMPAIGN_COLUMN) if CAMPAIGN_COLUMN in table.column_names else None
     calling_list = CallingList(
         name=name,
@@ -168,6 +193,7 @@ def _build_list(source: ListSource, layout: _Layout, name: str, table: Any) -> C
         ),
         campaigns=_bound_campaigns(source.campaigns, row_campaigns),
         default_campaigns=source.campaigns,
+        index_hole_every=index_hole_every,
     )
     duplicate = calling_list.duplicate_key()
     if duplicate is not None:

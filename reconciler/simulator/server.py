@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -57,7 +58,8 @@ class RunningSimulator:
         users = ", ".join(u.login for u in self.config.users) or "-"
         clients = ", ".join(c.login for c in self.config.clients) or "-"
         faults = self.config.faults.describe()
-        return f"tenant {self.config.tenant}; {lists}; users {users}; clients {clients}; {faults}"
+        quirks = f"; quirks {self.config.quirks.describe()}" if self.config.quirks.describe() else ""
+        return f"tenant {self.config.tenant}; {lists}; users {users}; clients {clients}; {faults}{quirks}"
 
 
 @asynccontextmanager
@@ -68,7 +70,9 @@ async def run_simulator(
 
     ``clock`` (epoch seconds) drives token and nonce expiry, the rate ceiling and ``per_second``.
     """
-    catalog = await asyncio.to_thread(load_catalog, config.lists)
+    catalog = await asyncio.to_thread(functools.partial(
+        load_catalog, config.lists, empty_campaigns=config.empty_campaigns, states=config.campaign_states,
+        index_hole_every=config.quirks.index_hole_every))
     app, simulator = build_app(config, catalog, clock)
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()

@@ -31,6 +31,7 @@ from aiohttp import web
 from reconciler.simulator import answers
 from reconciler.simulator.answers import Refusal
 from reconciler.simulator.calling_list import CallingList
+from reconciler.simulator.quirks import QuirkConfig, shuffled_page
 from reconciler.simulator.records import Catalog
 from reconciler.simulator.stats import SimulatorStats
 from reconciler.simulator.v3_changes import changed_page
@@ -43,6 +44,7 @@ NOT_JSON_MEDIA = "Content type is not application/json"
 # Status fields a v3 server sends as "" when they have no value.
 _TEXT_STATUS_FIELDS = ("lastDisposition", "lastDate", "lastPhone", "lastAgent", "globalInteractionID",
                        "completedTime")
+_CUSTOM_PREFIX = "custom_"  # a list's custom status fields, sent as "" when unset
 _CURSOR_DIGITS = 24  # the width of a MongoDB _id, which a real server's cursors are
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -80,6 +82,8 @@ class V3Routes:
     gate: Gate
     inject_fault: FaultHook
     token: Handler
+    quirks: QuirkConfig = answers.NO_QUIRKS
+    seed: int | None = None  # shuffles pages repeatably (with quirks.unordered_pages)
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_post(V3 + "/oauth/token", self.token, name="v3:token")
@@ -96,7 +100,7 @@ class V3Routes:
     async def _campaigns(self, request: web.Request) -> web.StreamResponse:
         if (denied := self.gate(request)) is not None:
             return denied
-        return _json([{"id": campaign_id(name), "name": name, "state": "RUNNING"}
+        return _json([{"id": campaign_id(name), "name": name, "state": self.catalog.state(name)}
                       for name in self.catalog.campaigns()])
 
     async def _campaign(self, request: web.Request) -> web.StreamResponse:
@@ -108,8 +112,8 @@ class V3Routes:
         lists = [{"id": list_id(name), "name": name, "instanceId": instance_id(campaign, name), "instanceName": "",
                   "enabled": True, "order": order, "dialingRatio": 1, "totalRecords": len(self.catalog.lists[name])}
                  for order, name in enumerate(self.catalog.campaigns()[campaign], start=1)]
-        return _json({"name": campaign, "enabled": True, "state": "RUNNING", "direction": "OUTBOUND_VOICE",
-                      "lists": lists})
+        return _json({"name": campaign, "enabled": True, "state": self.catalog.state(campaign),
+                      "direction": "OUTBOUND_VOICE", "lists": lists})
 
     async def _query(self, request: web.Request) -> web.StreamResponse:
         bound = await self._bound_request(request)
@@ -117,15 +121,17 @@ class V3Routes:
             return bound
         campaign, calling_list, body = bound
         fields = body.get("fields")
-        key = answers.key_values(fields if isinstance(fields, dict) else {}, calling_list, any_case=True)
+        fields = fields if isinstance(fields, dict) else {}
+        key = answers.key_values(fields, calling_list, any_case=True)
         if isinstance(key, tuple):
             self.stats.key_queried("|".join(key))
         if (faulted := await self.inject_fault(request)) is not None:
             return faulted
-        result = answers.answer_query(fields, calling_list, key, campaign, lower_names=True)
+        result = answers.answer_query(fields, calling_list, key, campaign, lower_names=True,
+                                      loose_plus=self.quirks.loose_phone_keys)
         if isinstance(result, Refusal):
             return error_response(result)
-        return _json(_with_blanks(result))
+        return _json(_with_blanks(result, calling_list))
 
     async def _records(self, request: web.Request) -> web.StreamResponse:
         bound = await self._page_request(request)
@@ -136,10 +142,12 @@ class V3Routes:
         if isinstance(bounds, Refusal):
             return error_response(bounds)
         start, limit = bounds
-        page = calling_list.page(start, limit, campaign, lower_names=True)
+        page = calling_list.page(start, limit, campaign, lower_names=True)  # in index order
         after = int(page[-1]["index"]) + 1 if page else start  # type: ignore[call-overload]
-        next_cursor = _cursor(after) if len(page) == limit and after < calling_list.end else None
-        return _json({"next_cursor": next_cursor, "records": _v3_records(page)})
+        next_cursor = _cursor(after) if len(page) == limit and after < calling_list.end_index else None
+        if self.quirks.unordered_pages:
+            page = shuffled_page(page, seed=self.seed, salt=f"v3|{calling_list.name}|{campaign}|{start}|{limit}")
+        return _json({"next_cursor": next_cursor, "records": _v3_records(page, calling_list)})
 
     async def _updated(self, request: web.Request) -> web.StreamResponse:
         return await self._changes(request, completed=False)
@@ -157,7 +165,7 @@ class V3Routes:
             return error_response(page)
         indices, next_cursor = page
         rows = calling_list.records(indices, campaign, lower_names=True)
-        return _json({"next_cursor": next_cursor, "records": _v3_records(rows)})
+        return _json({"next_cursor": next_cursor, "records": _v3_records(rows, calling_list)})
 
     # -- shared steps --------------------------------------------------------------------------
 
@@ -183,8 +191,6 @@ class V3Routes:
         body = answers.parse_json(await request.read())
         if isinstance(body, Refusal):
             return error_response(body)
-        if not isinstance(body, dict):
-            return error_response(Refusal(400, answers.NOT_AN_OBJECT))
         bound = {instance_id(campaign, name): name for name in self.catalog.campaigns()[campaign]}
         list_name = bound.get(str(body.get("instanceId")))
         if list_name is None:
@@ -203,15 +209,19 @@ def _json(data: object) -> web.Response:
     return web.json_response(data, dumps=_dumps)
 
 
-def _v3_records(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+def _v3_records(rows: list[dict[str, object]], calling_list: CallingList) -> list[dict[str, object]]:
     """Records as v3 pages send them: entry, status with blanks, no attempts (none asked for)."""
-    return [_with_blanks({"entry": row["entry"], "status": row.get("status", {}), "attempts": []}) for row in rows]
+    return [_with_blanks({"entry": row["entry"], "status": row.get("status", {}), "attempts": []}, calling_list)
+            for row in rows]
 
 
-def _with_blanks(record: dict[str, object]) -> dict[str, object]:
+def _with_blanks(record: dict[str, object], calling_list: CallingList) -> dict[str, object]:
+    """The record with its unset status strings and times, and its list's unset ``custom_*`` fields, as ``""``."""
     status = record.get("status")
     if isinstance(status, dict):
-        record["status"] = {**{name: "" for name in _TEXT_STATUS_FIELDS}, **status}
+        custom = (name for name in calling_list.status_fields if name.startswith(_CUSTOM_PREFIX))
+        blanks = {name: "" for name in (*_TEXT_STATUS_FIELDS, *custom)}
+        record["status"] = {**blanks, **status}
     return record
 
 

@@ -3,17 +3,23 @@
 Body: ``{"instanceId", "limit", "cursor", "extractAttempts", "startTime", "endTime"}``. ``startTime``
 is required and inclusive; ``endTime`` is optional (absent, null or ``""``: up to now) and
 exclusive. Records come oldest activity first, ties in list order, each as getAllRecords sends it.
-A cursor names the last record sent by its time and index (a keyset, 24 hex digits), so a record
-whose activity moves on while a client pages comes again later instead of pushing another out of
-sight. As for getChanged, only activity made on the simulator counts.
+A cursor names the last record sent by its time and id (a keyset), in a live server's form
+``2023-01-10T12:13:59.001_590e9abd4abbf1165862d342`` (the id: 24 hex digits, here the record's
+position), so a record whose activity moves on while a client pages comes again later instead of
+pushing another out of sight. As for getChanged, only activity made on the simulator counts.
 """
 
 from __future__ import annotations
 
+import re
+
+from reconciler.simulator.activity import api_time
 from reconciler.simulator.answers import MAX_PAGE_SIZE, Refusal
 from reconciler.simulator.calling_list import CallingList, api_moment
+from reconciler.simulator.changes import API_TIME
 
-_HALF = 12  # hex digits of each half of a cursor: the time in ms, then the index
+_ID_DIGITS = 24  # the width of a MongoDB _id, which a live server's cursor ids are
+_CURSOR = re.compile(rf"({API_TIME.pattern})_([0-9a-f]{{{_ID_DIGITS}}})")
 
 
 def changed_page(body: dict[str, object], calling_list: CallingList, campaign: str, *,
@@ -28,7 +34,7 @@ def changed_page(body: dict[str, object], calling_list: CallingList, campaign: s
     hits = sorted((at, index) for index, at in times.items()
                   if start_ms <= at and (end_ms is None or at < end_ms) and (after is None or (at, index) > after))
     page = hits[:limit]
-    next_cursor = f"{page[-1][0]:0{_HALF}x}{page[-1][1]:0{_HALF}x}" if len(hits) > limit else None
+    next_cursor = _cursor(*page[-1]) if len(hits) > limit else None
     return [index for _, index in page], next_cursor
 
 
@@ -50,10 +56,13 @@ def _window(body: dict[str, object]) -> tuple[int, int | None, tuple[int, int] |
     cursor = body.get("cursor")
     if cursor is None or cursor == "":
         return start_ms, end_ms, None, limit
-    try:
-        if not isinstance(cursor, str) or len(cursor) != 2 * _HALF:
-            raise ValueError(cursor)
-        after = (int(cursor[:_HALF], 16), int(cursor[_HALF:], 16))
-    except ValueError:
+    parts = _CURSOR.fullmatch(cursor) if isinstance(cursor, str) else None
+    at_ms = api_moment(parts.group(1)) if parts is not None else None
+    if parts is None or at_ms is None:
         return Refusal(400, f"'cursor' has unsupported value {cursor!r}")
-    return start_ms, end_ms, after, limit
+    return start_ms, end_ms, (at_ms, int(parts.group(2), 16)), limit
+
+
+def _cursor(at_ms: int, index: int) -> str:
+    """The cursor after the record at ``index`` whose activity was at ``at_ms``."""
+    return f"{api_time(at_ms)}_{index:0{_ID_DIGITS}x}"

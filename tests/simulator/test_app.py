@@ -35,7 +35,7 @@ async def test_v2_matches_key_field_names_in_any_case(ask: Ask, dialect: str) ->
     ({"account_id": "000123"}, {"list_name": "Nope.txt"}, (404, "calling list not found")),
     ({"id": "000123"}, {}, (400, "missing key: account_id")),
     ({"account_id": None}, {}, (400, "missing key: account_id")),
-    (["000123"], {}, (400, "request body must be a JSON object")),
+    (["000123"], {}, (400, "Expected BEGIN_OBJECT but was BEGIN_ARRAY at line 1 column 2 path $")),
     ({"account_id": ["000123"]}, {}, (400, "bad value for key account_id: expected a string")),
 ])
 async def test_query_errors_are_plain_texts(ask: Ask, body: object, options: dict[str, str],
@@ -45,7 +45,7 @@ async def test_query_errors_are_plain_texts(ask: Ask, body: object, options: dic
 
 async def test_invalid_json_is_a_400_with_the_parser_message(ask: Ask) -> None:
     status, text = await ask(None, raw=b'{"account_id": ')
-    assert status == 400 and text.startswith("JSON parse error: Expecting value at line 1, column 16")
+    assert (status, text) == (400, "End of input at line 1 column 16 path $")  # Gson's words, as a live server's
 
 
 async def test_an_integer_key_value_is_read_as_its_text(ask: Ask) -> None:

@@ -13,6 +13,7 @@ import pytest
 from reconciler.errors import InvalidOption
 from reconciler.simulator import Account, FaultConfig, ListSource
 from reconciler.simulator.cli import add_arguments, config_from_args, run_from_args
+from reconciler.simulator.quirks import QuirkConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_RECORDS = REPO / "sample_inputs" / "records.csv"
@@ -56,6 +57,30 @@ def test_flags_map_to_the_config_fields() -> None:
     assert config.faults == FaultConfig(seed=7, fail_503=0.1, fail_429=0.2, retry_after=3, rate_ceiling=50,
                                         latency_ms=5, jitter_ms=2, reset=0.01, html=0.02, stall=0.03,
                                         stall_seconds=9)
+
+
+def test_campaign_and_quirk_flags_map_to_the_config_fields() -> None:
+    config = config_from_args(parse(
+        "--records", "a.csv", "--empty-campaign", "Spare", "--campaign-state", "Spare=STOPPED",
+        "--campaign-state", "Campaign_1=PAUSED", "--unordered-pages", "--loose-phone-keys",
+        "--changes-in-index-order"))
+    assert (config.empty_campaigns, dict(config.campaign_states)) == (
+        ("Spare",), {"Spare": "STOPPED", "Campaign_1": "PAUSED"})
+    assert config.quirks == QuirkConfig(unordered_pages=True, loose_phone_keys=True, changes_in_index_order=True)
+    defaults = config_from_args(parse("--records", "a.csv"))
+    assert (defaults.quirks, defaults.empty_campaigns, dict(defaults.campaign_states)) == (QuirkConfig(), (), {})
+
+
+def test_a_campaign_state_needs_name_and_state(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        parse("--records", "a.csv", "--campaign-state", "Campaign_1")
+    assert caught.value.code == 2 and "is not NAME=STATE" in capsys.readouterr().err
+
+
+def test_a_state_for_no_campaign_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_from_args(parse("--records", str(SAMPLE_RECORDS), "--port", "0", "--campaign-state", "Nope=STOPPED"))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--campaign-state: 'Nope'" in err
 
 
 def test_an_account_needs_a_colon(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import aiohttp
 import pytest
@@ -81,11 +82,28 @@ async def test_a_record_called_again_while_a_client_pages_comes_later_and_none_i
     assert seen == {r["entry"]["account_id"] for r in everything}  # type: ignore[index]
 
 
+async def test_cursors_have_a_live_servers_form(sim: RunningSimulator, session: aiohttp.ClientSession) -> None:
+    headers = await bearer(session, sim.base_url)
+    sim.move_on(attempts=6, complete=6, seed=2)
+    for operation in ("getUpdatedRecords", "getCompletedRecords"):  # <time>_<24 hex>, as recorded
+        status, text = await post(session, url(sim, operation), body(limit=2), headers=headers)
+        cursor = json.loads(text)["next_cursor"]
+        assert status == 200 and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}_[0-9a-f]{24}", cursor), cursor
+        records, pages = await read_all(session, sim, operation, headers, limit=2)
+        assert (len(records), pages) == (6, 3)
+    status, text = await post(session, url(sim, "getAllRecords"), body(limit=2), headers=headers)
+    assert status == 200 and re.fullmatch(r"[0-9a-f]{24}", json.loads(text)["next_cursor"])  # the id alone
+
+
 @pytest.mark.parametrize(("fields", "expected"), [
     ({"startTime": None}, (400, "'startTime' has unsupported value None")),
     ({"startTime": "yesterday"}, (400, "'startTime' has unsupported value 'yesterday'")),
     ({"endTime": "soon"}, (400, "'endTime' has unsupported value 'soon'")),
     ({"cursor": "not-a-cursor"}, (400, "'cursor' has unsupported value 'not-a-cursor'")),
+    ({"cursor": "2023-01-10T12:13:59.001_590e9abd4abbf1165862d34"},
+     (400, "'cursor' has unsupported value '2023-01-10T12:13:59.001_590e9abd4abbf1165862d34'")),
+    ({"cursor": "2023-13-10T12:13:59.001_590e9abd4abbf1165862d342"},
+     (400, "'cursor' has unsupported value '2023-13-10T12:13:59.001_590e9abd4abbf1165862d342'")),
     ({"limit": 1001}, (400, "'limit' has unsupported value 1001")),
     ({"instanceId": "0000"}, (409, "Specified instance is not bound to the selected campaign")),
 ])
