@@ -171,7 +171,20 @@ def test_latin1_with_its_encoding_passes_the_input_checks(tmp_path: Path, capsys
     # Past every input check, the run reaches the client, which this test module replaced.
     (tmp_path / "keys.csv").write_bytes(b"id,name\n1,Jos\xe9\n")
     with pytest.raises(AssertionError, match="a request was about to be sent"):
-        reconcile(capsys, tmp_path / "keys.csv", "--input-encoding", "latin-1", "--output", tmp_path / "out.csv")
+        reconcile(capsys, tmp_path / "keys.csv", "--input-encoding", "latin-1", "--output", tmp_path / "out.csv",
+                  "--key", "id")
+
+
+@pytest.mark.parametrize("extra", [(), ("--dry-run",), ("--dry-run", "--offline"), ("--strategy", "scan")])
+def test_an_input_of_several_columns_without_key_is_refused_naming_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        extra: tuple[str, ...]) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("crm.csv").write_text("account_id,First name,Phone,crm_owner\n1001,Name_F50,,Alice\n")
+    assert refused(capsys, "crm.csv", "--output", "out.csv", *extra) == (
+        "the input crm.csv has 4 columns (account_id, First name, Phone, crm_owner): "
+        "name the list's key field(s) with --key")
+    assert not Path("out.csv").exists()
 
 
 # Output location -------------------------------------------------------------------------------------
