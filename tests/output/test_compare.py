@@ -99,3 +99,13 @@ def test_a_found_row_with_no_column_to_compare_has_an_empty_list() -> None:
     rows = [result_row("1", None), result_row("2", None, "not_found")]
     joined = join_batch(batch, batch.column("id"), lambda wanted: rows, layout, RUN)
     assert joined.column("recon_differing_columns").to_pylist() == ["[]", None]
+
+
+def test_more_compared_columns_than_the_coded_table_holds_are_listed_the_same_way() -> None:
+    names = [f"c{i}" for i in range(12)]  # beyond the 2 ** 10 combinations coded in a table
+    columns = {"id": pa.array(["1", "2", "3"]), **{name: pa.array(["a", "a", ""]) for name in names}}
+    records = {"1": {"id": "1", **dict.fromkeys(names, "a")},
+               "2": {"id": "2", **{name: "b" if i in (0, 5, 11) else "a" for i, name in enumerate(names)}}}
+    assert differing(columns, records, ["id", *names]) == [[], ["c0", "c5", "c11"], None]
+    assert differing({name: columns[name] for name in ["id", *names[:3]]}, records, ["id", *names]) == [
+        [], ["c0"], None]
