@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.journal.rows import RESULT_COLUMNS
 from reconciler.output.history import RunIdentity
-from reconciler.output.join import join_batch, plan_output
+from reconciler.output.join import join_batch, plan_output, unmatched_batch, unmatched_layout
 
 RUN = RunIdentity(run_id="r1", run_date=date(2026, 12, 5))
 
@@ -116,3 +116,11 @@ def test_the_columns_are_fixed_across_batches_when_an_answer_lacks_a_field() -> 
     assert tables[0].schema == tables[1].schema == layout.schema
     assert tables[1].to_pylist()[0]["entry_phone"] is None and tables[1].to_pylist()[0]["note"] is None
     assert [t.to_pylist()[0]["recon_differing_columns"] for t in tables] == ["[]", '["phone"]']
+
+
+def test_the_unmatched_table_has_no_comparison_and_keeps_a_field_named_like_its_index() -> None:
+    layout = unmatched_layout(["account_id", "list_index", "completed"])
+    assert [column for column, _ in layout.entry_columns] == ["account_id", "entry_list_index", "entry_completed"]
+    assert "recon_differing_columns" not in layout.schema.names
+    batch = unmatched_batch([(7, *result_row("x", {"account_id": "1", "list_index": "9"})[1:])], layout)
+    assert batch.to_pylist()[0]["list_index"] == 7 and batch.to_pylist()[0]["entry_list_index"] == "9"
