@@ -187,6 +187,14 @@ def test_an_input_of_several_columns_without_key_is_refused_naming_them(
     assert not Path("out.csv").exists()
 
 
+@pytest.mark.parametrize("column", ["Recon_Differing_Columns", "lastdisposition"])
+def test_an_input_column_named_like_an_output_column_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                 column: str) -> None:
+    (tmp_path / "keys.csv").write_text(f"id,{column}\n1,x\n")
+    assert refused(capsys, tmp_path / "keys.csv", "--output", tmp_path / "out.csv", "--key", "id") == (
+        f"{tmp_path / 'keys.csv'}: input columns {column} clash with the output's status columns; rename them")
+
+
 # Output location -------------------------------------------------------------------------------------
 
 
