@@ -23,7 +23,7 @@ from yarl import URL
 
 from reconciler import __version__
 from reconciler.config import ReconcileConfig
-from reconciler.errors import ReconcilerError, root_cause
+from reconciler.errors import KeyColumnsRequired, ReconcilerError, root_cause
 from reconciler.reporting.logs import Console, Masker, configure
 from reconciler.reporting.stats import RunStats
 from reconciler.wiring.settings import (
@@ -124,6 +124,8 @@ def _run(args: argparse.Namespace) -> int:
     run = _Run(args.verbose)
     try:
         return run.start(args)
+    except KeyColumnsRequired as exc:  # the library's wording names key_columns; here it is a flag
+        return run.failed(exc.exit_code, str(exc.naming("--key")))
     except ReconcilerError as exc:
         return run.failed(exc.exit_code, str(exc))
     except KeyboardInterrupt:  # before the run's own signal handling was in place

@@ -140,7 +140,7 @@ class ReconcileConfig:
     output_path: Path
     target: Target
     credentials: Credentials
-    key_columns: tuple[str, ...] = ()  # empty: every input column is a key column
+    key_columns: tuple[str, ...] = ()  # empty: an input's only column; an input of more must name its keys
     input_format: FileFormat | None = None  # None: from the file name
     output_format: FileFormat | None = None
     input_encoding: str = "utf-8"

@@ -44,6 +44,19 @@ class MissingSetting(UsageError):
         super().__init__(f"{setting} is required: {how}")
 
 
+class KeyColumnsRequired(UsageError):
+    """An input of several columns names no key column: which of them identify a record is not guessed."""
+
+    def __init__(self, source: str, columns: list[str], option: str = "key_columns") -> None:
+        self.source, self.columns, self.option = source, columns, option
+        super().__init__(f"the input {source} has {len(columns)} columns ({', '.join(columns)}): "
+                         f"name the list's key field(s) with {option}")
+
+    def naming(self, option: str) -> KeyColumnsRequired:
+        """The same error, worded for the face that sets the key columns (``--key`` on the command line)."""
+        return KeyColumnsRequired(self.source, self.columns, option)
+
+
 class InputError(ReconcilerError):
     """The input (or the output location) cannot be used; nothing was sent to the server."""
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reconciler.config import Credentials, ReconcileConfig, RequestPolicy, Target
-from reconciler.errors import InputError
+from reconciler.errors import InputError, KeyColumnsRequired
 from reconciler.wiring.pipeline import SourceFactory, default_source, reconcile
 
 
@@ -30,7 +30,10 @@ def reconcile_frame(frame: pd.DataFrame, *, target: Target, credentials: Credent
 
     Works inside a running event loop (Jupyter): the run then happens on a thread of its own.
     Key columns are compared and sent as strings; keep identifiers such as ``000123`` as ``str``.
+    ``key_columns`` may be left out only for a frame of one column, which is then the key.
     """
+    if not key_columns and len(frame.columns) > 1:  # checked here: the run would name a temporary file
+        raise KeyColumnsRequired("DataFrame", [str(name) for name in frame.columns])
     with tempfile.TemporaryDirectory(prefix="reconciler-") as folder:
         source, output = Path(folder) / "keys.parquet", Path(folder) / "table.parquet"
         pq.write_table(_arrow(frame), source)

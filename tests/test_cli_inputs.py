@@ -171,7 +171,28 @@ def test_latin1_with_its_encoding_passes_the_input_checks(tmp_path: Path, capsys
     # Past every input check, the run reaches the client, which this test module replaced.
     (tmp_path / "keys.csv").write_bytes(b"id,name\n1,Jos\xe9\n")
     with pytest.raises(AssertionError, match="a request was about to be sent"):
-        reconcile(capsys, tmp_path / "keys.csv", "--input-encoding", "latin-1", "--output", tmp_path / "out.csv")
+        reconcile(capsys, tmp_path / "keys.csv", "--input-encoding", "latin-1", "--output", tmp_path / "out.csv",
+                  "--key", "id")
+
+
+@pytest.mark.parametrize("extra", [(), ("--dry-run",), ("--dry-run", "--offline"), ("--strategy", "scan")])
+def test_an_input_of_several_columns_without_key_is_refused_naming_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        extra: tuple[str, ...]) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("crm.csv").write_text("account_id,First name,Phone,crm_owner\n1001,Name_F50,,Alice\n")
+    assert refused(capsys, "crm.csv", "--output", "out.csv", *extra) == (
+        "the input crm.csv has 4 columns (account_id, First name, Phone, crm_owner): "
+        "name the list's key field(s) with --key")
+    assert not Path("out.csv").exists()
+
+
+@pytest.mark.parametrize("column", ["Recon_Differing_Columns", "lastdisposition"])
+def test_an_input_column_named_like_an_output_column_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                 column: str) -> None:
+    (tmp_path / "keys.csv").write_text(f"id,{column}\n1,x\n")
+    assert refused(capsys, tmp_path / "keys.csv", "--output", tmp_path / "out.csv", "--key", "id") == (
+        f"{tmp_path / 'keys.csv'}: input columns {column} clash with the output's status columns; rename them")
 
 
 # Output location -------------------------------------------------------------------------------------

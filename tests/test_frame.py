@@ -14,7 +14,7 @@ from fakes import WHEN, FakeSource, status
 
 from reconciler import reconcile_frame
 from reconciler.config import Credentials, RequestPolicy, Target
-from reconciler.errors import InputError
+from reconciler.errors import InputError, KeyColumnsRequired
 from reconciler.lookup import LookupResult
 from reconciler.simulator import Account, ListSource, SimulatorConfig, run_simulator
 
@@ -112,3 +112,20 @@ def test_a_column_arrow_cannot_type_is_an_input_error() -> None:
     with pytest.raises(InputError, match="<DataFrame>: a column cannot be converted"):
         reconcile_frame(mixed, target=TARGET, credentials=CREDENTIALS, key_columns=("account_id",),
                         source_factory=fake.factory())  # type: ignore[arg-type]
+
+
+def test_a_frame_of_several_columns_must_name_its_key_columns_and_nothing_is_asked() -> None:
+    fake, _ = fake_source()
+    with pytest.raises(KeyColumnsRequired) as caught:
+        reconcile_frame(KEYS, target=TARGET, credentials=CREDENTIALS,
+                        source_factory=fake.factory())  # type: ignore[arg-type]
+    assert str(caught.value) == ("the input DataFrame has 3 columns (account_id, owner, score): "
+                                 "name the list's key field(s) with key_columns")
+    assert not fake.asked
+
+
+def test_the_only_column_of_a_frame_is_its_key() -> None:
+    fake, _ = fake_source()
+    table = reconcile_frame(KEYS[["account_id"]], target=TARGET, credentials=CREDENTIALS,
+                            source_factory=fake.factory())  # type: ignore[arg-type]
+    assert table["recon_status"].tolist() == ["found", "found", "found", "invalid_input", "not_found"]

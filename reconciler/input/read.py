@@ -9,7 +9,8 @@ the request. Floating-point, binary and nested key columns are refused: they hav
 text form.
 
 ``open_input`` checks everything it can before the first request: the file is a readable regular
-file, its content matches its name, the header has no duplicate names and holds the key columns.
+file, its content matches its name, the header has no duplicate names and holds the key columns
+(which an input of more than one column must name: its only column is the key of an input of one).
 Ragged CSV rows and unclosed quotes are found while reading (``reconciler.input.read_csv``), with the line
 of the file where the row starts. pyarrow and OS errors are translated here and in ``read_csv``,
 once, into ``InputError``.
@@ -26,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reconciler.config import FileFormat, format_from_name
-from reconciler.errors import InputColumnMissing, InputError
+from reconciler.errors import InputColumnMissing, InputError, KeyColumnsRequired
 from reconciler.input.keys import is_key_type
 from reconciler.input.read_csv import BATCH_ROWS, CsvFile, first_line, read_header, read_rows, text_codec
 from reconciler.input.read_csv import BadRows as BadRows
@@ -158,11 +159,13 @@ def _check_columns(path: Path, schema: pa.Schema, wanted: tuple[str, ...]) -> tu
     for column in wanted:
         if column not in names:
             raise InputColumnMissing(path, column, names)
+    if not wanted and len(names) > 1:  # which columns identify a record is the user's to say, never guessed
+        raise KeyColumnsRequired(str(path), names)
     keys = wanted or tuple(names)
     for column in keys:
         if not is_key_type(schema.field(column).type):
-            every = "" if wanted else " (without --key, every column is a key column)"
-            raise InputError(path, f"key column {column!r} holds {schema.field(column).type} values{every}; "
+            only = "" if wanted else " (the input's only column, the key without --key)"
+            raise InputError(path, f"key column {column!r} holds {schema.field(column).type} values{only}; "
                                    "a key must be text or integers: store it as text, or choose other --key columns")
     return keys
 

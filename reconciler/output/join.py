@@ -1,10 +1,12 @@
 """Join each input batch with the journalled results: one output row per input row, in order.
 
-The output's columns: the input's, unchanged; the entry fields the input does not already have
-(matched case-insensitively, since 5.x lower-cases them); the status columns, every field the API
-documents, always present and always of the same types, and ``extraStatus`` for any other status
-field (``custom_*``), as one JSON object; then the lookup's own ``recon_*`` and the run's identity.
-A night whose answers lack a field still writes its column (null), so BI loads see one schema.
+The output's columns: the input's, unchanged; every entry field the server sends, with the
+server's value (a field named like an input column, case-insensitively since 5.x lower-cases
+names, or like a status column, is written as ``entry_<field>``); the status columns, every field
+the API documents, always present and always of the same types, and ``extraStatus`` for any other
+status field (``custom_*``), as one JSON object; then the lookup's own ``recon_*`` (with
+``recon_differing_columns``, see ``reconciler.output.compare``) and the run's identity. A night
+whose answers lack a field still writes its column (null), so BI loads see one schema.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pyarrow.json as pa_json
 
 from reconciler.journal.rows import RESULT_COLUMNS
 from reconciler.lookup import LookupStatus
+from reconciler.output.compare import comparable_columns, differing_columns
 from reconciler.output.history import RunIdentity
 
 UTC_MS = pa.timestamp("ms", tz="UTC")
@@ -42,16 +45,17 @@ RECON_FIELDS = (
     pa.field("recon_error", pa.string()),
     pa.field("recon_attempts", pa.int32()),
     pa.field("recon_checked_at", UTC_MS),
+    pa.field("recon_differing_columns", pa.string()),  # found rows: JSON array of input columns unlike the record's
 )
 RUN_FIELDS = (
     pa.field("recon_run_id", pa.string()),
     pa.field("recon_run_date", pa.date32()),
 )
 FIXED_COLUMNS = tuple(f.name for f in STATUS_FIELDS + RECON_FIELDS + RUN_FIELDS)
+_RESERVED = frozenset(name.casefold() for name in FIXED_COLUMNS)
 # Journal column -> status output column.
 _STATUS_SOURCES = ("completed", "last_disposition", "last_date", "last_phone", "last_call_duration",
                    "last_agent", "total_attempts", "global_interaction_id", "completed_time", "extra")
-_RECON_SOURCES = ("status", "http_status", "error", "attempts", "checked_at")
 _POSITION = {name: i + 1 for i, name in enumerate(RESULT_COLUMNS)}
 
 Lookup = Callable[[Sequence[str]], list[tuple[Any, ...]]]
@@ -59,8 +63,7 @@ Lookup = Callable[[Sequence[str]], list[tuple[Any, ...]]]
 
 def colliding_input_columns(input_schema: pa.Schema) -> list[str]:
     """Input columns whose names the output reserves for status and ``recon_*`` columns."""
-    fixed = {name.casefold() for name in FIXED_COLUMNS}
-    return [name for name in input_schema.names if name.casefold() in fixed]
+    return [name for name in input_schema.names if name.casefold() in _RESERVED]
 
 
 @dataclass(frozen=True)
@@ -71,29 +74,44 @@ class OutputLayout:
     input_names: tuple[str, ...]
     entry_columns: tuple[tuple[str, str], ...]  # (output column, folded entry field name)
     entry_names: tuple[str, ...] = ()  # every entry field name the list has shown, as it spelled it
+    compared: tuple[str, ...] = ()  # input columns compared with the record's same-named entry field
 
 
 def plan_output(input_schema: pa.Schema, entry_names: Sequence[str]) -> OutputLayout:
     """The output's columns for this input and the entry field names the server sent."""
     taken = {name.casefold() for name in input_schema.names}
-    reserved = {name.casefold() for name in FIXED_COLUMNS}
-    entry = _added_columns(entry_names, taken, reserved, prefix="entry_")
+    entry = entry_columns_named(entry_names, taken)
     fields = [pa.field(f.name, f.type) for f in input_schema]
     fields += [pa.field(column, pa.string()) for column, _ in entry]
     fields += [*STATUS_FIELDS, *RECON_FIELDS, *RUN_FIELDS]
-    return OutputLayout(pa.schema(fields), tuple(input_schema.names), tuple(entry), tuple(entry_names))
+    compared = comparable_columns(input_schema, {folded for _, folded in entry})
+    return OutputLayout(pa.schema(fields), tuple(input_schema.names), tuple(entry), tuple(entry_names), compared)
 
 
-def _added_columns(names: Sequence[str], taken: set[str], reserved: set[str],
-                   prefix: str) -> list[tuple[str, str]]:
-    columns: list[tuple[str, str]] = []
+def entry_columns_named(names: Sequence[str], taken: set[str]) -> list[tuple[str, str]]:
+    """``(output column, folded field name)`` for each entry field, in first-seen order, one per folded name.
+
+    A field keeps its own name unless an input column (``taken``, folded) or a status or ``recon_*``
+    column has it; then it is ``entry_<field>``, and while that is taken too (by an input column or
+    by another field's own name), ``entry_`` is added again. Own names are given out first, so a
+    field that keeps its name is never moved by one seen before it; prefixed names go in first-seen order.
+    """
+    first: dict[str, str] = {}
     for name in names:
-        folded = name.casefold()
-        if folded in taken:
-            continue  # the input already has this field; its own value wins
-        column = prefix + name if folded in reserved else name
-        columns.append((column, folded))
-        taken.add(column.casefold())
+        first.setdefault(name.casefold(), name)  # one column per field, spelled as first seen
+    fields = list(first.values())
+    used = taken | _RESERVED
+    own = {name for name in fields if name.casefold() not in used}
+    used |= {name.casefold() for name in own}
+    columns: list[tuple[str, str]] = []
+    for name in fields:
+        column = name
+        if name not in own:
+            column = "entry_" + name
+            while column.casefold() in used:
+                column = "entry_" + column
+            used.add(column.casefold())
+        columns.append((column, name.casefold()))
     return columns
 
 
@@ -104,18 +122,20 @@ def join_batch(batch: pa.RecordBatch, key_texts: pa.Array, lookup: Lookup, layou
     results = _Results(lookup(wanted))
     found_keys = pa.array(results.first, pa.string())
     positions = pc.index_in(key_texts, value_set=found_keys)
+    entries = _entry_values(results, positions, layout)
     columns = [batch.column(name) for name in layout.input_names]
-    columns += _entry_columns(results, positions, layout)
+    columns += [entries[folded] for _, folded in layout.entry_columns]
     columns += _status_columns(results, positions)
-    columns += _recon_columns(results, positions, key_texts)
+    recon = _recon_columns(results, positions, key_texts)
+    found = pc.equal(recon[0], LookupStatus.FOUND.value)
+    columns += [*recon, differing_columns(batch, layout.compared, entries, found)]
     columns += _run_columns(run, batch.num_rows)
     return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
 
 
 def unmatched_layout(entry_names: Sequence[str]) -> OutputLayout:
     """Columns of the table of listed records that no input key matched: index, entry, status."""
-    taken = {"list_index"}
-    entry = _added_columns(entry_names, taken, {name.casefold() for name in FIXED_COLUMNS}, prefix="entry_")
+    entry = entry_columns_named(entry_names, {"list_index"})
     fields = [pa.field("list_index", pa.int64()), *(pa.field(column, pa.string()) for column, _ in entry),
               *STATUS_FIELDS]
     return OutputLayout(pa.schema(fields), ("list_index",), tuple(entry), tuple(entry_names))
@@ -125,8 +145,9 @@ def unmatched_batch(rows: list[tuple[Any, ...]], layout: OutputLayout) -> pa.Rec
     """Rows ``(list_index, *RESULT_COLUMNS)`` from the journal, as a batch of ``unmatched_layout``."""
     results = _Results(rows)
     positions = pa.array(range(len(rows)), pa.int64())
+    entries = _entry_values(results, positions, layout)
     columns = [pa.array(results.first, pa.int64())]
-    columns += _entry_columns(results, positions, layout)
+    columns += [entries[folded] for _, folded in layout.entry_columns]
     columns += _status_columns(results, positions)
     return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
 
@@ -184,22 +205,20 @@ def _recon_columns(results: _Results, positions: pa.Array, key_texts: pa.Array) 
     ]
 
 
-def _entry_columns(results: _Results, positions: pa.Array, layout: OutputLayout) -> list[pa.Array]:
-    return _json_columns(results["entry"], layout, positions)
-
-
-def _run_columns(run: RunIdentity, rows: int) -> list[pa.Array]:
-    return [pa.repeat(pa.scalar(run.run_id, pa.string()), rows), pa.repeat(pa.scalar(run.run_date, pa.date32()), rows)]
-
-
-def _json_columns(texts: Sequence[str | None], layout: OutputLayout, positions: pa.Array) -> list[pa.Array]:
+def _entry_values(results: _Results, positions: pa.Array, layout: OutputLayout) -> dict[str, pa.Array]:
+    """Each entry column's values by folded field name, aligned with the output's rows."""
     if not layout.entry_columns:
-        return []
+        return {}
+    texts = results["entry"]
     decoded = _read_entries(texts, layout.entry_names)
     if decoded is None:  # a name spelled otherwise than the known ones: the exact way
         decoded = _load_entries(texts)
     missing = pa.nulls(len(texts), pa.string())
-    return [decoded.get(folded, missing).take(positions) for _, folded in layout.entry_columns]
+    return {folded: decoded.get(folded, missing).take(positions) for _, folded in layout.entry_columns}
+
+
+def _run_columns(run: RunIdentity, rows: int) -> list[pa.Array]:
+    return [pa.repeat(pa.scalar(run.run_id, pa.string()), rows), pa.repeat(pa.scalar(run.run_date, pa.date32()), rows)]
 
 
 def _read_entries(texts: Sequence[str | None], names: Sequence[str]) -> dict[str, pa.Array] | None:
@@ -219,7 +238,11 @@ def _read_entries(texts: Sequence[str | None], names: Sequence[str]) -> dict[str
             parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"))
     except pa.ArrowInvalid:
         return None
-    return {name.casefold(): table.column(name).combine_chunks() for name in table.column_names}
+    values: dict[str, pa.Array] = {}
+    for name in table.column_names:  # two spellings of one field (a list read by v2, then v3) fill one column
+        column, folded = table.column(name).combine_chunks(), name.casefold()
+        values[folded] = pc.coalesce(values[folded], column) if folded in values else column
+    return values
 
 
 def _load_entries(texts: Sequence[str | None]) -> dict[str, pa.Array]:

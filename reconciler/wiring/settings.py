@@ -59,7 +59,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--tenant", str, "tenant name, e.g. yourcompany.brightpattern.com (or BP_TENANT)", "TENANT"),
     Option("--list", str, "calling list name, e.g. List_1.txt", "LIST"),
     Option("--campaign", str, "campaign name", "CAMPAIGN"),
-    Option("--key", str, "unique key column; repeat for a composite key (default: every column)",
+    Option("--key", str, "the list's unique key column; repeat for a composite key (required unless the "
+           "input has a single column, which is then the key)",
            "COLUMN", repeat=True),
     Option("--dialect", str, "classic (3.x, digest auth), v2 (5.x, OAuth2 bearer) or v3 (5.x List Management "
            "API 3.x, campaign and list instance by id) [classic]", choices=DIALECTS),

@@ -20,7 +20,7 @@ from fakes import FakeSource
 from privileges import unprivileged
 
 from reconciler.config import Credentials, ReconcileConfig, Target
-from reconciler.errors import BadInputRow, InputColumnMissing, InputError, InvalidOption
+from reconciler.errors import BadInputRow, InputColumnMissing, InputError, InvalidOption, KeyColumnsRequired
 from reconciler.input.read import BadRows, InputSpec, open_input, read_batches
 from reconciler.wiring.pipeline import prepare, run
 
@@ -156,12 +156,12 @@ def test_truncated_parquet(tmp_path: Path) -> None:
 
 def test_csv_header_that_starts_like_parquet(tmp_path: Path) -> None:
     (tmp_path / "keys.csv").write_text("PAR1,PAR2\n1,2\n")
-    assert rows_of(spec_for(tmp_path / "keys.csv")) == [{"PAR1": "1", "PAR2": "2"}]
+    assert rows_of(spec_for(tmp_path / "keys.csv", "PAR1")) == [{"PAR1": "1", "PAR2": "2"}]
 
 
 def test_utf16_with_its_encoding(tmp_path: Path) -> None:
     (tmp_path / "keys.csv").write_bytes("id,name\n1,Zoë\n".encode("utf-16"))
-    assert rows_of(spec_for(tmp_path / "keys.csv", encoding="utf-16")) == [{"id": "1", "name": "Zoë"}]
+    assert rows_of(spec_for(tmp_path / "keys.csv", "id", encoding="utf-16")) == [{"id": "1", "name": "Zoë"}]
 
 
 # Columns ---------------------------------------------------------------------------------------------
@@ -188,9 +188,22 @@ def test_parquet_key_without_an_exact_text_form(tmp_path: Path, array: pa.Array,
     assert f"key column 'id' holds {named} values; a key must be text or integers" in message
 
 
-def test_every_column_is_a_key_without_key_flag(tmp_path: Path) -> None:
-    pq.write_table(pa.table({"id": ["1"], "score": [0.5]}), tmp_path / "keys.parquet")
-    assert "without --key, every column is a key column" in problem(tmp_path / "keys.parquet")
+def test_an_input_of_several_columns_must_name_its_key_columns(tmp_path: Path) -> None:
+    # The old default (every column a key) made a row with an empty non-key cell invalid_input.
+    (tmp_path / "crm.csv").write_text("account_id,First name,Phone,crm_owner\n1,Anna,,Bob\n")
+    with pytest.raises(KeyColumnsRequired) as caught:
+        spec_for(tmp_path / "crm.csv")
+    assert str(caught.value) == (f"the input {tmp_path / 'crm.csv'} has 4 columns (account_id, First name, Phone, "
+                                 "crm_owner): name the list's key field(s) with key_columns")
+    assert caught.value.exit_code == 2
+
+
+def test_the_only_column_of_an_input_is_its_key_without_key_flag(tmp_path: Path) -> None:
+    (tmp_path / "keys.csv").write_text("account_id\n1\n")
+    assert spec_for(tmp_path / "keys.csv").key_columns == ("account_id",)
+    pq.write_table(pa.table({"score": [0.5]}), tmp_path / "keys.parquet")
+    assert "key column 'score' holds double values (the input's only column, the key without --key)" in problem(
+        tmp_path / "keys.parquet")
 
 
 def test_parquet_keeps_its_types(tmp_path: Path) -> None:

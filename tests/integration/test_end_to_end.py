@@ -128,3 +128,51 @@ async def test_scan_and_query_write_the_same_table_for_a_composite_key(
     assert scan_counters["by_endpoint"]["getAll"] - challenges == 3 and scan_counters["by_endpoint"]["query"] == 0
     assert query_counters["by_endpoint"]["query"] - query_counters["digest_challenges"] == 4
     assert query_counters["by_endpoint"]["getAll"] == 0
+
+
+# The server answers its own record: the input's values and the server's side by side ---------------
+
+
+@pytest.mark.parametrize("strategy", ["query", "scan"])
+@pytest.mark.parametrize("dialect", ["classic", "v2"])
+async def test_a_found_row_keeps_the_inputs_values_beside_the_servers_and_names_those_that_differ(
+        tmp_path: Path, simulator: SimulatorFactory, dialect: str, strategy: str) -> None:
+    records = tmp_path / "records.csv"
+    records.write_text("account_id,First Name,Phone,status.completed,status.totalAttempts\n"
+                       "1001,Name_First_C1,5550001,false,0\n1002,Anna,,true,1\n")
+    keys = tmp_path / "crm.csv"  # a row with an empty non-key cell (Phone) is asked like any other
+    keys.write_text("account_id,First name,Phone,crm_owner\n1001,Name_F50,5550001,Alice\n1002,Anna,,\n"
+                    "9999,Nobody,,Carl\n,Blank,,Dan\n")
+    output = tmp_path / "out.parquet"
+    async with simulator(records=records) as sim:
+        done = await run_cli(run_args(sim.base_url, keys, output, "--strategy", strategy, "--rate", "inf",
+                                      dialect=dialect), credentials(dialect))
+    assert done.code == 0, done.stderr
+
+    table = pq.read_table(output)
+    spelled = {"classic": ["entry_account_id", "entry_First Name", "entry_Phone"],  # as the list spells them
+               "v2": ["entry_account_id", "entry_first name", "entry_phone"]}[dialect]  # 5.x lower-cases
+    assert table.column_names[:7] == ["account_id", "First name", "Phone", "crm_owner", *spelled]
+    rows = table.to_pylist()
+    assert [r["recon_status"] for r in rows] == ["found", "found", "not_found", "invalid_input"]
+    assert [(r["First name"], r[spelled[1]]) for r in rows] == [("Name_F50", "Name_First_C1"), ("Anna", "Anna"),
+                                                                 ("Nobody", None), ("Blank", None)]
+    assert [r[spelled[0]] for r in rows] == ["1001", "1002", None, None]
+    assert [r["recon_differing_columns"] for r in rows] == ['["First name"]', "[]", None, None]
+    assert table.schema.field("recon_differing_columns").type == pa.string()
+
+
+async def test_an_input_of_several_columns_without_key_stops_before_anything_is_sent(
+        tmp_path: Path, simulator: SimulatorFactory) -> None:
+    keys = tmp_path / "crm.csv"
+    keys.write_text("account_id,First name,Phone,crm_owner\n102529,Name_F50,,Alice\n")
+    async with simulator() as sim:
+        args = run_args(sim.base_url, keys, tmp_path / "out.parquet", "--strategy", "query")
+        del args[args.index("--key"):args.index("--key") + 2]
+        done = await run_cli(args, credentials())
+        counters = sim.stats()
+    assert done.code == 2
+    assert done.stderr == (f"reconciler: error: the input {keys} has 4 columns (account_id, First name, Phone, "
+                           "crm_owner): name the list's key field(s) with --key\n")
+    assert counters["requests_total"] == 0
+    assert not (tmp_path / "out.parquet").exists()

@@ -45,16 +45,19 @@ def test_one_output_row_per_input_row_in_input_order_with_duplicates_queried_onc
     assert stats.exit_code == 0
 
 
-def test_entry_fields_match_input_columns_case_insensitively(tmp_path: Path) -> None:
-    (tmp_path / "keys.csv").write_text("Account_ID,FirstName\n1,Input wins\n")
+def test_entry_fields_named_like_input_columns_keep_the_servers_value_beside_the_inputs(tmp_path: Path) -> None:
+    # Named case-insensitively (5.x lower-cases): the input's value stays, the server's goes under entry_<name>.
+    (tmp_path / "keys.csv").write_text("Account_ID,FirstName\n1,Input value\n")
     fake = FakeSource(records={("1",): ({"account_id": "1", "firstname": "Server", "city": "Köln"},
                                         status(completed=False))}, key_columns=("Account_ID",))
     run(config(tmp_path, key_columns=("Account_ID",)), source_factory=fake.factory())
 
     table = pq.read_table(tmp_path / "out.parquet")
-    assert table.column_names[:3] == ["Account_ID", "FirstName", "city"]
-    assert table.to_pydict()["FirstName"] == ["Input wins"]
-    assert table.to_pydict()["city"] == ["Köln"]
+    assert table.column_names[:5] == ["Account_ID", "FirstName", "entry_account_id", "entry_firstname", "city"]
+    row = table.to_pylist()[0]
+    assert (row["FirstName"], row["entry_firstname"], row["entry_account_id"], row["city"]) == (
+        "Input value", "Server", "1", "Köln")
+    assert row["recon_differing_columns"] == '["FirstName"]'
 
 
 def test_status_columns_keep_their_types_when_every_value_is_null(tmp_path: Path) -> None:
@@ -227,7 +230,7 @@ def test_an_input_error_found_while_reading_leaves_no_journal_behind(tmp_path: P
     from reconciler.errors import InputError
 
     (tmp_path / "keys.csv").write_text("account_id,note\n1,a\n2,b,extra\n")
-    cfg = config(tmp_path)
+    cfg = config(tmp_path, key_columns=("account_id",))
     with pytest.raises(InputError, match="line 3"):
         run(cfg, source_factory=source().factory())
     assert not cfg.journal.exists()
@@ -243,3 +246,24 @@ def test_a_journal_path_on_the_input_or_output_is_refused(tmp_path: Path, journa
     with pytest.raises(InputError, match="--journal must name a file of its own"):
         run(config(tmp_path, journal_path=tmp_path / journal_name, fresh=True), source_factory=source().factory())
     assert (tmp_path / "keys.csv").read_text() == "account_id\n1\n"
+
+
+def test_a_library_run_over_several_columns_without_key_columns_is_refused_before_asking(tmp_path: Path) -> None:
+    from reconciler.errors import KeyColumnsRequired
+
+    (tmp_path / "keys.csv").write_text("account_id,note\n1,a\n")
+    fake = source()
+    with pytest.raises(KeyColumnsRequired, match=r"has 2 columns \(account_id, note\): name the list's key "
+                                                 r"field\(s\) with key_columns$"):
+        run(config(tmp_path), source_factory=fake.factory())
+    assert not fake.asked
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_a_row_with_an_empty_non_key_cell_is_asked_and_found(tmp_path: Path) -> None:
+    (tmp_path / "keys.csv").write_text("account_id,note\n1,\n2,x\n")
+    fake = source(**{"1": ({"account_id": "1"}, status(completed=False)),
+                     "2": ({"account_id": "2"}, status(completed=False))})
+    run(config(tmp_path, key_columns=("account_id",)), source_factory=fake.factory())
+    assert pq.read_table(tmp_path / "out.parquet").column("recon_status").to_pylist() == ["found", "found"]
+    assert fake.asked == {("1",): 1, ("2",): 1}
