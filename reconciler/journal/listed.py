@@ -2,7 +2,8 @@
 
 They live in the run's journal file, beside its keys, so that a page and the position of the next
 commit together (a crash resumes from the last finished page) and the join with the keys is one SQL
-statement. The list's records are kept by key text; the keys themselves belong to the journal.
+statement. The list's records are kept by key text, each once however often and in whatever order
+the pages send it (``page_reads``); the keys themselves belong to the journal.
 """
 
 from __future__ import annotations

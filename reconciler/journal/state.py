@@ -5,7 +5,8 @@ is refused. It holds every record of the list by key text with its entry and sta
 what the last run reported for each input key (``reported``, for the change feed), and the sync
 position: when the list was last read whole, and the high-water mark of the server's own times
 from which the next ``getChanged`` starts. Every page is applied in one transaction together with
-the position of the next, so a ``kill -9`` at any moment resumes where the last page ended.
+the position of the next, so a ``kill -9`` at any moment resumes where the last page ended. A full
+read's pages are stored once by key and their order checked as a scan's are (``page_reads``).
 """
 
 from __future__ import annotations
