@@ -25,6 +25,7 @@ from reconciler.stages.strategy import choose_strategy, list_size, scan_requests
 
 logger = logging.getLogger("reconciler.scan")
 
+
 @dataclass(frozen=True)
 class Gathered:
     """How the results were gathered in this process."""

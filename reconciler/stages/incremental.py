@@ -122,9 +122,9 @@ class ListSync:
                                                                      indexed=self._indexed).unkeyed
                 if self.stopped:
                     return
-        read = self._state.full_read_figures()
-        self.outcome.records_read_twice, self.outcome.pages_out_of_order = read.records_read_twice, \
-            read.pages_out_of_order
+        read = self._state.full_read_figures()  # before the finish forgets them
+        self.outcome.records_read_twice = read.records_read_twice
+        self.outcome.pages_out_of_order = read.pages_out_of_order
         self._state.finish_full_read(self._now(), self._clock() - started)
 
     async def _sync_changes(self) -> None:
