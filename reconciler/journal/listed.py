@@ -2,7 +2,8 @@
 
 They live in the run's journal file, beside its keys, so that a page and the position of the next
 commit together (a crash resumes from the last finished page) and the join with the keys is one SQL
-statement. The list's records are kept by key text; the keys themselves belong to the journal.
+statement. The list's records are kept by key text, each once however often and in whatever order
+the pages send it (``page_reads``); the keys themselves belong to the journal.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.journal.rows import RECORD_FIELDS, RESULT_COLUMNS, epoch_ms, record_row
-from reconciler.lookup import ListedRecord
+from reconciler.journal.page_reads import Keyed, ReadFigures, in_index_order, settle_page, stored_rows
+from reconciler.journal.rows import RECORD_FIELDS, RESULT_COLUMNS, epoch_ms
 
 LISTED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS listed (
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS listed (
 # or "cursor:" and a JSON [next index, cursor] (v3); a journal without the entry has not begun.
 _POSITION = "scan_next"
 _CURSOR = "cursor:"
+_FIGURES = "scan_reads"  # what the scan's pages met so far (``ReadFigures``, as JSON)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,43 +76,71 @@ class ListedRecords:
 
     def scan_position(self) -> ScanPosition | None:
         """Where a scan of the list goes on (0 before it began); None when the scan has finished."""
-        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (_POSITION,)).fetchone()
-        return 0 if row is None else read_position(str(row[0]))
+        value = self._meta(_POSITION)
+        return 0 if value is None else read_position(value)
 
-    def record_page(self, records: Sequence[tuple[str | None, ListedRecord]], next_index: ScanPosition | None,
-                    checked_at: datetime) -> int:
-        """Store one getAll page and where the next one starts, in one transaction.
+    def record_page(self, records: Sequence[Keyed], next_index: ScanPosition | None, checked_at: datetime, *,
+                    indexed: bool = True) -> ReadFigures:
+        """Store one page of the list and where the next one starts, in one transaction; what it met.
 
-        Records are ``(key text, record)``; a record without a usable key, or repeating a key
-        already listed, is not stored; their number is returned.
+        Records are ``(key text, record)``, stored once by key (``page_reads``); ``indexed``: the
+        records carry the server's indexes (getAll), not the reader's count (v3). The figures of
+        the whole scan so far are kept with the page (``read_figures``).
         """
-        rows = [(text, record.index, epoch_ms(checked_at), *record_row(record.entry, record.record))
-                for text, record in records if text is not None]
         with self._transaction():
-            before = self.count()
-            self._db.executemany(f"INSERT OR IGNORE INTO listed (key, list_index, checked_at, "
-                                 f"{', '.join(RECORD_FIELDS)}) VALUES ({','.join('?' * (3 + len(RECORD_FIELDS)))})",
-                                 rows)
-            stored = self.count() - before
-            self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
-                             (_POSITION, stored_position(next_index)))
+            start = self.scan_position()
+            rows, figures = settle_page(records, self._stored, indexed=indexed)
+            if indexed and isinstance(start, int) and not in_index_order(records, start):
+                figures.pages_out_of_order = 1
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO listed (key, list_index, checked_at, {', '.join(RECORD_FIELDS)}) "
+                f"VALUES ({','.join('?' * (3 + len(RECORD_FIELDS)))})",
+                [(text, index, epoch_ms(checked_at), *row) for text, index, row in rows])
+            so_far = self.read_figures()
+            so_far.add(figures)
+            self._set_meta(_FIGURES, so_far.to_text())
+            self._set_meta(_POSITION, stored_position(next_index))
             for _, record in records:
                 self._remember_fields("entry", record.entry)
                 if record.record is not None:
                     self._remember_fields("extra", record.record.extra)
-        return len(records) - stored
+        return figures
 
-    def resolve_pending_keys(self) -> None:
-        """Give every pending key the result the scanned list holds for it: found, or not found."""
+    def read_figures(self) -> ReadFigures:
+        """What the scan's pages met so far, those of an interrupted run included."""
+        return ReadFigures.from_text(self._meta(_FIGURES))
+
+    def _stored(self, texts: Sequence[str]) -> dict[str, tuple[int, str | None]]:
+        return stored_rows(self._db, "SELECT key, list_index, entry FROM listed WHERE key IN ({marks})", texts)
+
+    def resolve_pending_keys(self, *, absent_is_not_found: bool = True) -> None:
+        """Give every pending key the result the scanned list holds for it: found, or not found.
+
+        ``absent_is_not_found`` False: a key the scan did not find stays pending, to be asked (the
+        pages came out of order, so the scan cannot rule out a record it skipped).
+        """
         columns = ", ".join(f"{name} = listed.{name}" for name in RECORD_FIELDS)
         with self._transaction():
             self._db.execute(
                 f"UPDATE keys SET done = 1, status = 'found', http_status = 200, error = NULL, attempts = 1, "
                 f"checked_at = listed.checked_at, {columns} FROM listed WHERE keys.key = listed.key AND done = 0")
-            self._db.execute(
-                "UPDATE keys SET done = 1, status = 'not_found', http_status = NULL, attempts = 0, "
-                "error = 'record is not found in the scanned list', checked_at = ? WHERE done = 0",
-                (epoch_ms(datetime.now(UTC)),))
+            if absent_is_not_found:
+                self._db.execute(
+                    "UPDATE keys SET done = 1, status = 'not_found', http_status = NULL, attempts = 0, "
+                    "error = 'record is not found in the scanned list', checked_at = ? WHERE done = 0",
+                    (epoch_ms(datetime.now(UTC)),))
+
+    def asked_after_scan(self) -> tuple[int, int]:
+        """Keys the scan did not find that were asked with Query a record, and how many of them were found.
+
+        Only a scan whose pages came out of order asks them (``resolve_pending_keys``); (0, 0) otherwise.
+        """
+        if not self.read_figures().pages_out_of_order:
+            return 0, 0
+        asked, found = self._db.execute(
+            "SELECT count(*), coalesce(sum(status = 'found'), 0) FROM keys "
+            "WHERE NOT EXISTS (SELECT 1 FROM listed WHERE listed.key = keys.key)").fetchone()
+        return int(asked), int(found)
 
     def unmatched(self, after_index: int, limit: int) -> list[tuple[Any, ...]]:
         """Listed records no input key matched: ``(list_index, *RESULT_COLUMNS)``, in list order."""
@@ -126,3 +156,10 @@ class ListedRecords:
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM listed").fetchone()[0])
+
+    def _meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, name: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))

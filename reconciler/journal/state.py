@@ -5,12 +5,14 @@ is refused. It holds every record of the list by key text with its entry and sta
 what the last run reported for each input key (``reported``, for the change feed), and the sync
 position: when the list was last read whole, and the high-water mark of the server's own times
 from which the next ``getChanged`` starts. Every page is applied in one transaction together with
-the position of the next, so a ``kill -9`` at any moment resumes where the last page ended.
+the position of the next, so a ``kill -9`` at any moment resumes where the last page ended. A full
+read's pages are stored once by key and their order checked as a scan's are (``page_reads``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,10 +23,11 @@ from typing import Any
 from reconciler.errors import UsageError
 from reconciler.journal.listed import ScanPosition, read_position, stored_position
 from reconciler.journal.lock import JournalLock, StateBusy
+from reconciler.journal.page_reads import Keyed, ReadFigures, in_index_order, settle_page, stored_rows
 from reconciler.journal.reported import REPORTED_FIELDS
 from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
 from reconciler.journal.state_file import connect
-from reconciler.lookup import ChangedRecord, ListedRecord
+from reconciler.lookup import ChangedRecord
 
 _STORED_COLUMNS = ("list_index", "checked_at", "generation", "ask", *RECORD_FIELDS)
 # An upsert changes the stored row in place; INSERT OR REPLACE would delete and re-insert it, which
@@ -113,22 +116,42 @@ class State:
                 self._set_meta("generation", str(generation))
                 self._set_meta("full_read_next", "0")
                 self._set_meta("full_read_high_water", "")
+                self._set_meta("full_read_figures", "")
         return int(self._meta("generation") or 1)
 
-    def record_full_page(self, records: Sequence[tuple[str | None, ListedRecord]], following: ScanPosition | None,
-                         checked_at: datetime) -> int:
-        """Store one page of the list and where the next starts; returns how many records had no usable key."""
+    def record_full_page(self, records: Sequence[Keyed], following: ScanPosition | None, checked_at: datetime, *,
+                         indexed: bool = True) -> ReadFigures:
+        """Store one page of the list and where the next starts; what it met (``page_reads``).
+
+        A record is stored once by key within this read: read again, it replaces its earlier read;
+        ``indexed`` as ``ListedRecords.record_page``. The read's figures so far are kept with the page.
+        """
         generation = int(self._meta("generation") or 1)
-        rows = [(text, record.index, epoch_ms(checked_at), generation, 0, *record_row(record.entry, record.record))
-                for text, record in records if text is not None]
         high = _latest([record.record.last_date for _, record in records if record.record is not None]
                        + [record.record.completed_time for _, record in records if record.record is not None])
         with self._transaction():
-            self._db.executemany(_STORE, rows)
+            start = self.full_read_position()
+            rows, figures = settle_page(records, functools.partial(self._read_this_time, generation),
+                                        indexed=indexed)
+            if indexed and isinstance(start, int) and not in_index_order(records, start):
+                figures.pages_out_of_order = 1
+            self._db.executemany(_STORE, [(text, index, epoch_ms(checked_at), generation, 0, *row)
+                                          for text, index, row in rows])
+            so_far = self.full_read_figures()
+            so_far.add(figures)
+            self._set_meta("full_read_figures", so_far.to_text())
             self._raise_meta("full_read_high_water", high)
             self._set_meta("full_read_next", stored_position(following))
             self._remember_fields(record.entry for _, record in records)
-        return len(records) - len(rows)
+        return figures
+
+    def full_read_figures(self) -> ReadFigures:
+        """What the pages of the full read under way met so far, those of an interrupted run included."""
+        return ReadFigures.from_text(self._meta("full_read_figures"))
+
+    def _read_this_time(self, generation: int, texts: Sequence[str]) -> dict[str, tuple[int, str | None]]:
+        return stored_rows(self._db, "SELECT key, list_index, entry FROM records WHERE generation = ? "
+                                     "AND list_index IS NOT NULL AND key IN ({marks})", texts, (generation,))
 
     def finish_full_read(self, now: datetime, read_seconds: float, *, unkeyed: int = 0) -> None:
         """Forget the records the finished read did not see; the high-water mark is what it saw.
@@ -146,7 +169,7 @@ class State:
             self._set_meta("catch_up_seconds", f"{read_seconds:.3f}")
             self._set_meta("full_read_at", now.isoformat())
             self._db.execute("DELETE FROM meta WHERE name IN ('full_read_next', 'full_read_high_water', "
-                             "'changes_next', 'changes_cursor')")
+                             "'full_read_figures', 'changes_next', 'changes_cursor')")
 
     def high_water(self) -> datetime | None:
         """The latest server time the state has seen; None when no record has any time yet."""

@@ -22,7 +22,7 @@ from yarl import URL
 from reconciler.config import ReconcileConfig
 from reconciler.errors import InputError
 from reconciler.lookup import LookupStatus
-from reconciler.reporting.stats import RunStats, ThrottleFigures
+from reconciler.reporting.stats import RunStats, ScanFigures, ThrottleFigures
 
 REPORT_VERSION = 2
 # The name on the Python package index (the import and the command are `reconciler`).
@@ -144,11 +144,21 @@ def _history_figures(stats: RunStats) -> dict[str, Any]:
         "run_id": stats.run_id, "run_date": stats.run_date.isoformat() if stats.run_date is not None else None,
         "sync": None if sync is None else {"full_read": sync.full_read, "reason": sync.reason or None,
                                            "pages": sync.pages, "changed_records": sync.changed,
-                                           "asked_one_by_one": stats.asked_one_by_one},
+                                           "asked_one_by_one": stats.asked_one_by_one,
+                                           "records_read_twice": sync.records_read_twice,
+                                           "pages_out_of_order": sync.pages_out_of_order},
+        "scan": _scan(stats.scan),
         "changes": None if stats.changes_path is None else {"output": str(stats.changes_path),
                                                             "rows": stats.changed_rows,
                                                             "earlier_runs_rows": stats.earlier_change_rows},
     }
+
+
+def _scan(figures: ScanFigures | None) -> dict[str, Any] | None:
+    if figures is None:
+        return None
+    return {"records_read_twice": figures.records_read_twice, "pages_out_of_order": figures.pages_out_of_order,
+            "keys_asked": figures.keys_asked, "keys_found_by_asking": figures.keys_found_by_asking}
 
 
 def _throttle(figures: ThrottleFigures) -> dict[str, Any]:

@@ -17,6 +17,18 @@ class SyncFigures:
     reason: str  # why the list was read whole, when it was
     pages: int
     changed: int  # items of getChanged and getCompleted pages
+    records_read_twice: int = 0  # full read: records that came again (stored once, the later read kept)
+    pages_out_of_order: int = 0  # full read: pages whose indexes did not ascend from their fromIndex on
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanFigures:
+    """What a scan's pages met (over the whole scan, an interrupted run's pages included)."""
+
+    records_read_twice: int = 0  # records that came again (stored once, the later read kept)
+    pages_out_of_order: int = 0  # pages whose indexes did not ascend from their fromIndex on
+    keys_asked: int = 0  # keys the scan did not find, asked one by one because pages came out of order
+    keys_found_by_asking: int = 0  # of those, the ones the server found
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +72,7 @@ class RunStats:
     run_id: str = ""  # recon_run_id of every row
     run_date: date | None = None  # recon_run_date
     sync: SyncFigures | None = None  # incremental: how the state was brought up to date
+    scan: ScanFigures | None = None  # scan: what its pages met
     asked_one_by_one: int = 0  # incremental: keys asked with Query a record
     changes_path: Path | None = None  # with --changes
     changed_rows: int = 0

@@ -94,13 +94,30 @@ def _count(stats: RunStats, status: LookupStatus) -> int:
 
 def _strategy(stats: RunStats) -> str:
     if stats.strategy == "incremental" and stats.sync is not None:
-        how = ("the whole list read again: " + stats.sync.reason) if stats.sync.full_read else \
-            f"{stats.sync.changed:,} changed records in {stats.sync.pages:,} pages"
+        sync = stats.sync
+        read_whole = "the whole list read again: " + sync.reason + _paging(sync.pages_out_of_order,
+                                                                           sync.records_read_twice)
+        how = read_whole if sync.full_read else f"{sync.changed:,} changed records in {sync.pages:,} pages"
         return f"incremental ({how}; {stats.asked_one_by_one:,} keys asked one by one)"
     if stats.strategy == "scan":
         size = f", a list of {stats.list_size:,} records" if stats.list_size is not None else ""
-        return f"scan (the list read in pages of 1,000{size})"
+        scan = stats.scan
+        met = "" if scan is None else _paging(scan.pages_out_of_order, scan.records_read_twice)
+        if scan is not None and scan.pages_out_of_order:
+            met += (f"; {scan.keys_asked:,} keys it did not find asked one by one, "
+                    f"{scan.keys_found_by_asking:,} found")
+        return f"scan (the list read in pages of 1,000{size}{met})"
     return "query (one request per distinct key)"
+
+
+def _paging(out_of_order: int, read_twice: int) -> str:
+    """What a read of the list met that its pages should not hold, when it met any: ``; 2 pages out of ...``."""
+    parts = []
+    if out_of_order:
+        parts.append(f"{out_of_order:,} page{'' if out_of_order == 1 else 's'} out of index order")
+    if read_twice:
+        parts.append(f"{read_twice:,} record{'' if read_twice == 1 else 's'} read twice")
+    return "".join(f"; {part}" for part in parts)
 
 
 def _share(count: int, total: int) -> str:

@@ -7,6 +7,7 @@ way it started. ``auto`` compares request counts: one per distinct key for ``que
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,9 +19,11 @@ from reconciler.lookup import RecordSource
 from reconciler.reporting.progress import Progress
 from reconciler.reporting.stats import ThrottleFigures
 from reconciler.stages.incremental import SyncOutcome, SyncPolicy, gather_incrementally
-from reconciler.stages.query import KeyQuerier
+from reconciler.stages.query import ask_keys
 from reconciler.stages.scan import ListScanner
 from reconciler.stages.strategy import choose_strategy, list_size, scan_requests, settled_strategy
+
+logger = logging.getLogger("reconciler.scan")
 
 
 @dataclass(frozen=True)
@@ -67,15 +70,12 @@ async def gather_results(config: ReconcileConfig, journal: Journal, key_columns:
         progress.start_phase("scanning", total=scan_requests(size) if size is not None else None, unit="pages")
         progress.counter = lambda: scanner.pages
         await scanner.run()
+        if scanner.confirming:  # pages came out of order: a key not found may be one a page skipped
+            logger.info("pages of the list came out of index order: the %s keys the scan did not find are asked "
+                        "one by one", f"{journal.pending_count():,}")
+            await ask_keys(journal, source, key_columns, config, progress, on_stop, journal.pending_count())
     else:
-        pending = journal.pending_count()
-        querier = KeyQuerier(journal, source, key_columns, concurrency=config.policy.concurrency,
-                             failure_span=config.policy.failure_span)
-        on_stop(querier.stop)
-        progress.start_phase("querying", total=pending, unit="keys")
-        progress.counters = querier.counters
-        progress.counter = lambda: querier.counters.done
-        await querier.run()
+        await ask_keys(journal, source, key_columns, config, progress, on_stop, journal.pending_count())
     stats = getattr(source, "stats", None)
     return Gathered(strategy=strategy, list_size=size, requests_sent=int(getattr(stats, "requests_sent", 0)),
                     retries=int(getattr(stats, "retries", 0)), sync=sync,

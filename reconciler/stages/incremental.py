@@ -14,6 +14,10 @@ page boundary needs nothing), and the state keeps the cursor to go on from after
 ``endTime`` is sent: the window stays open up to the server's own now. A v3 state is bound to the
 list instance it read; a list bound to the campaign anew is another instance, and is refused.
 
+The full read pages and stores as a scan does (``scan.list_pages``, ``journal.page_reads``): a
+page may come in any order, with holes. After a full read whose pages came in index order, a key
+the state lacks is not on the list; when a page came out of order, it is asked as on any other night.
+
 Keys the state holds take their status from it; the rest (keys the list gained since, and records
 whose change did not say their whole status) are asked with Query a record, and the answers join
 the state. Deleted records are only seen by a full read (or by asking): getChanged does not tell.
@@ -42,7 +46,7 @@ from reconciler.journal.store import Journal
 from reconciler.lookup import ChangedRecord, ChangesPage, CursorRecordSource, RecordSource
 from reconciler.reporting.progress import Progress
 from reconciler.stages.key_check import require_key_fields
-from reconciler.stages.query import KeyQuerier
+from reconciler.stages.query import ask_keys
 from reconciler.stages.scan import PAGE_SIZE, list_pages
 
 logger = logging.getLogger("reconciler.incremental")
@@ -67,6 +71,9 @@ class SyncOutcome:
     changed: int = 0
     unkeyed: int = 0
     asked: int = 0  # keys asked one by one after the sync
+    # The full read's pages, those of an interrupted run included (``journal.page_reads``).
+    records_read_twice: int = 0
+    pages_out_of_order: int = 0
 
 
 class CannotPagePast(Exception):
@@ -86,6 +93,7 @@ class ListSync:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._state, self._source, self._keys = state, source, tuple(key_columns)
         self._policy, self._now, self._clock = policy, now, clock
+        self._indexed = not isinstance(source, CursorRecordSource)
         self.outcome = SyncOutcome()
         self.stopped = False
 
@@ -143,9 +151,13 @@ class ListSync:
             async for page, position in pages:
                 self.outcome.pages += 1
                 keyed = [(entry_key_text(record.entry, self._keys), record) for record in page]
-                self.outcome.unkeyed += self._state.record_full_page(keyed, position, self._now())
+                self.outcome.unkeyed += self._state.record_full_page(keyed, position, self._now(),
+                                                                     indexed=self._indexed).unkeyed
                 if self.stopped:
                     return
+        read = self._state.full_read_figures()  # before the finish forgets them
+        self.outcome.records_read_twice = read.records_read_twice
+        self.outcome.pages_out_of_order = read.pages_out_of_order
         self._state.finish_full_read(self._now(), self._clock() - started, unkeyed=self.outcome.unkeyed)
 
     async def _sync_changes(self) -> None:
@@ -239,7 +251,7 @@ async def gather_incrementally(journal: Journal, state: State, source: RecordSou
         return outcome
     if keys_loaded is not None:
         await keys_loaded()
-    ask = functools.partial(_ask, journal, source, key_columns, config, progress, on_stop)
+    ask = functools.partial(ask_keys, journal, source, key_columns, config, progress, on_stop)
     if not outcome.full_read:
         with journal.state_attached(state.path):
             outcome.asked = await anyio.to_thread.run_sync(journal.note_unanswered_by_state)
@@ -250,8 +262,11 @@ async def gather_incrementally(journal: Journal, state: State, source: RecordSou
                     return outcome
             else:
                 await _answer_from_state_while_asking(journal, state, ask, outcome.asked, on_stop)
-    if outcome.full_read:  # a key that the list read whole lacks is not on it
-        journal.resolve_from_state(state.path, absent_is_not_found=True)
+    if outcome.full_read:  # a key that the list read whole lacks is not on it, if its pages came in order
+        if outcome.pages_out_of_order:
+            logger.info("%s pages of the full read came out of index order: the keys it did not find are asked "
+                        "one by one", f"{outcome.pages_out_of_order:,}")
+        journal.resolve_from_state(state.path, absent_is_not_found=not outcome.pages_out_of_order)
         outcome.asked = journal.pending_count()
         await ask(outcome.asked)
     state.absorb_answers(journal.path)
@@ -278,17 +293,3 @@ async def _answer_from_state_while_asking(journal: Journal, state: State, ask: C
     except BaseExceptionGroup as failed:
         raise root_cause(failed) from None
 
-
-async def _ask(journal: Journal, source: RecordSource, key_columns: Sequence[str], config: ReconcileConfig,
-               progress: Progress, on_stop: Callable[[Callable[[], None]], None], count: int, *,
-               pending: Callable[[int, int], list[tuple[int, str]]] | None = None) -> None:
-    """Ask the ``count`` keys left with Query a record (``pending``: which, by default every pending one)."""
-    if not count:
-        return
-    querier = KeyQuerier(journal, source, key_columns, concurrency=config.policy.concurrency,
-                         failure_span=config.policy.failure_span, pending=pending)
-    on_stop(querier.stop)
-    progress.start_phase("querying", total=count, unit="keys")
-    progress.counters = querier.counters
-    progress.counter = lambda: querier.counters.done
-    await querier.run()

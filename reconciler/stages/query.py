@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 
 import anyio
 
+from reconciler.config import ReconcileConfig
 from reconciler.errors import ServerUnavailable, root_cause
 from reconciler.input.keys import key_fields
 from reconciler.journal.store import Journal
 from reconciler.lookup import LookupResult, LookupStatus, RecordSource
-from reconciler.reporting.progress import QueryCounters
+from reconciler.reporting.progress import Progress, QueryCounters
 
 _PENDING_PAGE = 1000
 # Answers wait for their commit until there are as many as requests in flight (``concurrency``), or
@@ -203,6 +204,25 @@ class KeyQuerier:
         self._journal.record(answers)
         for _, result, _ in answers:
             self.counters.add(result.status)
+
+
+async def ask_keys(journal: Journal, source: RecordSource, key_columns: Sequence[str], config: ReconcileConfig,
+                   progress: Progress, on_stop: Callable[[Callable[[], None]], None], count: int, *,
+                   pending: Callable[[int, int], list[tuple[int, str]]] | None = None) -> None:
+    """Ask the ``count`` keys left with Query a record (``pending``: which, by default every pending one).
+
+    What another strategy leaves to ask (the keys a nightly state lacks, the keys a scan whose pages
+    came out of order did not find), as the query strategy asks.
+    """
+    if not count:
+        return
+    querier = KeyQuerier(journal, source, key_columns, concurrency=config.policy.concurrency,
+                         failure_span=config.policy.failure_span, pending=pending)
+    on_stop(querier.stop)
+    progress.start_phase("querying", total=count, unit="keys")
+    progress.counters = querier.counters
+    progress.counter = lambda: querier.counters.done
+    await querier.run()
 
 
 def expected_seconds(requests: int, rate: float) -> float:

@@ -3,6 +3,16 @@
 Classic and v2 page by index (getAll's ``fromIndex``); v3 by cursor (getAllRecords'
 ``next_cursor``), its records numbered in list order as they come.
 
+The API documents a getAll page as the records from ``fromIndex`` on, sorted by index, and a page
+shorter than ``maxSize`` as the last; a live server was seen to answer a page in no order (3, 23,
+4, 2, ...) with holes where records were deleted. We rely only on what no recorded answer
+contradicts: a page holds the records with the lowest indexes from ``fromIndex`` on, in any order,
+with holes. So the next page starts past the highest index of the page, never past its last item,
+and every record is stored once by key (``journal.page_reads``). When a page came out of order the
+scan cannot rule out a server that skipped a record: the keys it did not find are then asked with
+Query a record before they are called not found (``gather``). v3's cursor is the server's: its
+paging needs none of this, but its records are stored once by key all the same.
+
 Pages go into the journal keyed by the same key text as the input (entry field names matched
 case-insensitively, values compared as strings exactly as the API returns them), each page in one
 transaction with the position of the next, so a crash resumes from the last finished page.
@@ -14,8 +24,10 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
 
+from reconciler.errors import PageUnreadable
 from reconciler.input.keys import entry_key_text
 from reconciler.journal.listed import CursorPosition, ScanPosition
+from reconciler.journal.page_reads import ReadFigures
 from reconciler.journal.store import Journal
 from reconciler.lookup import CursorRecordSource, ListedRecord, RecordSource
 from reconciler.stages.key_check import require_key_fields
@@ -29,13 +41,20 @@ def listed_key(record: ListedRecord, key_columns: Sequence[str]) -> str | None:
 
 
 class ListScanner:
-    """Pages through the list into the journal; ``unkeyed`` counts records that cannot be matched."""
+    """Pages through the list into the journal; ``read`` counts what this process's pages met.
+
+    When it has read the last page, every pending key the list holds is found; the others are not
+    found, unless a page came out of order (of this run or of an interrupted one): they then stay
+    pending (``confirming``), to be asked one by one.
+    """
 
     def __init__(self, journal: Journal, source: RecordSource, key_columns: Sequence[str]) -> None:
         self._journal, self._source, self._key_columns = journal, source, tuple(key_columns)
+        self._indexed = not isinstance(source, CursorRecordSource)
         self.pages = 0
-        self.unkeyed = 0
+        self.read = ReadFigures()
         self.stopped = False
+        self.confirming = False
 
     def stop(self) -> None:
         """Fetch no further page; what is stored stays, and a rerun goes on from there."""
@@ -49,10 +68,12 @@ class ListScanner:
             async for page, position in pages:
                 self.pages += 1
                 keyed = [(listed_key(record, self._key_columns), record) for record in page]
-                self.unkeyed += self._journal.listed.record_page(keyed, position, datetime.now(UTC))
+                self.read.add(self._journal.listed.record_page(keyed, position, datetime.now(UTC),
+                                                               indexed=self._indexed))
                 if self.stopped:
                     return
-        self._journal.listed.resolve_pending_keys()
+        self.confirming = self._journal.listed.read_figures().pages_out_of_order > 0
+        self._journal.listed.resolve_pending_keys(absent_is_not_found=not self.confirming)
 
 
 async def list_pages(source: RecordSource, position: ScanPosition | None
@@ -74,5 +95,20 @@ async def list_pages(source: RecordSource, position: ScanPosition | None
                 cursor=cursor_page.next_cursor, next_index=position.next_index + len(page))
         else:
             page = await source.fetch_page(position, PAGE_SIZE)
-            position = page[-1].index + 1 if len(page) == PAGE_SIZE else None
+            position = following_index(page, position)
         yield page, position
+
+
+def following_index(page: Sequence[ListedRecord], from_index: int) -> int | None:
+    """The ``fromIndex`` of the getAll page after ``page`` (asked from ``from_index``); None when it was the last.
+
+    Past the page's highest index, whatever order its records came in. A full page with no index
+    from ``from_index`` on would be asked again and again: the run stops rather than loop or guess.
+    """
+    if len(page) < PAGE_SIZE:
+        return None
+    highest = max(record.index for record in page)
+    if highest < from_index:
+        raise PageUnreadable(from_index, f"its {len(page):,} records all lie below that index (the highest is "
+                                         f"{highest:,}), so the list cannot be paged past it")
+    return highest + 1

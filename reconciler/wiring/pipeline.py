@@ -35,7 +35,7 @@ from reconciler.output.tally import OutputTally
 from reconciler.output.write import write_output, write_unmatched
 from reconciler.output.writer import check_output_location, check_output_schema, output_format_for
 from reconciler.reporting.progress import Progress
-from reconciler.reporting.stats import RunStats, SyncFigures
+from reconciler.reporting.stats import RunStats, ScanFigures, SyncFigures
 from reconciler.stages.gather import Gathered, gather_results, needs_server
 from reconciler.stages.load_keys import load_keys
 from reconciler.wiring.identity import forget_partition_folders, identify_run
@@ -343,7 +343,16 @@ def _sync_figures(gathered: Gathered) -> SyncFigures | None:
     sync = gathered.sync
     if sync is None:
         return None
-    return SyncFigures(full_read=sync.full_read, reason=sync.reason, pages=sync.pages, changed=sync.changed)
+    return SyncFigures(full_read=sync.full_read, reason=sync.reason, pages=sync.pages, changed=sync.changed,
+                       records_read_twice=sync.records_read_twice, pages_out_of_order=sync.pages_out_of_order)
+
+
+def _scan_figures(journal: Journal) -> ScanFigures | None:
+    if journal.note("strategy") != "scan":
+        return None
+    read, (asked, found) = journal.listed.read_figures(), journal.listed.asked_after_scan()
+    return ScanFigures(records_read_twice=read.records_read_twice, pages_out_of_order=read.pages_out_of_order,
+                       keys_asked=asked, keys_found_by_asking=found)
 
 
 def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, gathered: Gathered,
@@ -353,6 +362,7 @@ def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, ga
         run_id=run.run_id, run_date=run.run_date, changes_path=config.changes_path, changed_rows=tally.changed_rows,
         earlier_change_rows=tally.carried_change_rows,
         sync=_sync_figures(gathered), asked_one_by_one=gathered.sync.asked if gathered.sync else 0,
+        scan=_scan_figures(journal),
         output_path=config.output_path, rows=tally.rows, distinct_keys=journal.distinct_keys(),
         by_status=dict(tally.by_status), top_dispositions=tally.dispositions.most_common(10),
         requests_sent=gathered.requests_sent, retries=gathered.retries, duration_seconds=seconds, resumed=resumed,

@@ -14,7 +14,7 @@ import pytest
 from reconciler.config import Credentials, ReconcileConfig, Target
 from reconciler.errors import InputError
 from reconciler.reporting.run_report import build_report, check_report_location, write_report
-from reconciler.reporting.stats import RunStats, SyncFigures, ThrottleFigures
+from reconciler.reporting.stats import RunStats, ScanFigures, SyncFigures, ThrottleFigures
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "report-schema.json").read_text())
 SECRET = "s3cret-Report-Zz91"
@@ -85,9 +85,22 @@ def test_a_nightly_run_reports_its_identity_its_sync_and_its_change_feed() -> No
     assert built["configuration"]["full_refresh_after_seconds"] == 7 * 86400
     assert built["figures"]["run_id"] == "20260301T021500Z-ab12cd" and built["figures"]["run_date"] == "2026-03-01"
     assert built["figures"]["sync"] == {"full_read": False, "reason": None, "pages": 3, "changed_records": 1_204,
-                                        "asked_one_by_one": 7}
+                                        "asked_one_by_one": 7, "records_read_twice": 0, "pages_out_of_order": 0}
+    assert built["figures"]["scan"] is None
     assert built["figures"]["changes"] == {"output": "out/run_date=2026-03-01/changes.parquet", "rows": 95}
     assert report()["figures"]["sync"] is None and report()["figures"]["changes"] is None
+
+
+def test_a_scan_and_a_full_read_report_what_their_pages_met() -> None:
+    scan = replace(STATS, strategy="scan", scan=ScanFigures(records_read_twice=12, pages_out_of_order=3,
+                                                            keys_asked=40, keys_found_by_asking=2))
+    assert report(stats=scan)["figures"]["scan"] == {"records_read_twice": 12, "pages_out_of_order": 3,
+                                                      "keys_asked": 40, "keys_found_by_asking": 2}
+    full = replace(STATS, strategy="incremental", asked_one_by_one=40,
+                   sync=SyncFigures(full_read=True, reason="first", pages=3, changed=0, records_read_twice=5,
+                                    pages_out_of_order=2))
+    sync = report(stats=full)["figures"]["sync"]
+    assert (sync["records_read_twice"], sync["pages_out_of_order"], sync["asked_one_by_one"]) == (5, 2, 40)
 
 
 def test_the_figures_say_how_the_server_slowed_the_run_down() -> None:

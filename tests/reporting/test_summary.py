@@ -12,7 +12,7 @@ from fakes import WHEN, FakeSource, status
 
 from reconciler.config import Credentials, ReconcileConfig, Target
 from reconciler.lookup import LookupResult, LookupStatus
-from reconciler.reporting.stats import RunStats, ThrottleFigures
+from reconciler.reporting.stats import RunStats, ScanFigures, SyncFigures, ThrottleFigures
 from reconciler.reporting.summary import format_summary
 from reconciler.wiring.pipeline import run
 
@@ -81,6 +81,27 @@ def test_errors_are_in_the_headline_and_optional_lines_appear_when_they_apply() 
     assert any(line.endswith("1,081 records of the list no input key asked for") for line in lines)
     assert lines[-1].endswith("out/status.parquet.reconciler-journal kept: add --retry-errors to the same command "
                               "to ask again for the error rows only")
+
+
+def strategy_line(stats: RunStats) -> str:
+    return next(line for line in format_summary(stats).splitlines() if line.startswith("  strategy "))
+
+
+def test_pages_out_of_order_and_records_read_twice_are_said_only_when_met() -> None:
+    clean = replace(STATS, strategy="scan", scan=ScanFigures())
+    assert strategy_line(clean).endswith("scan (the list read in pages of 1,000)")
+    shuffled = replace(STATS, strategy="scan", scan=ScanFigures(records_read_twice=12, pages_out_of_order=3,
+                                                                keys_asked=40, keys_found_by_asking=1))
+    assert strategy_line(shuffled).endswith(
+        "scan (the list read in pages of 1,000; 3 pages out of index order; 12 records read twice; "
+        "40 keys it did not find asked one by one, 1 found)")
+    v3_twice = replace(STATS, strategy="scan", scan=ScanFigures(records_read_twice=1))
+    assert strategy_line(v3_twice).endswith("scan (the list read in pages of 1,000; 1 record read twice)")
+    full = replace(STATS, strategy="incremental", asked_one_by_one=31,
+                   sync=SyncFigures(full_read=True, reason="the state holds no full read yet", pages=3, changed=0,
+                                    pages_out_of_order=1))
+    assert strategy_line(full).endswith("incremental (the whole list read again: the state holds no full read yet; "
+                                        "1 page out of index order; 31 keys asked one by one)")
 
 
 def test_a_throttled_run_says_how_much_and_an_unthrottled_one_says_nothing() -> None:
