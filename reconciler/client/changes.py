@@ -98,16 +98,19 @@ def derive_status(item: Mapping[str, object], attempts: list[dict[str, Any]]) ->
     """The status a getChanged item implies, or None where any field of it cannot be told exactly.
 
     A completed record is always asked (or read from getCompleted): its completedTime is not in the
-    item. For the others: ``totalAttempts`` as sent; the last call attempt (the newest whose
-    ``call_attempted`` is not false) gives lastDisposition, lastDate, lastPhone, the duration and
-    lastAgent. An agent on an older attempt only (the API notes read both "the agent of the last
-    attempt" and "of the last successful one"), or any value that does not read cleanly, means: ask.
+    item. For the others: ``totalAttempts`` as sent; the newest attempt gives lastDisposition,
+    lastDate, lastPhone, the duration and lastAgent. An agent on an older attempt only (the API notes
+    read both "the agent of the last attempt" and "of the last successful one"), any attempt whose
+    ``call_attempted`` is false (seen on attempts that reached an agent, so it cannot tell which
+    attempt the server's status follows), or any value that does not read cleanly, means: ask.
     """
     total = item.get("totalAttempts")
     completed = item.get("completed")
     if completed is not False or isinstance(total, bool) or not isinstance(total, int):
         return None
-    calls = [a for a in attempts if a.get("call_attempted") is not False]
+    if any(a.get("call_attempted") is False for a in attempts):
+        return None
+    calls = attempts
     if not calls:
         return RecordStatus(completed=False, total_attempts=total) if total == 0 else None
     last = calls[0]

@@ -40,10 +40,10 @@ def item(*attempts: dict[str, Any], completed: bool = False, total: int = 1) -> 
     (item(attempt(agent="bob", callDuration=35), attempt(date="2021-02-18T10:00:00.000"), total=2),
      RecordStatus(completed=False, total_attempts=2, last_disposition="No Answer", last_date=FEB_19,
                   last_phone="16505555555", last_call_duration=35, last_agent="bob")),
-    # A DNC action is no call attempt: the last call gives the status.
-    (item({"call_attempted": False, "disposition": "DNC", "date": "2021-02-20T00:00:00.000"}, attempt()),
-     RecordStatus(completed=False, total_attempts=1, last_disposition="No Answer", last_date=FEB_19,
-                  last_phone="16505555555", last_call_duration=0)),
+    # call_attempted was seen false on an attempt with an agent and a final disposition (API notes): it
+    # cannot tell which attempt the server's status follows, so the record is asked, never derived.
+    (item({"call_attempted": False, "disposition": "DNC", "date": "2021-02-20T00:00:00.000"}, attempt()), None),
+    (item(attempt(call_attempted=False, agent="bob", callDuration=35), attempt(), total=2), None),
     (item(total=0), RecordStatus(completed=False, total_attempts=0)),
     (item(attempt(), completed=True), None),  # completedTime is not in the item: ask (or getCompleted)
     (item(attempt(), attempt(agent="bob"), total=2), None),  # the agent of an older attempt only: ambiguous
