@@ -123,11 +123,12 @@ class ListedRecords:
         with self._transaction():
             self._db.execute(
                 f"UPDATE keys SET done = 1, status = 'found', http_status = 200, error = NULL, attempts = 1, "
-                f"checked_at = listed.checked_at, {columns} FROM listed WHERE keys.key = listed.key AND done = 0")
+                f"source = 'scan', checked_at = listed.checked_at, {columns} "
+                "FROM listed WHERE keys.key = listed.key AND done = 0")
             if absent_is_not_found:
                 self._db.execute(
                     "UPDATE keys SET done = 1, status = 'not_found', http_status = NULL, attempts = 0, "
-                    "error = 'record is not found in the scanned list', checked_at = ? WHERE done = 0",
+                    "source = 'scan', error = 'record is not found in the scanned list', checked_at = ? WHERE done = 0",
                     (epoch_ms(datetime.now(UTC)),))
 
     def asked_after_scan(self) -> tuple[int, int]:

@@ -16,12 +16,12 @@ from reconciler.lookup import RecordStatus
 RECORD_FIELDS = ("entry", "completed", "last_disposition", "last_date", "last_phone", "last_call_duration",
                  "last_agent", "total_attempts", "global_interaction_id", "completed_time", "extra", "warnings")
 # Columns added since the first journal format, with their types: an older journal gains them when opened.
-ADDED_COLUMNS = (("global_interaction_id", "TEXT"), ("completed_time", "INTEGER"))
+ADDED_COLUMNS = (("global_interaction_id", "TEXT"), ("completed_time", "INTEGER"), ("source", "TEXT"))
 
 # The result columns of the keys table, in the order ``Journal.lookup`` returns them (after the key text).
 RESULT_COLUMNS = ("status", "http_status", "error", "attempts", "checked_at", "entry", "completed",
                   "last_disposition", "last_date", "last_phone", "last_call_duration", "last_agent",
-                  "total_attempts", "global_interaction_id", "completed_time", "extra")
+                  "total_attempts", "global_interaction_id", "completed_time", "extra", "source")
 # json.dumps(..., ensure_ascii=False) builds a new encoder on every call; the same encoder, made once.
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 

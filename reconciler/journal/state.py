@@ -26,10 +26,12 @@ from reconciler.journal.lock import JournalLock, StateBusy
 from reconciler.journal.page_reads import Keyed, ReadFigures, in_index_order, settle_page, stored_rows
 from reconciler.journal.reported import REPORTED_FIELDS
 from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
-from reconciler.journal.state_file import connect
+from reconciler.journal.state_file import add_source_column, connect
 from reconciler.lookup import ChangedRecord
 
-_STORED_COLUMNS = ("list_index", "checked_at", "generation", "ask", *RECORD_FIELDS)
+_STORED_COLUMNS = ("list_index", "checked_at", "generation", "ask", *RECORD_FIELDS, "source")
+# Where a record's values came from (the output's ``recon_source``): the read that last set them.
+FULL_READ, CHANGES, QUERY = "full_read", "changes", "query"
 # An upsert changes the stored row in place; INSERT OR REPLACE would delete and re-insert it, which
 # writes about four times as many pages of a big state per page of changes.
 _STORE = (f"INSERT INTO records (key, {', '.join(_STORED_COLUMNS)}) "
@@ -41,7 +43,7 @@ _STORE = (f"INSERT INTO records (key, {', '.join(_STORED_COLUMNS)}) "
 _ASK_IF_RICHER = 2
 _STORE_CHANGE = (
     f"INSERT INTO records (key, {', '.join(_STORED_COLUMNS)}) "
-    f"VALUES (?, NULL, ?, ?, ?4 % {_ASK_IF_RICHER}, {','.join('?' * len(RECORD_FIELDS))}) "
+    f"VALUES (?, NULL, ?, ?, ?4 % {_ASK_IF_RICHER}, {','.join('?' * len(RECORD_FIELDS))}, '{CHANGES}') "
     "ON CONFLICT (key) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in _STORED_COLUMNS if name not in ("list_index", "ask"))
     + f", ask = CASE WHEN ?4 = {_ASK_IF_RICHER} "
@@ -69,6 +71,7 @@ class State:
             created = not path.exists()
             state = cls(connect(path), path, lock)
             state._bind(dict(binding))
+            add_source_column(state._db)
         except BaseException:
             lock.close()
             raise
@@ -135,7 +138,7 @@ class State:
                                         indexed=indexed)
             if indexed and isinstance(start, int) and not in_index_order(records, start):
                 figures.pages_out_of_order = 1
-            self._db.executemany(_STORE, [(text, index, epoch_ms(checked_at), generation, 0, *row)
+            self._db.executemany(_STORE, [(text, index, epoch_ms(checked_at), generation, 0, *row, FULL_READ)
                                           for text, index, row in rows])
             so_far = self.full_read_figures()
             so_far.add(figures)
@@ -226,7 +229,7 @@ class State:
     def store_answers(self, answers: Iterable[tuple[str, Mapping[str, str | None], Any, datetime]]) -> None:
         """Records asked one by one: ``(key text, entry, RecordStatus or None when not found, checked_at)``."""
         generation = int(self._meta("generation") or 1)
-        found = [(text, self._index_of(text), epoch_ms(at), generation, 0, *record_row(entry, status))
+        found = [(text, self._index_of(text), epoch_ms(at), generation, 0, *record_row(entry, status), QUERY)
                  for text, entry, status, at in answers if status is not None]
         gone = [(text,) for text, _, status, _ in answers if status is None]
         with self._transaction():
@@ -240,9 +243,9 @@ class State:
         fields = ", ".join(RECORD_FIELDS)
         with self._attached(journal), self._transaction():
             self._db.execute(
-                f"INSERT OR REPLACE INTO records (key, list_index, checked_at, generation, ask, {fields}) "
+                f"INSERT OR REPLACE INTO records (key, list_index, checked_at, generation, ask, {fields}, source) "
                 f"SELECT k.key, (SELECT r.list_index FROM records r WHERE r.key = k.key), k.checked_at, ?, 0, "
-                f"{', '.join('k.' + name for name in RECORD_FIELDS)} FROM run.keys k "
+                f"{', '.join('k.' + name for name in RECORD_FIELDS)}, '{QUERY}' FROM run.keys k "
                 "WHERE k.done = 1 AND k.status = 'found' AND k.attempts > 0", (generation,))
             self._db.execute("DELETE FROM records WHERE key IN (SELECT key FROM run.keys "
                              "WHERE done = 1 AND status = 'not_found' AND attempts > 0)")

@@ -23,7 +23,7 @@ _RECORD_COLUMNS = """entry TEXT, completed INTEGER, last_disposition TEXT, last_
     completed_time INTEGER, extra TEXT, warnings INTEGER"""
 _KEYED_TABLES = {
     "records": f"""key TEXT PRIMARY KEY, list_index INTEGER, checked_at INTEGER, generation INTEGER NOT NULL,
-    ask INTEGER NOT NULL DEFAULT 0, {_RECORD_COLUMNS}""",
+    ask INTEGER NOT NULL DEFAULT 0, {_RECORD_COLUMNS}, source TEXT""",
     "reported": f"key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL, {_RECORD_COLUMNS}",
     "reported_before": f"key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL, {_RECORD_COLUMNS}",
 }
@@ -63,6 +63,12 @@ def connect(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StateUnreadable(path, str(exc)) from exc
     return connection
+
+
+def add_source_column(connection: sqlite3.Connection) -> None:
+    """Give a state written before records said where their values came from its ``source`` column (null there)."""
+    if "source" not in {row[1] for row in connection.execute("PRAGMA table_info(records)")}:
+        connection.execute("ALTER TABLE records ADD COLUMN source TEXT")
 
 
 def _check_and_upgrade(connection: sqlite3.Connection, path: Path) -> None:

@@ -44,11 +44,12 @@ CREATE TABLE IF NOT EXISTS fields (kind TEXT NOT NULL, name TEXT NOT NULL, folde
 _LOOKUP_CHUNK = 500
 # A pending key takes its status from the attached nightly state when the state holds it exactly.
 RESOLVE_FROM_STATE = (
-    "UPDATE keys SET done = 1, status = 'found', http_status = NULL, error = NULL, attempts = 0, "
+    "UPDATE keys SET done = 1, status = 'found', http_status = 200, error = NULL, attempts = 0, source = r.source, "
     f"checked_at = r.checked_at, {', '.join(f'{name} = r.{name}' for name in RECORD_FIELDS)} "
     "FROM state.records AS r WHERE keys.key = r.key AND r.ask = 0 AND keys.done = 0")
 _UNANSWERED_BY_STATE = "NOT EXISTS (SELECT 1 FROM state.records AS r WHERE r.key = keys.key AND r.ask = 0)"
-_RECORD_RESULT = ("UPDATE keys SET done = 1, status = ?, http_status = ?, error = ?, attempts = ?, checked_at = ?, "
+_RECORD_RESULT = ("UPDATE keys SET done = 1, source = 'query', status = ?, http_status = ?, error = ?, attempts = ?, "
+                  "checked_at = ?, "
                   + ", ".join(f"{name} = ?" for name in RECORD_FIELDS) + " WHERE id = ?")
 
 
@@ -189,7 +190,8 @@ class Journal:
             if absent_is_not_found:
                 self._db.execute(
                     "UPDATE keys SET done = 1, status = 'not_found', http_status = NULL, attempts = 0, "
-                    "error = 'record is not found in the calling list as read whole', checked_at = ? "
+                    "source = 'full_read', error = 'record is not found in the calling list as read whole', "
+                    "checked_at = ? "
                     "WHERE done = 0", (epoch_ms(datetime.now(UTC)),))
         return int(resolved)
 

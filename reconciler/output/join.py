@@ -44,7 +44,8 @@ RECON_FIELDS = (
     pa.field("recon_http_status", pa.int32()),
     pa.field("recon_error", pa.string()),
     pa.field("recon_attempts", pa.int32()),
-    pa.field("recon_checked_at", UTC_MS),
+    pa.field("recon_checked_at", UTC_MS),  # when the server last confirmed the row's values
+    pa.field("recon_source", pa.string()),  # which read set them: query, scan, full_read or changes
     pa.field("recon_differing_columns", pa.string()),  # found rows: JSON array of input columns unlike the record's
 )
 RUN_FIELDS = (
@@ -202,6 +203,7 @@ def _recon_columns(results: _Results, positions: pa.Array, key_texts: pa.Array) 
         error,
         attempts,
         _spread(results["checked_at"], pa.int64(), positions).cast(UTC_MS),
+        _spread(results["source"], pa.string(), positions),
     ]
 
 

@@ -117,7 +117,8 @@ async def test_scan_and_query_write_the_same_table_for_a_composite_key(
             assert done.code == 0, done.stderr
             tables[strategy] = (pq.read_table(output), sim.stats())
 
-    how_asked = ["recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_run_id"]  # 2 runs
+    how_asked = ["recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_source",
+                 "recon_run_id"]  # 2 runs
     scan_table, scan_counters = tables["scan"]
     query_table, query_counters = tables["query"]
     assert scan_table.drop_columns(how_asked) == query_table.drop_columns(how_asked)

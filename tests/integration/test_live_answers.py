@@ -17,7 +17,7 @@ from reconciler.simulator import FaultConfig, RunningSimulator
 from reconciler.simulator.quirks import QuirkConfig
 
 pytestmark = pytest.mark.anyio
-LOOKUP = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_run_id",
+LOOKUP = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_source", "recon_run_id",
           "recon_run_date"]
 
 

@@ -29,6 +29,7 @@ STATUS_AND_RECON = [
     ("totalAttempts", pa.int64()), ("globalInteractionID", pa.string()), ("completedTime", UTC_MS),
     ("extraStatus", pa.string()), ("recon_status", pa.string()), ("recon_http_status", pa.int32()),
     ("recon_error", pa.string()), ("recon_attempts", pa.int32()), ("recon_checked_at", UTC_MS),
+    ("recon_source", pa.string()),
     ("recon_differing_columns", pa.string()), ("recon_run_id", pa.string()), ("recon_run_date", pa.date32()),
 ]
 

@@ -87,7 +87,8 @@ def test_a_nightly_run_reports_its_identity_its_sync_and_its_change_feed() -> No
     assert built["figures"]["sync"] == {"full_read": False, "reason": None, "pages": 3, "changed_records": 1_204,
                                         "asked_one_by_one": 7, "records_read_twice": 0, "pages_out_of_order": 0}
     assert built["figures"]["scan"] is None
-    assert built["figures"]["changes"] == {"output": "out/run_date=2026-03-01/changes.parquet", "rows": 95}
+    assert built["figures"]["changes"] == {"output": "out/run_date=2026-03-01/changes.parquet", "rows": 95,
+                                           "earlier_runs_rows": 0}
     assert report()["figures"]["sync"] is None and report()["figures"]["changes"] is None
 
 

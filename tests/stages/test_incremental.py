@@ -15,7 +15,7 @@ from reconciler.journal.state import StateMismatch
 from reconciler.wiring.pipeline import run
 from stages.campaign import CursorCampaign, MovingCampaign
 
-HOW_ASKED = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at",
+HOW_ASKED = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_source",
              "recon_run_id", "recon_run_date"]
 
 
@@ -297,3 +297,25 @@ def test_a_v3_state_of_another_list_instance_is_refused_before_any_record_is_rea
     with pytest.raises(StateMismatch, match="list instance: was 'instance-1', now 'instance-2'"):
         v3_nightly(tmp_path, rebound, "night2.parquet")
     assert not rebound.pages and not rebound.asked
+
+
+def test_every_row_says_which_read_set_its_values_and_when(tmp_path: Path) -> None:
+    write_keys(tmp_path, ["000001", "000002", "000003", "777777"])
+    campaign = MovingCampaign(2500)
+    first = {r["account_id"]: r for r in nightly(tmp_path, campaign).to_pylist()}
+    assert {k: r["recon_source"] for k, r in first.items()} == {
+        "000001": "full_read", "000002": "full_read", "000003": "full_read", "777777": "full_read"}
+    campaign.call("000002", "Busy")
+    campaign.add("777777")
+
+    second = {r["account_id"]: r for r in nightly(tmp_path, campaign, "night2.parquet").to_pylist()}
+
+    assert second["000001"]["recon_source"] == "full_read"  # unchanged: last confirmed by the first night's read
+    assert second["000001"]["recon_checked_at"] == first["000001"]["recon_checked_at"]
+    assert second["000002"]["recon_source"] == "changes"  # a getChanged item told it
+    assert second["000002"]["recon_checked_at"] > first["000002"]["recon_checked_at"]
+    assert second["777777"]["recon_source"] == "query"  # the state lacked it: asked
+    # Answered from the state, a found row keeps the 200 of the read that set it: a filter on
+    # recon_http_status = 200 keeps it; recon_attempts counts this run's requests for it (none).
+    assert [second[k]["recon_http_status"] for k in ("000001", "000002", "777777")] == [200, 200, 200]
+    assert second["000001"]["recon_attempts"] == 0

@@ -55,7 +55,8 @@ def test_scan_and_query_write_the_same_table(tmp_path: Path) -> None:
     run(config(tmp_path, output_name="query.parquet", key_columns=("account_id",), strategy="query"),
         source_factory=queried.factory())
 
-    how_asked = {"recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_run_id"}  # two runs
+    how_asked = {"recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_source",
+                 "recon_run_id"}  # two runs
     scan_table = pq.read_table(tmp_path / "scan.parquet")
     query_table = pq.read_table(tmp_path / "query.parquet")
     assert scan_table.schema == query_table.schema

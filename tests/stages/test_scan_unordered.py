@@ -19,7 +19,8 @@ from stages.shuffled import ShuffledList, key_of
 
 from .test_scan_cursor import CursorList
 
-HOW_ASKED = ["recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_run_id"]
+HOW_ASKED = ["recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_source",
+             "recon_run_id"]
 HOLES = (888, 890, 917)  # the recorded page lacked these
 
 
