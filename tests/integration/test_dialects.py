@@ -15,8 +15,8 @@ from reconciler.simulator.v3 import campaign_id, instance_id
 
 pytestmark = pytest.mark.anyio
 
-LOOKUP_COLUMNS = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_source",
-                  "recon_run_id", "recon_run_date"]
+LOOKUP_COLUMNS = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at",
+                  "recon_source", "recon_run_id", "recon_run_date"]
 
 
 def folded(table: pa.Table) -> pa.Table:

@@ -17,8 +17,8 @@ from reconciler.simulator import FaultConfig, RunningSimulator
 from reconciler.simulator.quirks import QuirkConfig
 
 pytestmark = pytest.mark.anyio
-LOOKUP = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_source", "recon_run_id",
-          "recon_run_date"]
+LOOKUP = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_source",
+          "recon_run_id", "recon_run_date"]
 
 
 def by_endpoint(sim: RunningSimulator) -> dict[str, int]:

@@ -31,8 +31,8 @@ from reconciler.simulator import FaultConfig, RunningSimulator
 
 pytestmark = pytest.mark.anyio
 
-LOOKUP_COLUMNS = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at", "recon_source",
-                  "recon_run_id", "recon_run_date"]
+LOOKUP_COLUMNS = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at",
+                  "recon_source", "recon_run_id", "recon_run_date"]
 SAMPLE_KEYS = (SAMPLES / "keys.csv").read_text(encoding="utf-8")
 
 
