@@ -79,13 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Read an output table of 'reconciler run' (Parquet or CSV) and "
                                  "write one self-contained HTML page: headline, completion funnel, dispositions, "
                                  "attempts, last attempt dates, agents and mismatches.")
-    report.add_argument("table", metavar="TABLE", help="an output table of reconciler run (.parquet, .csv, .csv.gz)")
+    report.add_argument("table", metavar="TABLE", help="an output table of reconciler run (.parquet, .csv, .csv.gz), "
+                        "or a folder of them read as one table (a partition, or a root of partitions)")
     report.add_argument("--html", required=True, metavar="PATH", help="the page to write")
     report.add_argument("--unmatched", metavar="PATH", help="the run's --unmatched file: the list's side")
     report.add_argument("--exports", metavar="DIR", help="also write never-attempted, not-found and unmatched "
                         "rows as CSV files here, linked from the page")
     report.add_argument("--positive", metavar="DISPOSITIONS", help="comma-separated dispositions that count as "
                         "positive (e.g. 'Sale,Interested'); default: every completed record")
+    report.add_argument("--run-report", metavar="PATH", help="the run's --report JSON: the tenant, list, campaign "
+                        "and key the page names (flags below win over it)")
+    report.add_argument("--tenant", help="the tenant the page names")
+    report.add_argument("--list", help="the calling list the page names")
+    report.add_argument("--campaign", help="the campaign the page names")
+    report.add_argument("--key", action="append", metavar="COLUMN", help="the list's key column(s), to count "
+                        "records (distinct keys) beside input rows; repeat for a composite key")
     return parser
 
 
@@ -106,10 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from reconciler.reporting.audit import parse_positive, write_audit
+    from reconciler.reporting.audit import AuditContext, parse_positive, read_run_report, write_audit
 
+    run_report = Path(args.run_report) if args.run_report else None
     try:
-        write_audit(Path(args.table), Path(args.html), unmatched=Path(args.unmatched) if args.unmatched else None,
+        context = (read_run_report(run_report) if run_report else AuditContext()).overridden(
+            tenant=args.tenant, list_name=args.list, campaign=args.campaign, key_columns=args.key or ())
+        write_audit(Path(args.table), Path(args.html), context=context, run_report=run_report,
+                    unmatched=Path(args.unmatched) if args.unmatched else None,
                     exports=Path(args.exports) if args.exports else None, positive=parse_positive(args.positive))
     except ReconcilerError as exc:
         print(f"reconciler: error: {exc}", file=sys.stderr)
@@ -178,11 +190,14 @@ class _Run:
 
     def _write_audit(self, path: Path, config: ReconcileConfig) -> None:
         from reconciler.config import is_template
-        from reconciler.reporting.audit import write_audit
+        from reconciler.reporting.audit import AuditContext, write_audit
 
         assert self.stats is not None
         unmatched = config.unmatched_path
-        write_audit(self.stats.output_path, path,
+        target = config.target
+        context = AuditContext(tenant=target.tenant, list_name=target.list_name, campaign=target.campaign,
+                               key_columns=tuple(config.key_columns), key_is_first_column=not config.key_columns)
+        write_audit(self.stats.output_path, path, context=context,
                     unmatched=unmatched if unmatched is not None and not is_template(unmatched) else None)
         if not self.presentation.quiet:  # quiet: errors and the summary only
             self.console.say(f"audit page written to {path}", logger="reconciler.summary")

@@ -52,7 +52,7 @@ def horizontal_bars(name: str, labels: Sequence[str], series: Sequence[tuple[str
     return _svg(plt, figure, name)
 
 
-def vertical_bars(name: str, labels: Sequence[str], values: Sequence[int], xlabel: str) -> str:
+def vertical_bars(name: str, labels: Sequence[str], values: Sequence[int], xlabel: str, ylabel: str = "records") -> str:
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(7.5, 2.6))
     axes.bar(range(len(labels)), values, color=_BLUE)
@@ -60,7 +60,7 @@ def vertical_bars(name: str, labels: Sequence[str], values: Sequence[int], xlabe
     axes.set_xticks(range(0, len(labels), step), [labels[i] for i in range(0, len(labels), step)],
                     rotation=30 if len(labels) > 8 else 0, ha="right" if len(labels) > 8 else "center")
     axes.set_xlabel(xlabel)
-    axes.set_ylabel("records")
+    axes.set_ylabel(ylabel)
     return _svg(plt, figure, name)
 
 

@@ -30,3 +30,11 @@ def build_table(rows: int) -> pa.Table:
         "recon_checked_at": pa.array([datetime(2026, 12, 5, 2, 15, tzinfo=UTC)] * rows, pa.timestamp("ms", tz="UTC")),
         "recon_run_id": ["20261205T021500Z-3f9a1c"] * rows,
     })
+
+
+def with_many_dispositions(table: pa.Table, kinds: int) -> pa.Table:
+    """``table`` with its dispositions spread over ``kinds`` names (``Outcome 000``, ...): long tables."""
+    spread = [None if value is None else f"Outcome {i % kinds:03d}"
+              for i, value in enumerate(table.column("lastDisposition").to_pylist())]
+    return table.set_column(table.schema.get_field_index("lastDisposition"), "lastDisposition",
+                            pa.array(spread, pa.string()))

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 
 from reconciler.cli import main
 from reporting.audit.audit_tables import build_table
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must install Debian's chromium (.ci/run does) for the browser test")
-        pytest.skip("no /usr/bin/chromium here: apt-get install chromium to run the browser test")
-    return subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                           "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                           "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2000",
-                           *args], capture_output=True, text=True, timeout=90, check=True)
+from reporting.audit.browser import chromium as _chromium
 
 
 def test_chromium_renders_the_page_with_its_headline_figures(tmp_path: Path) -> None:
