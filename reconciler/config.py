@@ -141,8 +141,7 @@ class RequestPolicy:
 
     def _check_network(self) -> None:
         if self.proxy is not None:
-            _require(_is_proxy_url(self.proxy), "proxy", shown_proxy(self.proxy),
-                     "an http:// URL with a host and a port, e.g. http://proxy.example.com:3128")
+            _require(is_proxy_url(self.proxy), "proxy", shown_proxy(self.proxy), PROXY_EXPECTED)
         _require(not (self.ca_bundle and self.system_trust_store), "--ca-bundle", str(self.ca_bundle),
                  "not together with --system-trust-store (one source of trusted certificates)")
         if not self.verify_tls:
@@ -150,7 +149,11 @@ class RequestPolicy:
             _require(chosen is None, "--insecure", True, f"not together with {chosen} (which verifies certificates)")
 
 
-def _is_proxy_url(text: str) -> bool:
+PROXY_EXPECTED = "an http:// URL with a host and a port, e.g. http://proxy.example.com:3128"
+
+
+def is_proxy_url(text: str) -> bool:
+    """Whether ``text`` is a proxy URL this client can use: ``http://[user:password@]host:port``."""
     try:
         url = URL(text)
         # The proxy is spoken to in plain HTTP (an https:// server is reached through CONNECT); its port

@@ -25,6 +25,9 @@ from typing import Any
 
 from yarl import URL
 
+from reconciler.config import PROXY_EXPECTED, is_proxy_url, shown_proxy
+from reconciler.errors import InvalidOption
+
 
 def network_settings(settings: Mapping[str, Any], environ: Mapping[str, str], base_url: str) -> dict[str, Any]:
     """The ``RequestPolicy`` fields that say how the server is reached and whom it is trusted on."""
@@ -39,11 +42,15 @@ def network_settings(settings: Mapping[str, Any], environ: Mapping[str, str], ba
 def proxy_for(base_url: str, environ: Mapping[str, str]) -> str | None:
     """The forward proxy the environment names for ``base_url``; None to reach it directly."""
     url = URL(base_url)
-    variable = f"{url.scheme}_proxy"
-    proxy = (environ.get(variable) or environ.get(variable.upper()) or "").strip()
-    if not proxy or _bypassed(url, environ.get("no_proxy") or environ.get("NO_PROXY") or ""):
+    variable = next((name for name in (f"{url.scheme}_proxy", f"{url.scheme}_proxy".upper())
+                     if environ.get(name, "").strip()), None)
+    if variable is None or _bypassed(url, environ.get("no_proxy") or environ.get("NO_PROXY") or ""):
         return None
-    return proxy if "://" in proxy else f"http://{proxy}"
+    proxy = environ[variable].strip()
+    proxy = proxy if "://" in proxy else f"http://{proxy}"
+    if not is_proxy_url(proxy):
+        raise InvalidOption(variable, shown_proxy(proxy), PROXY_EXPECTED)
+    return proxy
 
 
 def _bypassed(url: URL, no_proxy: str) -> bool:

@@ -279,3 +279,17 @@ async def test_the_system_trust_store_does_not_hold_a_private_ca(tmp_path: Path,
     assert done.code == 3, done.stderr
     assert f"the TLS certificate of {sim.base_url} was rejected" in done.stderr
     assert counters["requests_total"] == 0
+
+
+async def test_a_dry_run_checks_the_server_through_the_proxy_and_says_so(tmp_path: Path, simulator: SimulatorFactory,
+                                                                        certificates: Certificates) -> None:
+    async with tls_simulator(simulator, certificates) as sim, \
+            tinyproxy(tmp_path, sim.port, basic_auth=(PROXY_USER, PROXY_PASSWORD)) as proxy:
+        done = await run_cli(scan_args(sim, tmp_path, "--dry-run", "--ca-bundle", str(certificates.ca)),
+                             {**credentials(), "HTTPS_PROXY": proxy.url(user=PROXY_USER, password=PROXY_PASSWORD)})
+        connects, proxy_log = proxy.connects(), proxy.text()
+    assert done.code == 0, done.stderr
+    assert (f"  network          through the proxy http://***@127.0.0.1:{proxy.port}; certificates verified with "
+            f"the CA bundle {certificates.ca}\n") in done.stderr
+    assert "credentials, list and campaign checked" in done.stderr and connects
+    assert secrets_shown(done.stderr, proxy_log) == []
