@@ -288,5 +288,7 @@ def _use_the_system_allocator() -> None:
 
 
 def _masker(config: ReconcileConfig) -> Masker:
-    """Everything secret this run knows: the password or client secret, and any password in the URL."""
-    return Masker([config.credentials.secret, URL(config.target.base_url).password])
+    """Everything secret this run knows: the password or client secret, and any password in the URL or the proxy's."""
+    proxy = config.policy.proxy
+    return Masker([config.credentials.secret, URL(config.target.base_url).password,
+                   URL(proxy).password if proxy else None])

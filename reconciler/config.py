@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from yarl import URL
+
 from reconciler.errors import InvalidOption
 
 Dialect = Literal["classic", "v2", "v3"]
@@ -116,6 +118,11 @@ class RequestPolicy:
     max_answer_bytes: int = 1_000_000
     failure_span: float = 120.0  # seconds of nothing but failures before the run gives up
     verify_tls: bool = True
+    # How the server is reached. The library reads no environment: the CLI's settings loader turns
+    # HTTPS_PROXY / HTTP_PROXY / NO_PROXY and SSL_CERT_FILE into these.
+    ca_bundle: Path | None = None  # PEM file of the certificate authorities to trust, instead of the defaults
+    system_trust_store: bool = False  # verify with the operating system's trust store (the truststore package)
+    proxy: str | None = field(default=None, repr=False)  # http://[user:password@]host:port; may hold a password
 
     def __post_init__(self) -> None:
         ranges = {
@@ -130,6 +137,42 @@ class RequestPolicy:
         for name, ok in ranges.items():
             option = name if name == "max_answer_bytes" else "--" + name.replace("_", "-")
             _require(ok, option, getattr(self, name), EXPECTED[name])
+        self._check_network()
+
+    def _check_network(self) -> None:
+        if self.proxy is not None:
+            _require(is_proxy_url(self.proxy), "proxy", shown_proxy(self.proxy), PROXY_EXPECTED)
+        _require(not (self.ca_bundle and self.system_trust_store), "--ca-bundle", str(self.ca_bundle),
+                 "not together with --system-trust-store (one source of trusted certificates)")
+        if not self.verify_tls:
+            chosen = "--ca-bundle" if self.ca_bundle else "--system-trust-store" if self.system_trust_store else None
+            _require(chosen is None, "--insecure", True, f"not together with {chosen} (which verifies certificates)")
+
+
+PROXY_EXPECTED = "an http:// URL with a host and a port, e.g. http://proxy.example.com:3128"
+
+
+def is_proxy_url(text: str) -> bool:
+    """Whether ``text`` is a proxy URL this client can use: ``http://[user:password@]host:port``."""
+    try:
+        url = URL(text)
+        # The proxy is spoken to in plain HTTP (an https:// server is reached through CONNECT); its port
+        # is required because tools disagree on the default (80, 1080, 3128).
+        return url.scheme == "http" and bool(url.host) and url.explicit_port is not None \
+            and url.path in ("", "/") and not url.query_string
+    except ValueError:
+        return False
+
+
+def shown_proxy(text: str) -> str:
+    """A proxy URL as messages, logs and reports show it: any user name and password are ``***``."""
+    try:
+        url = URL(text)
+    except ValueError:
+        return "<not a URL>"
+    if url.user is None and url.password is None:
+        return text
+    return str(url.with_user(None)).replace("://", "://***@", 1)
 
 
 @dataclass(frozen=True, kw_only=True)

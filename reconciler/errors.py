@@ -182,9 +182,23 @@ class TlsCertificateInvalid(RunAborted):
     def __init__(self, url: str, detail: str) -> None:
         self.url = url
         super().__init__(
-            f"the TLS certificate of {url} was rejected ({detail}); fix the certificate, or pass "
-            "--insecure to skip verification (not for production)"
+            f"the TLS certificate of {url} was rejected ({detail}); if a private or corporate certificate "
+            "authority signed it, pass --ca-bundle PATH (or --system-trust-store); else fix the certificate, or "
+            "pass --insecure to skip verification (not for production)"
         )
+
+
+class ProxyRefused(RunAborted):
+    """The forward proxy will not carry the run's requests: 407 or 401 (its credentials), 403 (its rules)."""
+
+    def __init__(self, proxy: str, http_status: int, reason: str, target: str) -> None:
+        self.proxy, self.http_status, self.target = proxy, http_status, target
+        if http_status in (401, 407):
+            fix = ("set the proxy's user and password in HTTPS_PROXY or HTTP_PROXY "
+                   "(http://USER:PASSWORD@host:port), or check them")
+        else:
+            fix = f"ask for {target} to be allowed through it, or name the host in NO_PROXY to go around it"
+        super().__init__(f"the proxy {proxy} refused to reach {target} (HTTP {http_status} {reason}); {fix}")
 
 
 class ServerUnavailable(ReconcilerError):

@@ -31,7 +31,8 @@ assert reconciler.wiring.pipeline and reconciler.reporting.summary  # imported b
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("BP_BASE_URL", "BP_TENANT", "BP_CLIENT_ID", "BP_CLIENT_SECRET"):
+    # A machine's SSL_CERT_FILE would be checked as the run's CA bundle, with reconciler.client's TLS module.
+    for name in ("BP_BASE_URL", "BP_TENANT", "BP_CLIENT_ID", "BP_CLIENT_SECRET", "SSL_CERT_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BP_USERNAME", "alice")
     monkeypatch.setenv("BP_PASSWORD", SECRET)
@@ -257,8 +258,8 @@ def test_argparse_errors_exit_2(keys: Path, capsys: pytest.CaptureFixture[str], 
 
 
 @pytest.mark.parametrize(("toml", "expected"), [
-    ("rates = 5", "unknown key 'rates'; known keys: audit, base_url, campaign, campaign_id, changes, client_id, "
-                  "concurrency, dialect, "),
+    ("rates = 5", "unknown key 'rates'; known keys: audit, base_url, ca_bundle, campaign, campaign_id, changes, "
+                  "client_id, concurrency, dialect, "),
     ('concurrency = "8"', "key 'concurrency' must be a number, not str '8'"),
     (f'password = "{SECRET}"', "key 'password': secrets are never read from the configuration file; use the "
      "environment (BP_PASSWORD, BP_CLIENT_SECRET) or password-file"),

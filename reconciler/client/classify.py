@@ -4,7 +4,7 @@
 row; ``calling list not found``, ``campaign is not found`` and any other 404 stop the run, as every
 row would fail the same way. So does a query's ``400 missing key: <field>`` (plain, or as v3's
 ``error_description``): the body lacks a key field of the list, and every row sent with the same
-columns would get it. 401, 403 and 405 stop the run too (an account must not be locked by a
+columns would get it. 401, 403, 405 and a proxy's 407 stop the run too (an account must not be locked by a
 thousand failing logins). Anything else unusable is an error row, with a short text that never
 repeats a header or a 200's body.
 """
@@ -26,6 +26,7 @@ from reconciler.errors import (
     KeyFieldMissing,
     PageUnreadable,
     PermissionDenied,
+    ProxyRefused,
     RequestRefused,
     RunAborted,
     TargetNotFound,
@@ -34,7 +35,7 @@ from reconciler.lookup import CursorPage, ListedRecord, LookupResult, LookupStat
 
 Page = TypeVar("Page")
 FOLLOWED_REDIRECTS = frozenset({307, 308})  # the only ones that keep the method and body
-_FATAL_STATUSES = frozenset({401, 403, 404, 405, 409, 415})  # the answers ``raise_if_fatal`` looks further into
+_FATAL_STATUSES = frozenset({401, 403, 404, 405, 407, 409, 415})  # the answers ``raise_if_fatal`` looks further into
 _MISSING_KEY = re.compile(r"\bmissing key:\s*(\S.*)", re.IGNORECASE)  # the field: the rest, which may hold spaces
 
 
@@ -121,6 +122,8 @@ def _fatal(reply: Reply, asked: Asked, *, record_missing_ok: bool) -> RunAborted
         if asked.dialect == "v3":  # elsewhere undocumented: an error row, as any other refusal
             return _v3_refusal(reply, asked)
         return None
+    if status == 407:  # never the server's: a proxy's, for an http:// server (https:// gets it on CONNECT)
+        return ProxyRefused("on the way", 407, "Proxy Authentication Required", f"{reply.url.host}:{reply.url.port}")
     if status == 401:
         return AuthenticationFailed(asked.login, asked.dialect, 401, reply.text() or "no detail given")
     if status == 403:

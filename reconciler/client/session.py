@@ -11,8 +11,9 @@ import aiohttp
 import anyio
 
 from reconciler.client.client import BrightPatternClient
+from reconciler.client.tls import trusted_certificates
 from reconciler.client.v3 import CampaignClient
-from reconciler.config import Credentials, RequestPolicy, Target
+from reconciler.config import Credentials, RequestPolicy, Target, shown_proxy
 from reconciler.errors import InvalidOption
 
 logger = logging.getLogger("reconciler.client")
@@ -36,9 +37,15 @@ async def open_record_source(
         logger.warning("TLS certificates are NOT verified (--insecure): anyone on the network path to %s "
                        "can read the credentials and the records; never use this in production",
                        target.base_url)
-    connector = aiohttp.TCPConnector(limit=policy.concurrency, ssl=policy.verify_tls)
+    _say_how_the_server_is_reached(policy)
+    trusted = await anyio.to_thread.run_sync(trusted_certificates, policy)  # reads files: not on the loop
+    connector = aiohttp.TCPConnector(limit=policy.concurrency, ssl=trusted)
     async with aiohttp.ClientSession(
         connector=connector,
+        # The proxy comes resolved (NO_PROXY applied) in the policy: aiohttp's trust_env would read the
+        # environment here, and ~/.netrc too, whose password it would send to the server as Basic auth.
+        proxy=policy.proxy,
+        trust_env=False,
         timeout=aiohttp.ClientTimeout(total=policy.timeout),
         middlewares=_middlewares(target, credentials),
         raise_for_status=False,
@@ -49,6 +56,15 @@ async def open_record_source(
         client = CampaignClient(session, target, credentials, policy, clock=clock, sleep=sleep)
         await client.locate()
         yield client
+
+
+def _say_how_the_server_is_reached(policy: RequestPolicy) -> None:
+    if policy.proxy is not None:
+        logger.info("requests go through the proxy %s", shown_proxy(policy.proxy))
+    if policy.ca_bundle is not None:
+        logger.info("TLS certificates are verified with the certificate authorities of %s", policy.ca_bundle)
+    elif policy.system_trust_store:
+        logger.info("TLS certificates are verified with the operating system's trust store")
 
 
 def _middlewares(target: Target, credentials: Credentials) -> tuple[aiohttp.DigestAuthMiddleware, ...]:

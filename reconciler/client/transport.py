@@ -1,7 +1,8 @@
 """The aiohttp boundary: one POST in, one plain ``Reply`` out; aiohttp's errors are translated here.
 
 No answer at all (timeout, refused or reset connection, cut-off body) becomes ``AttemptFailed``,
-which the retry policy retries; a rejected TLS certificate stops the run. Nothing else in the
+which the retry policy retries; a rejected TLS certificate, and a forward proxy that refuses to
+carry the request (407, 403), stop the run. Nothing else in the
 client imports aiohttp except the session factory.
 """
 
@@ -16,7 +17,7 @@ from yarl import URL
 
 from reconciler.client.answer import NOT_JSON, parse_document
 from reconciler.client.reply import AttemptFailed, Reply, parse_retry_after
-from reconciler.errors import TlsCertificateInvalid
+from reconciler.errors import ProxyRefused, TlsCertificateInvalid
 
 
 async def post(session: aiohttp.ClientSession, url: URL, *, max_bytes: int, json_body: object = None,
@@ -34,6 +35,8 @@ async def send(session: aiohttp.ClientSession, method: str, url: URL, *, max_byt
             return await _reply(response, url, max_bytes)
     except aiohttp.ClientSSLError as exc:
         raise TlsCertificateInvalid(str(url.origin()), _tls_detail(exc)) from exc
+    except aiohttp.ClientHttpProxyError as exc:  # the proxy's answer to CONNECT, for an https:// server
+        raise _proxy_error(exc, url) from exc
     except TimeoutError as exc:
         raise AttemptFailed("timeout") from exc
     except aiohttp.ClientError as exc:
@@ -79,6 +82,16 @@ def _failure(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ClientConnectionError):
         return f"connection failed ({type(exc).__name__})"
     return f"request failed ({type(exc).__name__})"
+
+
+def _proxy_error(exc: aiohttp.ClientHttpProxyError, url: URL) -> ProxyRefused | AttemptFailed:
+    # An answer to CONNECT is the proxy's own. 407 (tinyproxy: 401) and 403 stay what they are on every
+    # retry; a 502 or 504 (the server unreachable from the proxy) may pass, as a server's would.
+    if exc.status in (401, 403, 407):
+        # The proxy's URL as aiohttp holds it may carry the proxy's password: only its origin is named.
+        return ProxyRefused(str(exc.request_info.real_url.origin()), exc.status, exc.message,
+                            f"{url.host}:{url.port}")
+    return AttemptFailed(f"the proxy answered HTTP {exc.status}")
 
 
 def _tls_detail(exc: aiohttp.ClientSSLError) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from yarl import URL
 
-from reconciler.config import ReconcileConfig
+from reconciler.config import ReconcileConfig, shown_proxy
 from reconciler.errors import InputError
 from reconciler.lookup import LookupStatus
 from reconciler.reporting.stats import RunStats, ScanFigures, ThrottleFigures
@@ -103,6 +103,9 @@ def _configuration(config: ReconcileConfig) -> dict[str, Any]:
         "concurrency": policy.concurrency, "rate": None if policy.rate == float("inf") else policy.rate,
         "max_attempts": policy.max_attempts, "timeout": policy.timeout, "max_backoff": policy.max_backoff,
         "failure_span": policy.failure_span, "verify_tls": policy.verify_tls,
+        "ca_bundle": str(policy.ca_bundle) if policy.ca_bundle is not None else None,
+        "system_trust_store": policy.system_trust_store,
+        "proxy": shown_proxy(policy.proxy) if policy.proxy is not None else None,
         "journal": str(config.journal), "fresh": config.fresh, "retry_errors": config.retry_errors,
         "skip_bad_rows": config.skip_bad_rows, "strategy": config.strategy,
         "unmatched": str(config.unmatched_path) if config.unmatched_path is not None else None,

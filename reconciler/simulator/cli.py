@@ -81,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0: a free port")
     net.add_argument("--port-file", type=Path, metavar="PATH",
                      help="write the port number here once listening")
+    net.add_argument("--tls-cert", type=Path, metavar="PEM",
+                     help="serve HTTPS with this certificate (its chain, server's first); with --tls-key")
+    net.add_argument("--tls-key", type=Path, metavar="PEM", help="the private key of --tls-cert")
 
 
 def _add_account_arguments(parser: argparse.ArgumentParser) -> None:
@@ -161,6 +164,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         campaign_states=dict(args.campaign_states),
         host=args.host,
         port=args.port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
 
 

@@ -72,6 +72,9 @@ class SimulatorConfig:
     campaign_states: Mapping[str, str] = field(default_factory=dict)  # campaign -> state; default RUNNING
     host: str = "127.0.0.1"
     port: int = 0  # 0: any free port
+    # Serve HTTPS with this certificate (PEM, the chain from the server's own up) and its private key.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.lists), "--records", [], "at least one records file")
@@ -85,6 +88,8 @@ class SimulatorConfig:
                  self.nonce_lifetime, "seconds above 0")
         _require(_positive(self.token_lifetime), "--token-lifetime", self.token_lifetime, "seconds above 0")
         _require(0 <= self.port <= 65535, "--port", self.port, "a port number from 0 to 65535")
+        _require((self.tls_cert is None) == (self.tls_key is None), "--tls-cert/--tls-key",
+                 f"{self.tls_cert}/{self.tls_key}", "both, or neither")
         _require(all(c.strip() for c in self.empty_campaigns), "--empty-campaign", list(self.empty_campaigns),
                  "non-empty campaign names")
         for campaign, state in self.campaign_states.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import signal
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from reconciler.errors import InvalidOption
+from reconciler.errors import InputError, InvalidOption
 from reconciler.simulator.activity import ActivityPlan, ActivityRefused
 from reconciler.simulator.answers import Refusal
 from reconciler.simulator.app import Simulator, build_app
@@ -26,7 +27,7 @@ SHUTDOWN_GRACE = 1.0  # seconds for answers in flight when the server stops (sta
 class RunningSimulator:
     """A simulator that is listening: where it is, and its counters."""
 
-    base_url: str  # e.g. http://127.0.0.1:8080
+    base_url: str  # e.g. http://127.0.0.1:8080 (https:// with a TLS certificate)
     port: int
     config: SimulatorConfig
     catalog: Catalog
@@ -79,21 +80,36 @@ async def run_simulator(
     try:
         await _listen(runner, config)
         port = int(runner.addresses[0][1])
-        yield RunningSimulator(_base_url(config.host, port), port, config, catalog, simulator)
+        yield RunningSimulator(_base_url(config.host, port, tls=config.tls_cert is not None), port, config, catalog,
+                               simulator)
     finally:
         await runner.cleanup()
 
 
 async def _listen(runner: web.AppRunner, config: SimulatorConfig) -> None:
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=_tls_context(config))
     try:
-        await web.TCPSite(runner, config.host, config.port).start()
+        await site.start()
     except OSError as exc:
         raise InvalidOption("--host/--port", f"{config.host}:{config.port}",
                             f"an address this machine can listen on ({exc.strerror or exc})") from exc
 
 
-def _base_url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def _tls_context(config: SimulatorConfig) -> ssl.SSLContext | None:
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: not PEM, or a key of another certificate
+        raise InputError(config.tls_cert, f"cannot serve TLS with this certificate and the key {config.tls_key} "
+                                          f"({getattr(exc, 'strerror', None) or exc})") from exc
+    return context
+
+
+def _base_url(host: str, port: int, *, tls: bool) -> str:
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 def serve(config: SimulatorConfig, *, on_ready: Callable[[RunningSimulator], None] | None = None) -> None:

@@ -53,6 +53,10 @@ def default_source(config: ReconcileConfig) -> AbstractAsyncContextManager[Recor
 
 def prepare(config: ReconcileConfig) -> InputSpec:
     """Every check that can fail before a request is sent."""
+    if config.policy.ca_bundle is not None:  # the one trust setting that can fail: exit 2, nothing written or sent
+        from reconciler.client.tls import trusted_certificates
+
+        trusted_certificates(config.policy)
     spec = open_input(config.input_path, override=config.input_format, encoding=config.input_encoding,
                       key_columns=config.key_columns)
     if clashes := colliding_input_columns(spec.schema):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from yarl import URL
 
-from reconciler.config import ReconcileConfig
+from reconciler.config import ReconcileConfig, shown_proxy
 from reconciler.input.read import BadRows, InputSpec
 from reconciler.journal.state import State
 from reconciler.journal.store import Journal
@@ -147,9 +147,23 @@ def format_plan(plan: Plan, config: ReconcileConfig) -> str:
         f"  target           {URL(config.target.base_url).with_user(None)} tenant {config.target.tenant}, list "
         f"{config.target.list_name}, campaign {config.target.campaign} ({config.target.dialect})",
         *([f"  ids              {plan.located}"] if plan.located else []),
+        *([f"  network          {network}"] if (network := _network(config)) else []),
         f"  server           {checked}",
         f"  output           {config.output_path}",
     ])
+
+
+def _network(config: ReconcileConfig) -> str | None:
+    """The proxy and the trust, when not the defaults (a direct connection, OpenSSL's authorities)."""
+    policy = config.policy
+    said = [f"through the proxy {shown_proxy(policy.proxy)}"] if policy.proxy else []
+    if policy.ca_bundle is not None:
+        said.append(f"certificates verified with the CA bundle {policy.ca_bundle}")
+    elif policy.system_trust_store:
+        said.append("certificates verified with the system trust store")
+    elif not policy.verify_tls:
+        said.append("certificates NOT verified (--insecure)")
+    return "; ".join(said) or None
 
 
 def _located(source: object) -> str | None:

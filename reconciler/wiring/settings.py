@@ -2,7 +2,8 @@
 
 Precedence, lowest first: built-in defaults, the ``--config`` file, ``BP_BASE_URL``/``BP_TENANT``,
 then flags. Secrets come only from the environment or from a file whose path is given; a secret
-written inline in the configuration file is refused.
+written inline in the configuration file is refused. The proxy variables and ``SSL_CERT_FILE`` are
+read by ``network.py``, from the same environment mapping.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from reconciler.config import (
     Target,
 )
 from reconciler.errors import InputError, InvalidOption, MissingSetting, UsageError
+from reconciler.wiring.network import network_settings
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("--retry-errors", bool, "ask again only for the keys that ended in error "
            "(a run with error rows keeps its journal for this)", switch=True),
     Option("--insecure", bool, "do not verify the server's TLS certificate (not for production)", switch=True),
+    Option("--ca-bundle", str, "verify the server's TLS certificate with the certificate authorities in this PEM "
+           "file instead of the defaults, e.g. a corporate root (or SSL_CERT_FILE)", "PATH"),
+    Option("--system-trust-store", bool, "verify the server's TLS certificate with the operating system's trust "
+           "store (Windows, the macOS keychain, Linux's CA files)", switch=True),
     Option("--strategy", str, "query: one request per key; scan: read the whole list 1,000 records a request; "
            "auto: whichever needs fewer requests; incremental: only what changed since the last run "
            "(with --state) [auto]", choices=STRATEGIES),
@@ -244,7 +250,7 @@ def build_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> Rec
         output_format=settings.get("output_format"),
         input_encoding=settings.get("input_encoding", "utf-8"),
         skip_bad_rows=bool(settings.get("skip_bad_rows", False)),
-        policy=_policy(settings),
+        policy=_policy(settings, environ, target.base_url),
         journal_path=Path(journal) if journal else None,
         fresh=bool(settings.get("fresh", False)),
         retry_errors=bool(settings.get("retry_errors", False)),
@@ -310,13 +316,13 @@ def build_presentation(settings: Mapping[str, Any]) -> Presentation:
                         dry_run=bool(settings.get("dry_run")), offline=bool(settings.get("offline")))
 
 
-def _policy(settings: Mapping[str, Any]) -> RequestPolicy:
+def _policy(settings: Mapping[str, Any], environ: Mapping[str, str], base_url: str) -> RequestPolicy:
     given = {name: settings[name] for name in ("concurrency", "rate", "max_attempts", "timeout", "max_backoff",
                                                "failure_span") if settings.get(name) is not None}
     for name, value in given.items():
         if not _is_number(value):  # text a flag could not parse, e.g. --rate abc
             raise InvalidOption(f"--{name.replace('_', '-')}", value, EXPECTED[name])
-    return RequestPolicy(**given, verify_tls=not settings.get("insecure", False))
+    return RequestPolicy(**given, **network_settings(settings, environ, base_url))
 
 
 def read_credentials(dialect: str, settings: Mapping[str, Any], environ: Mapping[str, str]) -> Credentials:

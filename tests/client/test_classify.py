@@ -14,6 +14,7 @@ from reconciler.errors import (
     KeyFieldMissing,
     PageUnreadable,
     PermissionDenied,
+    ProxyRefused,
     RunAborted,
     TargetNotFound,
 )
@@ -103,6 +104,9 @@ def test_a_request_still_failing_at_its_last_attempt_is_an_error_row(outcome: Re
     (answer(404, "<html>Not Found</html>", content_type="text/html"), TargetNotFound, ["endpoint not found"]),
     (answer(405, "Method Not Allowed"), TargetNotFound, ["endpoint not found", "HTTP 405", f"POST {QUERY_URL}"]),
     (answer(200, {"entry": {"id": "2"}}), TargetNotFound, ["campaign not found", "'Camp 1'", "not bound"]),
+    # an http:// server behind a proxy that wants credentials: no server answers 407, so it is the proxy's
+    (answer(407, "Proxy Authentication Required"), ProxyRefused,
+     ["the proxy on the way refused to reach bp.example.com:443 (HTTP 407", "HTTPS_PROXY or HTTP_PROXY"]),
 ])
 def test_answers_no_other_row_could_survive_stop_the_run(reply: Reply, error_type: type[RunAborted],
                                                         words: list[str]) -> None:

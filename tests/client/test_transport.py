@@ -9,12 +9,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.client_reqrep import ConnectionKey
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from reconciler.client.answer import NOT_JSON
 from reconciler.client.reply import AttemptFailed
 from reconciler.client.transport import post
-from reconciler.errors import TlsCertificateInvalid
+from reconciler.errors import ProxyRefused, TlsCertificateInvalid
 
 from .scripted import Canned, ScriptedServer
 
@@ -66,6 +67,40 @@ async def test_a_rejected_certificate_stops_the_run(error: BaseException) -> Non
         await post(session, URL_, max_bytes=1024, json_body={})
     assert raised.value.url == "https://bp.example.com"
     assert "--insecure" in str(raised.value)
+
+
+def proxy_answer(status: int, reason: str) -> aiohttp.ClientHttpProxyError:
+    """What aiohttp raises when the proxy answers CONNECT with ``status`` (its URL may hold the password)."""
+    proxy = URL("http://svc:pr0xy-pass@proxy.corp.example:3128")
+    info = aiohttp.RequestInfo(proxy, "GET", CIMultiDictProxy(CIMultiDict()), proxy)
+    return aiohttp.ClientHttpProxyError(info, (), status=status, message=reason)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("status", "reason", "fix"), [
+    (407, "Proxy Authentication Required", "set the proxy's user and password in HTTPS_PROXY or HTTP_PROXY"),
+    (401, "Unauthorized", "set the proxy's user and password"),  # tinyproxy's answer to wrong credentials
+    (403, "Forbidden", "ask for bp.example.com:443 to be allowed through it, or name the host in NO_PROXY"),
+])
+async def test_a_proxy_that_refuses_the_tunnel_stops_the_run_without_its_password(status: int, reason: str,
+                                                                                   fix: str) -> None:
+    session: Any = FailingSession(proxy_answer(status, reason))
+    with pytest.raises(ProxyRefused) as raised:
+        await post(session, URL_, max_bytes=1024, json_body={})
+    message = str(raised.value)
+    assert message.startswith(f"the proxy http://proxy.corp.example:3128 refused to reach bp.example.com:443 "
+                              f"(HTTP {status} {reason}); ")
+    assert fix in message and "pr0xy-pass" not in message and "svc" not in message
+    assert raised.value.exit_code == 3
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [502, 503, 504])
+async def test_a_proxy_that_cannot_reach_the_server_is_an_attempt_worth_repeating(status: int) -> None:
+    session: Any = FailingSession(proxy_answer(status, "Bad Gateway"))
+    with pytest.raises(AttemptFailed) as raised:
+        await post(session, URL_, max_bytes=1024, json_body={})
+    assert raised.value.reason == f"the proxy answered HTTP {status}"
 
 
 @asynccontextmanager

@@ -67,9 +67,17 @@ def credentials(dialect: str = "classic", *, user: str = "demo", password: str =
     return {"BP_CLIENT_ID": "demo-client", "BP_CLIENT_SECRET": CLIENT_SECRET}
 
 
+# The machine's proxy and CA settings would steer the command's traffic to 127.0.0.1: a test names its own.
+NETWORK_VARIABLES = frozenset({"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"})
+
+
+def _base_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("BP_") and k.upper() not in NETWORK_VARIABLES}
+
+
 async def run_cli(args: Sequence[str], environment: dict[str, str]) -> Finished:
     """The real command, as a user runs it, in a subprocess."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("BP_")}
+    base = _base_environment()
     with anyio.fail_after(120):
         done = await anyio.run_process([sys.executable, "-m", "reconciler", *args], check=False,
                                        env={**base, **environment})
@@ -111,7 +119,7 @@ async def started_cli(args: Sequence[str], environment: dict[str, str], logs: Pa
 
     stdout and stderr go to files under ``logs`` (a pipe nobody reads could fill and stall the command).
     """
-    base = {k: v for k, v in os.environ.items() if not k.startswith("BP_")}
+    base = _base_environment()
     stdout, stderr = _next_log_files(logs)
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = await anyio.open_process([sys.executable, "-m", "reconciler", *args], stdin=subprocess.DEVNULL,

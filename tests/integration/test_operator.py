@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+import trustme
 from conftest import (
     CLIENT_SECRET,
     PASSWORD,
@@ -340,6 +341,8 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
     previous = tmp_path / "yesterday.csv"
     previous.write_text("account_id,recon_status,completed,lastDisposition,lastDate,lastPhone,lastCallDuration,"
                         "lastAgent,totalAttempts\n")
+    ca_bundle = tmp_path / "corp-ca.pem"  # checked before anything is sent, though an http:// server needs none
+    trustme.CA().cert_pem.write_to_path(str(ca_bundle))
     file_settings: dict[str, object] = {
         "input": str(keys), "output": str(tmp_path / "from-file.parquet"), "base_url": "http://127.0.0.1:9",
         "tenant": "file.example.com", "list": "records.csv", "campaign": "Campaign_1", "key": ["account_id"],
@@ -350,7 +353,8 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
         "report": str(report), "quiet": True, "progress_interval": 5, "log_format": "json", "dry_run": False,
         "offline": False, "username": "demo", "state": str(tmp_path / "list.state"),
         "changes": str(tmp_path / "changes.parquet"), "previous": str(previous), "full_refresh_after": "3d",
-        "overlap": "15m", "audit": str(tmp_path / "audit.html"),
+        "overlap": "15m", "audit": str(tmp_path / "audit.html"), "ca_bundle": str(ca_bundle),
+        "system_trust_store": False,
     }
     v3_only = {"campaign_id", "instance_id"}  # refused with the classic dialect; tests/client/test_v3.py reads them
     assert {option.name for option in OPTIONS} - v3_only <= set(file_settings), "a new flag needs a value here"
@@ -375,6 +379,7 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
     assert (settings["concurrency"], settings["rate"], settings["strategy"]) == (5, None, "scan")  # flags over file
     assert (settings["max_attempts"], settings["timeout"], settings["max_backoff"]) == (4, 7.0, 0.2)  # file
     assert settings["login"] == "demo" and settings["journal"] == str(tmp_path / "run.journal")
+    assert (settings["ca_bundle"], settings["system_trust_store"], settings["proxy"]) == (str(ca_bundle), False, None)
     assert written["figures"]["strategy"] == "scan" and written["figures"]["output"] == str(output)
     assert output.exists() and unmatched.exists() and not (tmp_path / "from-file.parquet").exists()
     changes = pq.read_table(tmp_path / "changes.parquet")  # every row is new beside an empty previous table

@@ -107,6 +107,26 @@ def test_bad_settings_are_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--fail-503" in capsys.readouterr().err
 
 
+def test_tls_flags_map_to_the_config_and_come_in_pairs(capsys: pytest.CaptureFixture[str]) -> None:
+    config = config_from_args(parse("--records", "a.csv", "--tls-cert", "chain.pem", "--tls-key", "key.pem"))
+    assert (config.tls_cert, config.tls_key) == (Path("chain.pem"), Path("key.pem"))
+    assert run_from_args(parse("--records", "a.csv", "--tls-cert", "chain.pem")) == 2
+    assert "--tls-cert/--tls-key: 'chain.pem/None' is not valid; expected both, or neither" in capsys.readouterr().err
+
+
+def test_a_certificate_it_cannot_serve_is_one_line_and_exit_2(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
+    chain.write_text("not a certificate\n")
+    key.write_text("not a key\n")
+    code = run_from_args(parse("--records", str(SAMPLE_RECORDS), "--port", "0", "--tls-cert", str(chain),
+                               "--tls-key", str(key)))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"reconciler simulator: error: {chain}: cannot serve TLS with this certificate and the "
+                          f"key {key} (") and err.count("\n") == 1
+
+
 def wait_for_port(port_file: Path, process: subprocess.Popen[str]) -> int:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -163,7 +163,7 @@ def file_error(path: Path) -> str:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ('rates = 5', "unknown key 'rates'; known keys: audit, base_url, campaign,"),
+    ('rates = 5', "unknown key 'rates'; known keys: audit, base_url, ca_bundle, campaign,"),
     ('[server]\nurl = "x"', "unknown key 'server'"),
     ('concurrency = "8"', "key 'concurrency' must be a number, not str '8'"),
     ("concurrency = 2.5", None),  # a number: its range is build_config's to check
