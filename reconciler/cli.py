@@ -168,13 +168,25 @@ class _Run:
         if presentation.dry_run:
             return self._dry_run(config)
         self.stats = anyio.run(self._reconcile_showing_progress, config)
-        from reconciler.reporting.summary import format_summary
-
-        self.console.say(format_summary(self.stats), logger="reconciler.summary")
         self.exit_code = self.stats.exit_code
+        self._summarize(self.stats)
         if presentation.audit_path is not None:
             self._write_audit(presentation.audit_path, config)
         return self.exit_code
+
+    def _summarize(self, stats: RunStats) -> None:
+        """The summary; quiet: nothing after a good run (cron mails whatever a job prints), the headline after errors.
+
+        In JSON the line also carries the run report's figures as keys (docs/log-line-schema.json).
+        """
+        from reconciler.reporting.run_report import report_figures
+        from reconciler.reporting.summary import format_summary, headline
+
+        if self.presentation.quiet and stats.exit_code == 0:
+            return
+        text = headline(stats) if self.presentation.quiet else format_summary(stats)
+        self.console.say(text, level="INFO" if stats.exit_code == 0 else "WARNING", logger="reconciler.summary",
+                         fields=report_figures(stats))
 
     def _write_audit(self, path: Path, config: ReconcileConfig) -> None:
         from reconciler.config import is_template
@@ -184,8 +196,8 @@ class _Run:
         unmatched = config.unmatched_path
         write_audit(self.stats.output_path, path,
                     unmatched=unmatched if unmatched is not None and not is_template(unmatched) else None)
-        if not self.presentation.quiet:  # quiet: errors and the summary only
-            self.console.say(f"audit page written to {path}", logger="reconciler.summary")
+        if not self.presentation.quiet:  # quiet: warnings and errors only
+            self.console.say(f"audit page written to {path}")
 
     def failed(self, exit_code: int, message: str) -> int:
         self.exit_code, self.error = exit_code, self.console.mask(message)

@@ -100,7 +100,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--audit", str, "also write the campaign audit page (HTML) of the table (see reconciler report)",
            "PATH"),
     Option("--report", str, "write a JSON run report here (for schedulers and alerts)", "PATH"),
-    Option("--quiet", bool, "no progress output; errors and the summary only", switch=True),
+    Option("--quiet", bool, "print nothing when every row resolved (no progress, no summary): warnings and "
+           "errors only; a run with error rows prints the summary's first line", switch=True),
     Option("--progress-interval", float, "seconds between progress lines when not on a terminal [30]",
            "SECONDS"),
     Option("--log-format", str, "text or json (one JSON object a line, for log shippers) [text]",
