@@ -27,10 +27,12 @@ from reconciler.errors import KeyColumnsRequired, ReconcilerError, root_cause
 from reconciler.reporting.logs import Console, Masker, configure
 from reconciler.reporting.stats import RunStats
 from reconciler.wiring.settings import (
+    UNREAD_CREDENTIALS,
     Presentation,
     add_run_options,
     build_config,
     build_presentation,
+    describe_credentials,
     merge,
     read_config_file,
 )
@@ -162,11 +164,13 @@ class _Run:
 
             require_matplotlib()  # before anything is sent, not after the table is written
         self.presentation = presentation
-        self.config = config = build_config(settings, os.environ)
+        offline = presentation.dry_run and presentation.offline  # checks the configuration, never a secret
+        self.config = config = build_config(settings, os.environ,
+                                            credentials=UNREAD_CREDENTIALS if offline else None)
         self.console = Console(presentation.log_format, _masker(config))
         configure(self.verbosity, presentation.log_format, self.console.mask, live_line=self._live_line())
         if presentation.dry_run:
-            return self._dry_run(config)
+            return self._dry_run(config, describe_credentials(settings, os.environ) if offline else None)
         self.stats = anyio.run(self._reconcile_showing_progress, config)
         self.exit_code = self.stats.exit_code
         self._summarize(self.stats)
@@ -247,11 +251,12 @@ class _Run:
             raise root_cause(group) from None
         return stats
 
-    def _dry_run(self, config: ReconcileConfig) -> int:
+    def _dry_run(self, config: ReconcileConfig, credentials: str | None) -> int:
         from reconciler.wiring.plan import format_plan, plan_run
 
         async def plan() -> str:
-            return format_plan(await plan_run(config, offline=self.presentation.offline), config)
+            return format_plan(await plan_run(config, offline=self.presentation.offline), config,
+                               credentials=credentials)
 
         self.console.say(anyio.run(plan), logger="reconciler.plan")
         return 0
