@@ -27,10 +27,12 @@ from reconciler.errors import KeyColumnsRequired, ReconcilerError, root_cause
 from reconciler.reporting.logs import Console, Masker, configure
 from reconciler.reporting.stats import RunStats
 from reconciler.wiring.settings import (
+    UNREAD_CREDENTIALS,
     Presentation,
     add_run_options,
     build_config,
     build_presentation,
+    describe_credentials,
     merge,
     read_config_file,
 )
@@ -174,19 +176,33 @@ class _Run:
 
             require_matplotlib()  # before anything is sent, not after the table is written
         self.presentation = presentation
-        self.config = config = build_config(settings, os.environ)
+        offline = presentation.dry_run and presentation.offline  # checks the configuration, never a secret
+        self.config = config = build_config(settings, os.environ,
+                                            credentials=UNREAD_CREDENTIALS if offline else None)
         self.console = Console(presentation.log_format, _masker(config))
         configure(self.verbosity, presentation.log_format, self.console.mask, live_line=self._live_line())
         if presentation.dry_run:
-            return self._dry_run(config)
+            return self._dry_run(config, describe_credentials(settings, os.environ) if offline else None)
         self.stats = anyio.run(self._reconcile_showing_progress, config)
-        from reconciler.reporting.summary import format_summary
-
-        self.console.say(format_summary(self.stats), logger="reconciler.summary")
         self.exit_code = self.stats.exit_code
+        self._summarize(self.stats)
         if presentation.audit_path is not None:
             self._write_audit(presentation.audit_path, config)
         return self.exit_code
+
+    def _summarize(self, stats: RunStats) -> None:
+        """The summary; quiet: nothing after a good run (cron mails whatever a job prints), the headline after errors.
+
+        In JSON the line also carries the run report's figures as keys (docs/log-line-schema.json).
+        """
+        from reconciler.reporting.run_report import report_figures
+        from reconciler.reporting.summary import format_summary, headline
+
+        if self.presentation.quiet and stats.exit_code == 0:
+            return
+        text = headline(stats) if self.presentation.quiet else format_summary(stats)
+        self.console.say(text, level="INFO" if stats.exit_code == 0 else "WARNING", logger="reconciler.summary",
+                         fields=report_figures(stats))
 
     def _write_audit(self, path: Path, config: ReconcileConfig) -> None:
         from reconciler.config import is_template
@@ -199,8 +215,8 @@ class _Run:
                                key_columns=tuple(config.key_columns), key_is_first_column=not config.key_columns)
         write_audit(self.stats.output_path, path, context=context,
                     unmatched=unmatched if unmatched is not None and not is_template(unmatched) else None)
-        if not self.presentation.quiet:  # quiet: errors and the summary only
-            self.console.say(f"audit page written to {path}", logger="reconciler.summary")
+        if not self.presentation.quiet:  # quiet: warnings and errors only
+            self.console.say(f"audit page written to {path}")
 
     def failed(self, exit_code: int, message: str) -> int:
         self.exit_code, self.error = exit_code, self.console.mask(message)
@@ -250,11 +266,12 @@ class _Run:
             raise root_cause(group) from None
         return stats
 
-    def _dry_run(self, config: ReconcileConfig) -> int:
+    def _dry_run(self, config: ReconcileConfig, credentials: str | None) -> int:
         from reconciler.wiring.plan import format_plan, plan_run
 
         async def plan() -> str:
-            return format_plan(await plan_run(config, offline=self.presentation.offline), config)
+            return format_plan(await plan_run(config, offline=self.presentation.offline), config,
+                               credentials=credentials)
 
         self.console.say(anyio.run(plan), logger="reconciler.plan")
         return 0

@@ -68,9 +68,9 @@ class InputError(ReconcilerError):
 
 
 class InputColumnMissing(InputError):
-    def __init__(self, path: Path | str, column: str, present: list[str]) -> None:
+    def __init__(self, path: Path | str, column: str, present: list[str], *, holder: str = "the file") -> None:
         self.column, self.present = column, present
-        super().__init__(path, f"key column {column!r} is not in the file; columns present: {', '.join(present)}")
+        super().__init__(path, f"key column {column!r} is not in {holder}; columns present: {', '.join(present)}")
 
 
 class BadInputRow(InputError):

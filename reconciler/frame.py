@@ -19,8 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reconciler.config import Credentials, ReconcileConfig, RequestPolicy, Target
-from reconciler.errors import InputError, KeyColumnsRequired
+from reconciler.errors import InputColumnMissing, InputError, KeyColumnsRequired
 from reconciler.wiring.pipeline import SourceFactory, default_source, reconcile
+
+FRAME = "<DataFrame>"  # what an error names in place of a file
 
 
 def reconcile_frame(frame: pd.DataFrame, *, target: Target, credentials: Credentials,
@@ -39,16 +41,29 @@ def reconcile_frame(frame: pd.DataFrame, *, target: Target, credentials: Credent
         pq.write_table(_arrow(frame), source)
         config = ReconcileConfig(input_path=source, output_path=output, target=target, credentials=credentials,
                                  key_columns=key_columns, policy=policy or RequestPolicy(), fresh=True)
-        _run_to_end(config, source_factory)
+        try:
+            _run_to_end(config, source_factory)
+        except InputError as exc:
+            if exc.path != source:
+                raise
+            raise _about_the_frame(exc, frame) from None
         table = pq.read_table(output)
     return table.to_pandas(types_mapper=_nullable)
+
+
+def _about_the_frame(error: InputError, frame: pd.DataFrame) -> InputError:
+    """The same error naming the DataFrame and its columns, not the temporary file the run read it from."""
+    if isinstance(error, InputColumnMissing):
+        return InputColumnMissing(FRAME, error.column, [str(name) for name in frame.columns], holder="the DataFrame")
+    return InputError(FRAME, error.problem.replace("--key columns", "key_columns").replace("--key", "key_columns"))
 
 
 def _arrow(frame: pd.DataFrame) -> pa.Table:
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # e.g. an object column mixing text and numbers
-        raise InputError("<DataFrame>", f"a column cannot be converted to a typed table ({exc})") from None
+    # e.g. an object column mixing text and numbers (ArrowInvalid), or two columns of one name (ValueError)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+        raise InputError(FRAME, f"a column cannot be converted to a typed table ({exc})") from None
 
 
 def _run_to_end(config: ReconcileConfig, source_factory: SourceFactory) -> None:

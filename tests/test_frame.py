@@ -14,7 +14,7 @@ from fakes import WHEN, FakeSource, status
 
 from reconciler import reconcile_frame
 from reconciler.config import Credentials, RequestPolicy, Target
-from reconciler.errors import InputError, KeyColumnsRequired
+from reconciler.errors import InputColumnMissing, InputError, KeyColumnsRequired
 from reconciler.lookup import LookupResult
 from reconciler.simulator import Account, ListSource, SimulatorConfig, run_simulator
 
@@ -122,6 +122,36 @@ def test_a_frame_of_several_columns_must_name_its_key_columns_and_nothing_is_ask
     assert str(caught.value) == ("the input DataFrame has 3 columns (account_id, owner, score): "
                                  "name the list's key field(s) with key_columns")
     assert not fake.asked
+
+
+@pytest.mark.parametrize("key_columns", [("acct",), ("account_id", "acct")])
+def test_a_key_column_the_frame_lacks_is_named_with_the_frame_s_columns_not_a_temporary_file(
+        key_columns: tuple[str, ...]) -> None:
+    fake, _ = fake_source()
+    with pytest.raises(InputColumnMissing) as caught:
+        reconcile_frame(KEYS, target=TARGET, credentials=CREDENTIALS, key_columns=key_columns,
+                        source_factory=fake.factory())  # type: ignore[arg-type]
+    assert str(caught.value) == ("<DataFrame>: key column 'acct' is not in the DataFrame; "
+                                 "columns present: account_id, owner, score")
+    assert caught.value.column == "acct" and not fake.asked
+
+
+def test_a_key_column_of_another_type_names_the_frame_and_key_columns() -> None:
+    fake, _ = fake_source()
+    with pytest.raises(InputError) as caught:
+        reconcile_frame(KEYS.assign(score=[1.5, 2.0, 3.0, 4.0, 5.0]), target=TARGET, credentials=CREDENTIALS,
+                        key_columns=("score",), source_factory=fake.factory())  # type: ignore[arg-type]
+    assert str(caught.value) == ("<DataFrame>: key column 'score' holds double values; a key must be text or "
+                                 "integers: store it as text, or choose other key_columns")
+    assert not fake.asked
+
+
+def test_two_columns_of_one_name_are_an_input_error() -> None:
+    fake, _ = fake_source()
+    twice = pd.DataFrame([["1", "2"]], columns=["account_id", "account_id"])
+    with pytest.raises(InputError, match=r"<DataFrame>: a column cannot be converted .*Duplicate column names"):
+        reconcile_frame(twice, target=TARGET, credentials=CREDENTIALS, key_columns=("account_id",),
+                        source_factory=fake.factory())  # type: ignore[arg-type]
 
 
 def test_the_only_column_of_a_frame_is_its_key() -> None:

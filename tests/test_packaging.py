@@ -76,6 +76,17 @@ def test_the_readme_runs_the_image_it_builds_through_its_entrypoint() -> None:
     assert run.group(1) == "run"  # the entrypoint is `reconciler`: the verb comes first, not the command
 
 
+def test_the_readme_runs_the_image_as_the_owner_of_the_folder_it_mounts() -> None:
+    # The image's user (uid 10001) cannot write to a bind mount owned by the host's user.
+    shell = "\n".join(_blocks()).replace("\\\n", " ")
+    runs = re.findall(r"^docker run .*$", shell, re.MULTILINE)
+    assert runs and all('--user "$(id -u):$(id -g)"' in run for run in runs if " -v " in run)
+    kubernetes = README.split("Kubernetes Job", 1)[1]
+    context = re.search(r"securityContext: \{(.*)\}", kubernetes)
+    assert context is not None and {"runAsUser: 10001", "fsGroup: 10001"} <= set(context.group(1).split(", "))
+    assert "useradd --create-home --uid 10001 " in DOCKERFILE and "USER reconciler" in DOCKERFILE
+
+
 def test_the_scheduling_examples_install_what_they_run() -> None:
     section = README.split("## Scheduling it nightly", 1)[1].split("\n## ", 1)[0]
     cron, kubernetes = section.split("Airflow", 1)[0], section.split("Kubernetes Job", 1)[1]

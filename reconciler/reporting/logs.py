@@ -95,9 +95,10 @@ class Console:
             return json_line(message, level=level, logger=logger, fields=fields)
         return printable(message)
 
-    def say(self, message: str, *, level: str = "INFO", logger: str = "reconciler.cli") -> None:
+    def say(self, message: str, *, level: str = "INFO", logger: str = "reconciler.cli",
+            fields: Mapping[str, object] | None = None) -> None:
         try:
-            print(self.line(message, level=level, logger=logger), file=sys.stderr, flush=True)
+            print(self.line(message, level=level, logger=logger, fields=fields), file=sys.stderr, flush=True)
         except OSError:  # the reader went away; the table and the report still say how the run went
             silence(sys.stderr)
 

@@ -42,7 +42,7 @@ def build_report(*, config: ReconcileConfig | None, stats: RunStats | None, exit
         "duration_seconds": round((ended_at - started_at).total_seconds(), 3),
         "versions": _versions(),
         "configuration": _configuration(config) if config is not None else None,
-        "figures": _figures(stats) if stats is not None else None,
+        "figures": report_figures(stats) if stats is not None else None,
         "first_errors": list(stats.first_errors) if stats is not None else [],
     }
 
@@ -122,7 +122,8 @@ def _nightly_configuration(config: ReconcileConfig) -> dict[str, Any]:
             "overlap_seconds": config.overlap}
 
 
-def _figures(stats: RunStats) -> dict[str, Any]:
+def report_figures(stats: RunStats) -> dict[str, Any]:
+    """The summary's figures as the report names them (also the keys of the JSON summary line)."""
     seconds = stats.duration_seconds
     return {
         "rows": stats.rows, "distinct_keys": stats.distinct_keys,

@@ -24,7 +24,7 @@ def format_summary(stats: RunStats) -> str:
     def row(name: str, count: int, note: str = "") -> str:
         return f"  {name:<{label}}{count:>{width},}{note}"
 
-    lines = [_headline(stats), row("rows", stats.rows, f"  ({stats.distinct_keys:,} distinct keys)")]
+    lines = [headline(stats), row("rows", stats.rows, f"  ({stats.distinct_keys:,} distinct keys)")]
     lines += [row(status.value, _count(stats, status), _share(_count(stats, status), stats.rows))
               for status in _ORDER]
     if stats.completion_rate is not None:
@@ -36,7 +36,8 @@ def format_summary(stats: RunStats) -> str:
     return "\n".join(lines)
 
 
-def _headline(stats: RunStats) -> str:
+def headline(stats: RunStats) -> str:
+    """The summary's first line: how long the run took, and whether every row resolved."""
     run = "resumed run" if stats.resumed else "run"
     outcome = "every row resolved" if not stats.errors else \
         f"{rows(stats.errors)} ended in error, see recon_error (exit 1)"

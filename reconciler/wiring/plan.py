@@ -1,10 +1,13 @@
 """``--dry-run``: check everything a run needs, say what it would do, and ask for no record.
 
 The input is read once into a throw-away journal (to count distinct keys the same way a run does).
-Unless ``--offline``, one getAll request for a single record proves the credentials, the list and
-its binding to the campaign; when the strategy depends on the list's size (``auto`` over more than
-a handful of keys, or ``scan``), the same one-record reads that a run makes learn that size, so the
-plan states the strategy the run would take and its request count. No record is queried.
+Unless ``--offline``, one getAll (v3: getAllRecords) request for a single record proves the
+credentials, the list and its binding to the campaign; when the strategy depends on the list's size
+(``auto`` over more than a handful of keys, ``scan``, ``incremental``), the plan learns that size as
+a run does (classic and v2: one-record reads searching for the list's end; v3: Get Campaign's
+``totalRecords``), so it states the strategy the run would take and its request count. An
+incremental plan reads the state (``plan_night``). No record is queried. ``--offline`` contacts
+nothing and needs no credentials.
 """
 
 from __future__ import annotations
@@ -12,21 +15,19 @@ from __future__ import annotations
 import math
 import tempfile
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from yarl import URL
 
 from reconciler.config import ReconcileConfig, shown_proxy
-from reconciler.input.read import BadRows, InputSpec
-from reconciler.journal.state import State
+from reconciler.input.read import BadRows
 from reconciler.journal.store import Journal
 from reconciler.reporting.summary import rows
-from reconciler.stages.incremental import SyncPolicy, full_read_due
 from reconciler.stages.load_keys import load_keys
 from reconciler.stages.strategy import choose_strategy, list_size, probe_list, scan_requests, settled_strategy
 from reconciler.wiring.identity import forget_partition_folders, identify_run
-from reconciler.wiring.pipeline import SourceFactory, binding, default_source, prepare, state_binding
+from reconciler.wiring.pipeline import SourceFactory, binding, default_source, prepare
+from reconciler.wiring.plan_night import incremental_requests, read_night
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,8 +43,10 @@ class Plan:
     expected_requests: str
     expected_seconds: float | None
     server_checked: bool
+    at_least: bool = False  # the requests counted are a floor (an incremental run's changes may take more)
     list_size: int | None = None
     located: str | None = None  # v3: the campaign and list instance ids the run asks by
+    by_cursor: bool = False  # v3: the list is read by getAllRecords' cursor, its size from Get Campaign
 
 
 async def plan_run(config: ReconcileConfig, *, offline: bool,
@@ -63,6 +66,7 @@ async def _plan(config: ReconcileConfig, *, offline: bool, source_factory: Sourc
         try:
             load_keys(journal, spec, BadRows(skip=config.skip_bad_rows))
             loaded, distinct = journal.load_summary(), journal.distinct_keys()
+            night = read_night(config, spec, journal) if config.strategy == "incremental" else None
         finally:
             journal.close()
     settled = settled_strategy(config.strategy, distinct, unmatched=config.unmatched_path is not None)
@@ -75,52 +79,34 @@ async def _plan(config: ReconcileConfig, *, offline: bool, source_factory: Sourc
                 size = await list_size(source)
         if settled is None and size is None:  # a v3 list of unknown size: auto queries, as the run will
             settled = choose_strategy(distinct, None)
+    by_cursor = config.target.dialect == "v3"
     if settled == "incremental":
-        strategy, requests, count = "incremental", _incremental_requests(config, spec, size), None
+        strategy, (requests, count, at_least) = "incremental", incremental_requests(config, night, size)
     else:
-        strategy, requests, count = _expected(settled, distinct, size)
+        (strategy, requests, count), at_least = _expected(settled, distinct, size, by_cursor=by_cursor), False
     rate = config.policy.rate
     return Plan(rows=int(loaded["rows"]), distinct_keys=distinct, invalid_rows=int(loaded["invalid_rows"]),
                 bad_rows=int(loaded.get("bad_rows", 0)), key_columns=spec.key_columns, strategy=strategy,
                 expected_requests=requests,
-                expected_seconds=None if math.isinf(rate) or count is None else count / rate,
-                server_checked=not offline, list_size=size, located=located)
+                expected_seconds=None if math.isinf(rate) or count is None else count / rate, at_least=at_least,
+                server_checked=not offline, list_size=size, located=located, by_cursor=by_cursor)
 
 
-def _incremental_requests(config: ReconcileConfig, spec: InputSpec, size: int | None) -> str:
-    """What an incremental run would ask, by what its state says (the state is only read)."""
-    by_cursor = config.target.dialect == "v3"
-    read, changes = ("getAllRecords", "getUpdatedRecords and getCompletedRecords") if by_cursor else \
-        ("getAll", "getChanged and getCompleted")
-    pages = f"{scan_requests(size):,} {read} pages" if size is not None else f"one {read} page per 1,000 records"
-    if config.state_path is None or not config.state_path.exists():
-        return f"a full read of the list ({pages}: the state {config.state_path} does not exist yet)"
-    state = State.open(config.state_path, state_binding(config, spec))
-    try:
-        due = full_read_due(state, SyncPolicy(full_refresh_after=timedelta(seconds=config.full_refresh_after)),
-                            datetime.now(UTC))
-        mark = state.high_water()
-    finally:
-        state.close()
-    if due is not None:
-        return f"a full read of the list ({pages}: {due})"
-    since = f"{mark:%Y-%m-%d %H:%M:%S} UTC" if mark is not None else "the start"
-    return (f"{changes} pages from {since} less the overlap (one per 1,000 changed records), "
-            "plus one per key the state does not hold")
-
-
-def _expected(settled: str | None, distinct: int, size: int | None) -> tuple[str, str, int | None]:
+def _expected(settled: str | None, distinct: int, size: int | None, *,
+              by_cursor: bool) -> tuple[str, str, int | None]:
     """The strategy, its requests in words, and their count when known (``settled``: see ``settled_strategy``)."""
-    query = f"{distinct:,} (one per distinct key, plus retries)"
+    query, read = f"{distinct:,} (one per distinct key, plus retries)", _read(by_cursor)
     if settled == "query":
         return "query", query, distinct
     if size is None:
         if settled == "scan":
-            return "scan", "one per 1,000 records of the list, plus one", None
-        return "auto", (f"query: {distinct:,}; scan: one per 1,000 records of the list; the run first learns "
-                        "the list's size with about 2 x log2(size) one-record reads and takes the cheaper"), None
+            return "scan", f"one {read} page per 1,000 records of the list, plus one", None
+        learn = ("takes the list's size from Get Campaign's totalRecords (unknown with --instance-id: it then "
+                 "queries)") if by_cursor else "first learns the list's size with about 2 x log2(size) one-record reads"
+        return "auto", (f"query: {distinct:,}; scan: one {read} page per 1,000 records of the list; the run {learn} "
+                        "and takes the cheaper"), None
     pages = scan_requests(size)
-    scan = f"{pages:,} getAll pages for a list of {size:,} records, plus retries"
+    scan = f"{pages:,} {read} pages for a list of {size:,} records, plus retries"
     if settled == "scan":
         return "scan", scan, pages
     if choose_strategy(distinct, size) == "scan":
@@ -128,13 +114,20 @@ def _expected(settled: str | None, distinct: int, size: int | None) -> tuple[str
     return "auto: query", f"{query} (a scan would take {pages:,} pages for a list of {size:,} records)", distinct
 
 
-def format_plan(plan: Plan, config: ReconcileConfig) -> str:
-    """The plan as the lines a dry run prints."""
+def _read(by_cursor: bool) -> str:
+    """The request that reads the list in pages."""
+    return "getAllRecords" if by_cursor else "getAll"
+
+
+def format_plan(plan: Plan, config: ReconcileConfig, *, credentials: str | None = None) -> str:
+    """The plan as the lines a dry run prints; ``credentials``: what an offline plan says of them."""
     checked = "server not contacted (--offline)"
     if plan.server_checked:
-        checked = "credentials, list and campaign checked with a one-record getAll read"
+        target = "campaign and list instance" if plan.by_cursor else "list and campaign"
+        checked = f"credentials, {target} checked with a one-record {_read(plan.by_cursor)} read"
         if plan.list_size is not None:
-            checked += "; the list's size learned with a few more"
+            checked += "; the list's size from Get Campaign's totalRecords" if plan.by_cursor else \
+                "; the list's size learned with a few more"
     skipped = f", {plan.bad_rows:,} bad rows skipped" if plan.bad_rows else ""
     return "\n".join([
         "reconciler: dry run, nothing queried",
@@ -149,6 +142,7 @@ def format_plan(plan: Plan, config: ReconcileConfig) -> str:
         *([f"  ids              {plan.located}"] if plan.located else []),
         *([f"  network          {network}"] if (network := _network(config)) else []),
         f"  server           {checked}",
+        *([f"  credentials      {credentials}"] if credentials else []),
         f"  output           {config.output_path}",
     ])
 
@@ -180,10 +174,15 @@ def _located(source: object) -> str | None:
 
 def _duration(plan: Plan, config: ReconcileConfig) -> str:
     if plan.expected_seconds is not None:
-        return f"about {_clock(plan.expected_seconds)} at {config.policy.rate:g} requests/s (--rate), plus retries"
-    if plan.strategy.endswith("query") or plan.list_size is not None:  # no --rate: the server's speed decides
+        about = "at least" if plan.at_least else "about"
+        more = ", more pages if more than 1,000 records changed" if plan.at_least else ""
+        rate = f"{config.policy.rate:g} requests/s (--rate)"
+        return f"{about} {_clock(plan.expected_seconds)} at {rate}{more}, plus retries"
+    known = plan.strategy.endswith("query") or plan.list_size is not None or plan.at_least
+    if known and math.isinf(config.policy.rate):  # no --rate: the server's speed decides
         return "as fast as the server answers (no --rate limit)"
-    return "unknown until the list's size is known (a scan reads it 1,000 records a request)"
+    read = "a full read" if plan.strategy == "incremental" else "a scan"
+    return f"unknown until the list's size is known ({read} reads it 1,000 records a request)"
 
 
 def _clock(seconds: float) -> str:

@@ -106,7 +106,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--audit", str, "also write the campaign audit page (HTML) of the table (see reconciler report)",
            "PATH"),
     Option("--report", str, "write a JSON run report here (for schedulers and alerts)", "PATH"),
-    Option("--quiet", bool, "no progress output; errors and the summary only", switch=True),
+    Option("--quiet", bool, "print nothing when every row resolved (no progress, no summary): warnings and "
+           "errors only; a run with error rows prints the summary's first line", switch=True),
     Option("--progress-interval", float, "seconds between progress lines when not on a terminal [30]",
            "SECONDS"),
     Option("--log-format", str, "text or json (one JSON object a line, for log shippers) [text]",
@@ -114,7 +115,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--dry-run", bool, "check input, configuration and credentials, "
            "print the plan (strategy, requests, duration), query nothing",
            switch=True),
-    Option("--offline", bool, "with --dry-run: do not contact the server at all", switch=True),
+    Option("--offline", bool, "with --dry-run: do not contact the server at all, and need no credentials",
+           switch=True),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
 _SECRET_WORDS = ("password", "passwd", "secret", "token")
@@ -225,8 +227,9 @@ def merge(flags: argparse.Namespace, file_settings: Mapping[str, Any], environ: 
     return merged
 
 
-def build_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> ReconcileConfig:
-    """Validate the merged settings into a frozen ``ReconcileConfig``."""
+def build_config(settings: Mapping[str, Any], environ: Mapping[str, str], *,
+                 credentials: Credentials | None = None) -> ReconcileConfig:
+    """Validate the merged settings into a frozen ``ReconcileConfig``; ``credentials``: these, unread from anywhere."""
     def need(name: str, how: str) -> Any:
         if settings.get(name) in (None, ""):
             raise MissingSetting(name.replace("_", "-"), how)
@@ -244,7 +247,7 @@ def build_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> Rec
         input_path=input_path,
         output_path=Path(need("output", "pass --output")),
         target=target,
-        credentials=read_credentials(dialect, settings, environ),
+        credentials=credentials or read_credentials(dialect, settings, environ),
         key_columns=tuple(settings.get("key") or ()),
         input_format=settings.get("input_format"),
         output_format=settings.get("output_format"),
@@ -325,11 +328,36 @@ def _policy(settings: Mapping[str, Any], environ: Mapping[str, str], base_url: s
     return RequestPolicy(**given, **network_settings(settings, environ, base_url))
 
 
+# What an offline dry run puts in place of the credentials: it contacts nothing, so it reads no secret.
+UNREAD_CREDENTIALS = Credentials(login="(not read: --offline)", secret="")
+
+
+def _credential_names(dialect: str) -> tuple[str, str, str]:
+    """The login's and the secret's environment variables, and the login's key in the configuration file."""
+    if dialect == "classic":
+        return "BP_USERNAME", "BP_PASSWORD", "username"
+    return "BP_CLIENT_ID", "BP_CLIENT_SECRET", "client_id"
+
+
+def describe_credentials(settings: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """Where a run would take its credentials from, and what is missing, without reading any secret."""
+    login_env, secret_env, login_key = _credential_names(settings.get("dialect", "classic"))
+    login = f"{login_env} set" if environ.get(login_env) else \
+        f"{login_key} in the configuration file" if settings.get(login_key) else None
+    secret_file = settings.get("password_file")
+    secret = f"{secret_env} set" if environ.get(secret_env) else None
+    if secret_file:
+        secret = f"--password-file {secret_file}" + ("" if Path(secret_file).is_file() else " (no such file)")
+    said = f"not read (--offline): {login or login_env + ' not set'}, {secret or secret_env + ' not set'}"
+    if login is None or secret is None:
+        said += f"; a run needs {login_env} and {secret_env} (or --password-file), and stops (exit 2) without them"
+    return said
+
+
 def read_credentials(dialect: str, settings: Mapping[str, Any], environ: Mapping[str, str]) -> Credentials:
     """Login from the environment (or config file), secret from the environment or a named file."""
-    login_env, secret_env = ("BP_USERNAME", "BP_PASSWORD") if dialect == "classic" else \
-        ("BP_CLIENT_ID", "BP_CLIENT_SECRET")
-    login = environ.get(login_env) or settings.get("username" if dialect == "classic" else "client_id")
+    login_env, secret_env, login_key = _credential_names(dialect)
+    login = environ.get(login_env) or settings.get(login_key)
     if not login:
         raise MissingSetting(login_env, f"set {login_env} in the environment for the {dialect} dialect")
     secret_file = settings.get("password_file")

@@ -51,6 +51,8 @@ pytestmark = pytest.mark.anyio
 
 SCHEMA = json.loads((SAMPLES.parent / "docs" / "report-schema.json").read_text())
 LOG_LINE_SCHEMA = json.loads((SAMPLES.parent / "docs" / "log-line-schema.json").read_text())
+PROGRESS_FIGURES, SUMMARY_FIGURES = (LOG_LINE_SCHEMA["allOf"][0]["then"]["properties"],
+                                     LOG_LINE_SCHEMA["allOf"][1]["then"]["properties"])
 WRONG_PASSWORD = "wrong-" + PASSWORD  # if it leaked, PASSWORD would be found in it
 RECORD_IDS = pacsv.read_csv(RECORDS, convert_options=pacsv.ConvertOptions(
     column_types={"account_id": pa.string()})).column("account_id").to_pylist()
@@ -369,8 +371,12 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
 
     assert done.code == 0, done.stderr
     assert (tmp_path / "audit.html").read_text().startswith("<!DOCTYPE html>")  # audit from the file
-    entries = [json.loads(line) for line in done.stderr.splitlines()]  # log_format from the file
-    assert [entry["logger"] for entry in entries] == ["reconciler.summary"]  # quiet from the file: no progress
+    assert done.stderr == "" and done.stdout == ""  # quiet from the file: a good run prints nothing
+    planned = await run_cli(["run", "--config", str(config), "--output", str(output), "--strategy", "scan",
+                             "--dry-run", "--offline"],
+                            {"BP_BASE_URL": sim.base_url})
+    assert planned.code == 0, planned.stderr
+    assert [json.loads(line)["logger"] for line in planned.stderr.splitlines()] == ["reconciler.plan"]  # log_format
     written = json.loads(report.read_text())
     validate(written)
     settings = written["configuration"]
@@ -490,12 +496,12 @@ async def test_json_logs_progress_and_summary_are_one_object_a_line(tmp_path: Pa
     assert done.code == 0, done.stderr
     assert unprintable(done.stderr) == []
     entries = [json.loads(line) for line in done.stderr.splitlines()]
-    figures = set(LOG_LINE_SCHEMA["then"]["properties"])
+    figures = {"reconciler.progress": set(PROGRESS_FIGURES), "reconciler.summary": set(SUMMARY_FIGURES)}
     for entry in entries:
         jsonschema.validate(entry, LOG_LINE_SCHEMA, cls=jsonschema.Draft202012Validator,
                             format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
         base = {"time", "level", "logger", "message"}
-        assert set(entry) == (base | figures if entry["logger"] == "reconciler.progress" else base)
+        assert set(entry) == base | figures.get(entry["logger"], set())
         assert entry["time"].endswith("+00:00") and entry["level"] in ("DEBUG", "INFO", "WARNING", "ERROR")
     loggers = Counter(entry["logger"] for entry in entries)
     assert loggers["reconciler.progress"] >= 3 and loggers["reconciler.summary"] == 1
@@ -505,6 +511,76 @@ async def test_json_logs_progress_and_summary_are_one_object_a_line(tmp_path: Pa
     cuts = [e for e in entries if e["logger"] == "reconciler.throttle" and e["level"] == "WARNING"]
     assert cuts and all(e["message"].startswith(("request rate cut to ", "the server asked to wait ")) for e in cuts)
     assert entries[-1]["message"].startswith("reconciler: run finished")
+
+
+async def test_the_json_summary_carries_the_figures_of_the_report_as_keys(tmp_path: Path,
+                                                                         simulator: SimulatorFactory) -> None:
+    keys, report = keys_file(tmp_path, 40), tmp_path / "report.json"
+    async with simulator() as sim:
+        args = run_args(sim.base_url, keys, tmp_path / "out.parquet", "--strategy", "query", "--rate", "inf")
+        done = await run_cli([*args, "--log-format", "json", "--report", str(report)], credentials())
+        text = await run_cli(args, credentials())
+
+    assert done.code == 0 and text.code == 0, done.stderr + text.stderr
+    entries = [json.loads(line) for line in done.stderr.splitlines()]
+    summaries = [entry for entry in entries if entry["logger"] == "reconciler.summary"]
+    assert len(summaries) == 1
+    summary = summaries[0]
+    jsonschema.validate(summary, LOG_LINE_SCHEMA, cls=jsonschema.Draft202012Validator,
+                        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    figures = json.loads(report.read_text())["figures"]
+    assert {name: summary[name] for name in figures} == figures  # the report's figures, by the report's names
+    assert set(summary) == {"time", "level", "logger", "message", *figures}
+    assert summary["by_status"] == {"found": 40, "not_found": 3, "invalid_input": 1, "error": 0}
+    assert (summary["rows"], summary["distinct_keys"], summary["strategy"]) == (44, 43, "query")
+    assert summary["level"] == "INFO" and summary["output"] == str(tmp_path / "out.parquet")
+    def untimed(summary: str) -> str:
+        return re.sub(r"[\d.,]+ s|[\d.,]+/s", "", summary.rstrip("\n"))
+
+    assert untimed(summary["message"]) == untimed(text.stderr)  # the text summary, as a text run prints it
+    with pytest.raises(jsonschema.ValidationError):  # the schema holds the summary line to the report's figures
+        jsonschema.validate({k: v for k, v in summary.items() if k != "by_status"}, LOG_LINE_SCHEMA)
+
+
+# --quiet -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_a_quiet_run_that_resolves_every_row_prints_nothing_at_all(tmp_path: Path, simulator: SimulatorFactory,
+                                                                         log_format: str) -> None:
+    keys, output = keys_file(tmp_path, 100), tmp_path / "out.parquet"
+    async with simulator() as sim:
+        done = await run_cli(run_args(sim.base_url, keys, output, "--quiet", "--log-format", log_format,
+                                      "--progress-interval", "0.1", "--audit", str(tmp_path / "audit.html")),
+                             credentials())
+
+    assert done.code == 0
+    assert (done.stdout, done.stderr) == ("", "")  # cron mails a job's output: a good night sends no mail
+    assert pq.read_table(output).num_rows == 104 and (tmp_path / "audit.html").exists()
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_a_quiet_run_with_error_rows_prints_one_line(tmp_path: Path, simulator: SimulatorFactory,
+                                                           log_format: str) -> None:
+    keys, output = keys_file(tmp_path, 60), tmp_path / "out.parquet"
+    # One attempt a request and 20 % of a proxy's HTML pages: some rows end in error (exit 1), and no
+    # overload answer makes the throttle warn (its warnings would show under --quiet too).
+    async with simulator(faults=FaultConfig(seed=5, html=0.2)) as sim:
+        done = await run_cli(run_args(sim.base_url, keys, output, "--quiet", "--log-format", log_format,
+                                      "--strategy", "query", "--rate", "inf", "--max-attempts", "1"), credentials())
+
+    assert done.code == 1 and done.stdout == ""
+    errors = pq.read_table(output).column("recon_status").to_pylist().count("error")
+    assert errors >= 1
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    line = json.loads(lines[0]) if log_format == "json" else {"message": lines[0]}
+    assert re.fullmatch(rf"reconciler: run finished in [\d.]+ s; {errors:,} rows? ended in error, "
+                        r"see recon_error \(exit 1\)", line["message"])
+    if log_format == "json":
+        jsonschema.validate(line, LOG_LINE_SCHEMA, cls=jsonschema.Draft202012Validator)
+        assert line["level"] == "WARNING" and line["logger"] == "reconciler.summary"
+        assert line["by_status"]["error"] == errors
 
 
 async def test_json_progress_lines_carry_their_figures_as_typed_keys(tmp_path: Path,

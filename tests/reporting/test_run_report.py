@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.config import Credentials, ReconcileConfig, Target
 from reconciler.errors import InputError
-from reconciler.reporting.run_report import build_report, check_report_location, write_report
+from reconciler.reporting.run_report import build_report, check_report_location, report_figures, write_report
 from reconciler.reporting.stats import RunStats, ScanFigures, SyncFigures, ThrottleFigures
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "report-schema.json").read_text())
@@ -165,3 +165,20 @@ def test_a_report_location_that_cannot_work_is_refused_before_the_run(tmp_path: 
         check_report_location(tmp_path / "nope" / "report.json")
     with pytest.raises(InputError, match="the report path is a folder"):
         check_report_location(tmp_path)
+
+
+def test_the_json_summary_line_is_held_to_the_report_s_figures() -> None:
+    # docs/log-line-schema.json copies the figures' schema: a figure added to one must be added to the other.
+    log_line = json.loads((Path(__file__).resolve().parents[2] / "docs" / "log-line-schema.json").read_text())
+    summary = log_line["allOf"][1]
+    assert summary["if"]["properties"]["logger"] == {"const": "reconciler.summary"}
+    figures = SCHEMA["properties"]["figures"]
+    assert summary["then"] == {"required": figures["required"], "properties": figures["properties"]}
+    line = {"time": "2026-03-01T02:15:00.000+00:00", "level": "INFO", "logger": "reconciler.summary",
+            "message": "reconciler: run finished", **report_figures(STATS)}
+    jsonschema.validate(line, log_line, cls=jsonschema.Draft202012Validator,
+                        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    with pytest.raises(jsonschema.ValidationError, match="'rows' is a required property"):
+        jsonschema.validate({k: v for k, v in line.items() if k != "rows"}, log_line)
+    with pytest.raises(jsonschema.ValidationError, match="Unevaluated properties"):
+        jsonschema.validate({**line, "logger": "reconciler.cli"}, log_line)  # other lines carry no figures
