@@ -11,6 +11,7 @@ import aiohttp
 import anyio
 
 from reconciler.client.client import BrightPatternClient
+from reconciler.client.contact import CONNECT_TIMEOUT_SECONDS
 from reconciler.client.v3 import CampaignClient
 from reconciler.config import Credentials, RequestPolicy, Target
 from reconciler.errors import InvalidOption
@@ -39,7 +40,7 @@ async def open_record_source(
     connector = aiohttp.TCPConnector(limit=policy.concurrency, ssl=policy.verify_tls)
     async with aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=policy.timeout),
+        timeout=aiohttp.ClientTimeout(total=policy.timeout, connect=min(policy.timeout, CONNECT_TIMEOUT_SECONDS)),
         middlewares=_middlewares(target, credentials),
         raise_for_status=False,
     ) as session:

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 
 from reconciler.config import ReconcileConfig
-from reconciler.errors import InputError, RunAborted, root_cause
+from reconciler.errors import InputError, RunAborted, ServerUnreachable, root_cause
 from reconciler.input.previous import open_previous, previous_rows
 from reconciler.input.read import BadRows, InputSpec, open_input
 from reconciler.journal.reported import StagedReport
@@ -195,9 +195,10 @@ def _nothing_to_resume(failed: BaseException, contacted: bool, holds_answers: Ca
 
     Nothing asked: nothing to resume. Stopped by the server's answer (exit 3) before any answer was
     kept: the rerun needs a fix first (credentials, or --key, which binds the journal), and must not
-    be refused as another run's. A run that waits for the server (exit 1, 130, 143) keeps its files.
+    be refused as another run's. Nor does a server that was never reached (a wrong --base-url) leave
+    anything to resume. A run that waits for the server (exit 1, 130, 143) keeps its files.
     """
-    return not contacted or (isinstance(failed, RunAborted) and not holds_answers())
+    return not contacted or (isinstance(failed, RunAborted | ServerUnreachable) and not holds_answers())
 
 
 async def _write(config: ReconcileConfig, journal: Journal, spec: InputSpec, run: RunIdentity, state: State | None,

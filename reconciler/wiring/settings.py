@@ -70,7 +70,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--concurrency", int, "requests in flight at most [8]", "N"),
     Option("--rate", _rate, "requests per second at most, 'inf' for no limit [20]", "PER_SECOND"),
     Option("--max-attempts", int, "attempts per request before the row is an error [8]", "N"),
-    Option("--timeout", float, "seconds for one HTTP attempt [30]", "SECONDS"),
+    Option("--timeout", float, "seconds for one HTTP attempt, of which 10 at most to connect [30]", "SECONDS"),
     Option("--max-backoff", float, "longest single wait between attempts, in seconds [30]", "SECONDS"),
     Option("--failure-span", float, "stop (exit 1) when every request failed for this long [120]", "SECONDS"),
     Option("--input-format", str, "read INPUT as this format whatever its name", choices=FILE_FORMATS),
