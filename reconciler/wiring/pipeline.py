@@ -54,7 +54,7 @@ def default_source(config: ReconcileConfig) -> AbstractAsyncContextManager[Recor
 def prepare(config: ReconcileConfig) -> InputSpec:
     """Every check that can fail before a request is sent."""
     spec = open_input(config.input_path, override=config.input_format, encoding=config.input_encoding,
-                      key_columns=config.key_columns)
+                      key_columns=config.key_columns, max_row_bytes=config.max_row_bytes)
     if clashes := colliding_input_columns(spec.schema):
         raise InputError(config.input_path, f"input columns {', '.join(clashes)} clash with the output's "
                                             "status columns; rename them")
@@ -75,7 +75,7 @@ def prepare(config: ReconcileConfig) -> InputSpec:
         if config.changes_path.resolve() in others | {config.journal.resolve()}:
             raise InputError(config.changes_path, "--changes must name a file of its own, not the input or output")
     if config.previous_path is not None:
-        open_previous(config.previous_path, spec.key_columns)
+        open_previous(config.previous_path, spec.key_columns, max_row_bytes=config.max_row_bytes)
     return spec
 
 
@@ -235,7 +235,7 @@ async def _load_inputs(config: ReconcileConfig, journal: Journal, spec: InputSpe
         journal.discard()  # no key was asked yet; a fixed input must not meet a stale journal
         raise
     if config.previous_path is not None:
-        await anyio.to_thread.run_sync(_load_previous, journal, config.previous_path, spec.key_columns)
+        await anyio.to_thread.run_sync(_load_previous, journal, config.previous_path, spec)
 
 
 class _LoadAbandoned(BaseException):
@@ -276,8 +276,8 @@ async def _gather_while_loading(config: ReconcileConfig, journal: Journal, spec:
     return gathered
 
 
-def _load_previous(journal: Journal, path: Path, key_columns: tuple[str, ...]) -> None:
-    for rows in previous_rows(open_previous(path, key_columns)):
+def _load_previous(journal: Journal, path: Path, spec: InputSpec) -> None:
+    for rows in previous_rows(open_previous(path, spec.key_columns, max_row_bytes=spec.max_row_bytes)):
         journal.add_previous(rows)
 
 

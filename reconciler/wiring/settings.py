@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from reconciler.config import (
     DIALECTS,
     EXPECTED,
     FILE_FORMATS,
+    MAX_ROW_BYTES_EXPECTED,
     STRATEGIES,
     Credentials,
     ReconcileConfig,
@@ -51,6 +53,18 @@ def _rate(text: str) -> float:
     return float(text)
 
 
+_SIZE = re.compile(r"(\d+)\s*([KMG]iB)?", re.IGNORECASE | re.ASCII)
+_SIZE_UNITS = {"": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
+
+
+def _size(text: str) -> int:
+    """Bytes from ``16777216`` or ``16MiB`` (KiB, MiB, GiB: powers of 1,024)."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(text)
+    return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()]
+
+
 LOG_FORMATS = ("text", "json")
 OPTIONS: tuple[Option, ...] = (
     Option("--output", str, "output table (.csv, .csv.gz or .parquet)", "OUTPUT"),
@@ -76,6 +90,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--input-format", str, "read INPUT as this format whatever its name", choices=FILE_FORMATS),
     Option("--output-format", str, "write OUTPUT as this format whatever its name", choices=FILE_FORMATS),
     Option("--input-encoding", str, "text encoding of a CSV input [utf-8]", "ENCODING"),
+    Option("--max-row-bytes", _size, "longest CSV row sure to be read, e.g. 16MiB; memory grows with it "
+           "[1MiB]", "SIZE"),
     Option("--password-file", str, "read the password (classic) or client secret (v2, v3) from this file", "PATH"),
     Option("--journal", str, "journal file [OUTPUT.reconciler-journal]", "PATH"),
     Option("--skip-bad-rows", bool, "skip ragged CSV rows (counted in the summary) instead of stopping",
@@ -175,8 +191,8 @@ def _checked_value(path: Path, key: str, value: Any) -> Any:
         raise UsageError(f"{path}: key {key!r} must be one of {', '.join(option.choices)}, not {value!r}")
     if option is not None and option.repeat and isinstance(value, str):
         return [value]
-    if option is not None and option.parse is _rate and isinstance(value, str):
-        return _rate(value)
+    if option is not None and option.parse in (_rate, _size) and isinstance(value, str):
+        return option.parse(value)
     return value
 
 
@@ -189,6 +205,10 @@ def _type_check(option: Option | None, value: Any) -> tuple[str, bool]:
         return "true or false", isinstance(value, bool)
     if option is not None and option.parse is _rate:
         return "a number or \"inf\"", _is_number(value) or (isinstance(value, str) and _parses(_rate, value))
+    if option is not None and option.parse is _size:
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        ok = whole or (isinstance(value, str) and _parses(_size, value))
+        return "a number of bytes or a size such as \"16MiB\"", ok
     if option is not None and option.parse in (int, float):
         return "a number", _is_number(value)
     return "a string", isinstance(value, str)
@@ -244,6 +264,7 @@ def build_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> Rec
         output_format=settings.get("output_format"),
         input_encoding=settings.get("input_encoding", "utf-8"),
         skip_bad_rows=bool(settings.get("skip_bad_rows", False)),
+        max_row_bytes=_max_row_bytes(settings),
         policy=_policy(settings),
         journal_path=Path(journal) if journal else None,
         fresh=bool(settings.get("fresh", False)),
@@ -256,6 +277,13 @@ def build_config(settings: Mapping[str, Any], environ: Mapping[str, str]) -> Rec
         full_refresh_after=_duration(settings, "full_refresh_after", 7 * 86400.0),
         overlap=_duration(settings, "overlap", 600.0),
     )
+
+
+def _max_row_bytes(settings: Mapping[str, Any]) -> int:
+    value = settings.get("max_row_bytes", 1 << 20)
+    if not isinstance(value, int) or isinstance(value, bool):  # text a flag could not parse, e.g. 16MB
+        raise InvalidOption("--max-row-bytes", value, MAX_ROW_BYTES_EXPECTED)
+    return value
 
 
 def _path(settings: Mapping[str, Any], name: str) -> Path | None:

@@ -420,7 +420,7 @@ async def test_a_dry_run_checks_the_server_but_queries_no_record_and_leaves_noth
     assert files(tmp_path) == before  # no journal, no output, no report
     plan = plan_lines(done.stderr)
     assert plan["input"] == f"{keys} (44 rows)"
-    assert plan["distinct keys"] == "43 (1 row with an empty key, not sent)"
+    assert plan["distinct keys"] == "43 (1 row with an empty or oversized key, not sent)"
     assert plan["requests"] == "43 (one per distinct key, plus retries)"
     assert plan["duration"] == "about 6 s at 8 requests/s (--rate), plus retries"
     assert plan["server"].startswith("credentials, list and campaign checked")
