@@ -104,7 +104,7 @@ def _configuration(config: ReconcileConfig) -> dict[str, Any]:
         "max_attempts": policy.max_attempts, "timeout": policy.timeout, "max_backoff": policy.max_backoff,
         "failure_span": policy.failure_span, "verify_tls": policy.verify_tls,
         "journal": str(config.journal), "fresh": config.fresh, "retry_errors": config.retry_errors,
-        "skip_bad_rows": config.skip_bad_rows, "strategy": config.strategy,
+        "skip_bad_rows": config.skip_bad_rows, "max_row_bytes": config.max_row_bytes, "strategy": config.strategy,
         "unmatched": str(config.unmatched_path) if config.unmatched_path is not None else None,
         **_nightly_configuration(config),
     }
