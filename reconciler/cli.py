@@ -1,6 +1,7 @@
 """The ``reconciler`` command: a thin adapter from flags to one library call and an exit code.
 
-Exit codes: 0 every row resolved; 1 some rows ended in error (or the server failed for too long);
+Exit codes: 0 every row resolved; 1 some rows ended in error (or the server failed for too long, or
+could not be reached at all);
 2 usage or input error, nothing sent; 3 the run was stopped by a fatal answer (authentication,
 privilege, list or campaign not found); 130/143 interrupted by SIGINT/SIGTERM (journal kept).
 

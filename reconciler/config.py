@@ -32,6 +32,9 @@ EXPECTED = {
 }
 
 
+MAX_ROW_BYTES_EXPECTED = "a size from 1MiB to 1GiB, in bytes or with KiB, MiB or GiB, e.g. 16MiB"
+
+
 def format_from_name(path: Path, override: FileFormat | None) -> tuple[FileFormat, bool] | None:
     """The table format a file name implies (or the override) and whether it is gzipped; None if unknown."""
     name = path.name.lower()
@@ -188,6 +191,7 @@ class ReconcileConfig:
     output_format: FileFormat | None = None
     input_encoding: str = "utf-8"
     skip_bad_rows: bool = False  # ragged CSV rows: skip and report them instead of stopping
+    max_row_bytes: int = 1 << 20  # CSV: the longest row sure to be read (UTF-8); memory grows with it
     policy: RequestPolicy = field(default_factory=RequestPolicy)
     journal_path: Path | None = None  # None: OUTPUT.reconciler-journal beside the output
     fresh: bool = False  # discard an existing journal instead of resuming it
@@ -208,6 +212,8 @@ class ReconcileConfig:
             _require(value is None or value in FILE_FORMATS, option, value, " or ".join(FILE_FORMATS))
         _require(_is_text_encoding(self.input_encoding), "--input-encoding", self.input_encoding,
                  "a text encoding, e.g. utf-8, latin-1, cp1252 or utf-16")
+        _require(_is_int(self.max_row_bytes) and 1 << 20 <= self.max_row_bytes <= 1 << 30, "--max-row-bytes",
+                 self.max_row_bytes, MAX_ROW_BYTES_EXPECTED)
         _require(self.strategy in STRATEGIES, "--strategy", self.strategy, " or ".join(STRATEGIES))
         _require(self.unmatched_path is None or self.strategy in ("scan", "auto"), "--unmatched",
                  str(self.unmatched_path), "used with --strategy scan or auto (only a scan sees the list's other "

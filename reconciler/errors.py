@@ -6,6 +6,7 @@
     ├── RunAborted            exit 3  the server says the whole run cannot succeed
     │   └── KeyFieldMissing           the list's key fields are not the --key columns sent
     ├── ServerUnavailable     exit 1  every request kept failing for too long (journal kept)
+    │   └── ServerUnreachable         the first request never reached the server (nothing kept)
     └── RunInterrupted        exit 130 / 143  SIGINT / SIGTERM (journal kept)
 
 A per-row outcome (record not found, retries exhausted) is never an exception: it is a
@@ -212,6 +213,21 @@ class ServerUnavailable(ReconcilerError):
             f"every request failed for {seconds:.0f} s (last: {last_error}); "
             "the journal is kept: rerun the same command to resume"
         )
+
+
+class ServerUnreachable(ServerUnavailable):
+    """No connection could be made to a server that never answered this run: a wrong address, or one down.
+
+    Raised after the first request's retries, within seconds: the progress lines of a run that can
+    reach nothing would otherwise say ``errors 0`` for minutes.
+    """
+
+    def __init__(self, reason: str, attempts: int, seconds: float) -> None:
+        self.reason, self.attempts = reason, attempts
+        ReconcilerError.__init__(
+            self, f"{reason} after {attempts} attempt{'s' if attempts != 1 else ''} in {seconds:.0f} s: the server "
+                  "could not be reached; check --base-url, or rerun later")
+        self.seconds, self.last_error = seconds, reason
 
 
 class RunInterrupted(ReconcilerError):

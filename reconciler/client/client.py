@@ -3,7 +3,8 @@
 One request's path: the retry policy runs attempts; each attempt gets the bearer token (v2, v3) and
 follows same-origin 307/308 redirects; every HTTP request waits for a free connection and for its
 start slot from the run's ``Throttle``, and tells the throttle how the server answered. The final
-reply is then classified into a row's result, a page, or an error that stops the run.
+reply is then classified into a row's result, a page, or an error that stops the run; a server that
+never answered and cannot be connected to stops it too (``Contact``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from yarl import URL
 from reconciler.client.answer import Unusable
 from reconciler.client.changes import read_changed_page, read_completed_page
 from reconciler.client.classify import Asked, followable_redirect, page_result, pages_result, record_result
+from reconciler.client.contact import Contact
 from reconciler.client.dialects import endpoints_for
 from reconciler.client.pacing import ConnectionSlots, Throttle, ThrottleStats
 from reconciler.client.reply import AttemptFailed, Reply, shown_url
@@ -63,8 +65,9 @@ class ClientCore:
                  sleep: Callable[[float], Awaitable[None]]) -> None:
         self.stats = ClientStats()
         self.throttle = Throttle(policy.rate, clock=clock, sleep=sleep, stats=self.stats.throttling)
-        self._session, self._policy = session, policy
-        self._retrier = Retrier(policy, sleep=sleep)
+        self._session, self._policy, self._clock = session, policy, clock
+        self._retrier = Retrier(policy, sleep=sleep, clock=clock)
+        self._contact = Contact()
         # Waiting for a connection happens here, outside aiohttp's per-attempt timeout.
         self._connections = ConnectionSlots(policy.concurrency)
         self._tokens = None if token_url is None else TokenSource(
@@ -83,9 +86,11 @@ class ClientCore:
             outcomes.append(reply)
             return reply
 
-        tried = await self._retrier.run(attempt)
+        started = self._clock()
+        tried = await self._retrier.run(attempt, connect_budget=self._contact.connect_budget())
         self.stats.retries += tried.attempts - 1
         self.stats.retries_by_status.update(retry_cause(outcome) for outcome in outcomes[:tried.attempts - 1])
+        self._contact.check(tried, self._clock() - started)
         return tried
 
     async def _attempt(self, url: URL, body: object, method: str = "POST") -> Reply:
@@ -123,8 +128,13 @@ class ClientCore:
         async with self._connections:
             await self.throttle.wait_turn()
             self.stats.requests_sent += 1
-            reply = await send(self._session, method, url, max_bytes=self._policy.max_answer_bytes,
-                               json_body=json_body, form=form, headers=headers)
+            try:
+                reply = await send(self._session, method, url, max_bytes=self._policy.max_answer_bytes,
+                                   json_body=json_body, form=form, headers=headers)
+            except AttemptFailed as failure:
+                self._contact.failed(failure)
+                raise
+        self._contact.answered()
         retry_after = None if reply.retry_after is None else min(reply.retry_after, retry_after_cap(self._policy))
         self.throttle.note_answer(reply.status, retry_after)
         return reply

@@ -20,10 +20,14 @@ _SECONDS = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
 
 
 class AttemptFailed(Exception):
-    """No answer came back (timeout, refused or reset connection, cut-off body); worth another try."""
+    """No answer came back (timeout, refused or reset connection, cut-off body); worth another try.
 
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+    ``connected`` is False when no connection to the server was made at all (refused, DNS failure,
+    connection timeout): the address may be wrong, which a server that answered once rules out.
+    """
+
+    def __init__(self, reason: str, *, connected: bool = True) -> None:
+        self.reason, self.connected = reason, connected
         super().__init__(reason)
 
 

@@ -2,12 +2,14 @@
 
 Retried: no answer at all (``AttemptFailed``: timeouts, lost connections), 429 and 5xx gateway
 answers, and 200s whose body is not JSON (a proxy's page). Waits are exponential with full jitter,
-never shorter than the server's Retry-After. When the attempts run out, the last outcome is handed
-back as data: the caller turns it into an error row, not an exception.
+never shorter than the server's Retry-After. A request may also be given a budget for failing to
+connect at all (``connect_budget``): no attempt is waited for past it. When the attempts run out,
+the last outcome is handed back as data: the caller turns it into an error row, not an exception.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -18,8 +20,10 @@ from tenacity import (
     retry_if_exception_type,
     retry_if_result,
     stop_after_attempt,
+    stop_any,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from reconciler.client.reply import AttemptFailed, Reply
@@ -70,6 +74,20 @@ class _NotBeforeRetryAfter(wait_base):
         return wait
 
 
+class _ConnectBudget(stop_base):
+    """Stop when an attempt that could not connect would be followed, past the budget, by another."""
+
+    def __init__(self, started: float, budget: float, clock: Callable[[], float]) -> None:
+        self._started, self._budget, self._clock = started, budget, clock
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        failure = outcome.exception() if outcome is not None and outcome.failed else None
+        if not isinstance(failure, AttemptFailed) or failure.connected:
+            return False
+        return self._clock() - self._started + retry_state.upcoming_sleep > self._budget
+
+
 def _last_outcome(retry_state: RetryCallState) -> Reply | AttemptFailed:
     assert retry_state.outcome is not None  # tenacity calls this only after an attempt
     failure = retry_state.outcome.exception()
@@ -79,11 +97,12 @@ def _last_outcome(retry_state: RetryCallState) -> Reply | AttemptFailed:
 
 
 class Retrier:
-    """Runs one request's attempts under the policy; ``sleep`` is injected so tests never sleep."""
+    """Runs one request's attempts under the policy; ``sleep`` and ``clock`` are injected so tests never sleep."""
 
-    def __init__(self, policy: RequestPolicy, *, sleep: Sleep) -> None:
+    def __init__(self, policy: RequestPolicy, *, sleep: Sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stop, self._clock = stop_after_attempt(policy.max_attempts), clock
         self._template = AsyncRetrying(
-            stop=stop_after_attempt(policy.max_attempts),
+            stop=self._stop,
             wait=_NotBeforeRetryAfter(wait_random_exponential(multiplier=0.5, max=policy.max_backoff),
                                       retry_after_cap(policy)),
             retry=retry_if_exception_type(AttemptFailed) | retry_if_result(is_retryable),
@@ -91,8 +110,13 @@ class Retrier:
             retry_error_callback=_last_outcome,
         )
 
-    async def run(self, attempt: Callable[[], Awaitable[Reply]]) -> Tried:
-        """Attempt until a reply is final or the attempts run out; fatal errors propagate."""
+    async def run(self, attempt: Callable[[], Awaitable[Reply]], *, connect_budget: float | None = None) -> Tried:
+        """Attempt until a reply is final or the attempts run out; fatal errors propagate.
+
+        ``connect_budget``: seconds (by the clock, from the first attempt) after which an attempt that
+        could not connect is not followed by another.
+        """
+        started = self._clock()
         # The first attempt is made directly: most requests succeed at once, and tenacity's
         # machinery costs more than the rest of the client's per-request work. Only an attempt
         # that tenacity would retry hands over to it, with that first outcome replayed as its
@@ -121,5 +145,7 @@ class Retrier:
 
         # A fresh copy per request: tenacity keeps per-call state and statistics on the object
         # (thread-local, so shared by every task of the event loop).
-        outcome: object = await self._template.copy()(counted)
+        retrying = self._template.copy() if connect_budget is None else self._template.copy(
+            stop=stop_any(self._stop, _ConnectBudget(started, connect_budget, self._clock)))
+        outcome: object = await retrying(counted)
         return Tried(cast(Reply | AttemptFailed, outcome), attempts)

@@ -11,6 +11,7 @@ import aiohttp
 import anyio
 
 from reconciler.client.client import BrightPatternClient
+from reconciler.client.contact import CONNECT_TIMEOUT_SECONDS
 from reconciler.client.tls import trusted_certificates
 from reconciler.client.v3 import CampaignClient
 from reconciler.config import Credentials, RequestPolicy, Target, shown_proxy
@@ -46,7 +47,7 @@ async def open_record_source(
         # environment here, and ~/.netrc too, whose password it would send to the server as Basic auth.
         proxy=policy.proxy,
         trust_env=False,
-        timeout=aiohttp.ClientTimeout(total=policy.timeout),
+        timeout=aiohttp.ClientTimeout(total=policy.timeout, connect=min(policy.timeout, CONNECT_TIMEOUT_SECONDS)),
         middlewares=_middlewares(target, credentials),
         raise_for_status=False,
     ) as session:

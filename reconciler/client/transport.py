@@ -1,13 +1,14 @@
 """The aiohttp boundary: one POST in, one plain ``Reply`` out; aiohttp's errors are translated here.
 
 No answer at all (timeout, refused or reset connection, cut-off body) becomes ``AttemptFailed``,
-which the retry policy retries; a rejected TLS certificate, and a forward proxy that refuses to
-carry the request (407, 403), stop the run. Nothing else in the
-client imports aiohttp except the session factory.
+which the retry policy retries (marked when no connection was made at all, naming host:port and
+why); a rejected TLS certificate, and a forward proxy that refuses to carry the request (407, 403),
+stop the run. Nothing else in the client imports aiohttp except the session factory.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -37,8 +38,14 @@ async def send(session: aiohttp.ClientSession, method: str, url: URL, *, max_byt
         raise TlsCertificateInvalid(str(url.origin()), _tls_detail(exc)) from exc
     except aiohttp.ClientHttpProxyError as exc:  # the proxy's answer to CONNECT, for an https:// server
         raise _proxy_error(exc, url) from exc
+    except aiohttp.ConnectionTimeoutError as exc:  # a TimeoutError too: before it
+        raise AttemptFailed(f"cannot connect to {url.host}:{url.port} (connection timed out)",
+                            connected=False) from exc
     except TimeoutError as exc:
         raise AttemptFailed("timeout") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise AttemptFailed(f"cannot connect to {exc.host}:{exc.port} ({_connect_cause(exc)})",
+                            connected=False) from exc
     except aiohttp.ClientError as exc:
         raise AttemptFailed(_failure(exc)) from exc
 
@@ -77,8 +84,6 @@ def _failure(exc: aiohttp.ClientError) -> str:
         return "connection closed by the server"
     if isinstance(exc, aiohttp.ClientPayloadError):
         return "answer cut off"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {exc.host}:{exc.port} ({exc.strerror or type(exc).__name__})"
     if isinstance(exc, aiohttp.ClientConnectionError):
         return f"connection failed ({type(exc).__name__})"
     return f"request failed ({type(exc).__name__})"
@@ -92,6 +97,15 @@ def _proxy_error(exc: aiohttp.ClientHttpProxyError, url: URL) -> ProxyRefused | 
         return ProxyRefused(str(exc.request_info.real_url.origin()), exc.status, exc.message,
                             f"{url.host}:{url.port}")
     return AttemptFailed(f"the proxy answered HTTP {exc.status}")
+
+
+def _connect_cause(exc: aiohttp.ClientConnectorError) -> str:
+    """Why no connection was made, as an operator reads it: ``connection refused``, ``DNS lookup failed: ...``."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"DNS lookup failed: {exc.strerror}" if exc.strerror else "DNS lookup failed"
+    if exc.errno and exc.errno > 0:  # asyncio's own text ("Connect call failed (...)") does not say why
+        return os.strerror(exc.errno).lower()
+    return exc.strerror or type(exc).__name__
 
 
 def _tls_detail(exc: aiohttp.ClientSSLError) -> str:

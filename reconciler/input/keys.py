@@ -3,7 +3,9 @@
 One key column: the value itself. Several: the values joined by a unit separator, each escaped so
 that no value can imitate the separator. A row whose key has an empty, whitespace-only or null
 value gets a null key text: it is ``invalid_input`` and never sent ("whitespace" is what Python's
-``str.isspace`` calls so, which is what pyarrow trims).
+``str.isspace`` calls so, which is what pyarrow trims). So does a row with a key value longer than
+``MAX_KEY_BYTES`` of UTF-8: no calling list's key is that long, and a server or proxy refuses such
+a body (a 2 MB key came back as HTTP 413, an error row after its retries).
 
 Key values are text. A text column (``string``, ``large_string``, ``string_view``, or any of them
 dictionary-encoded) is used as it is; an integer column is turned into its exact decimal form
@@ -20,6 +22,8 @@ import pyarrow.compute as pc
 
 _SEPARATOR = "\x1f"
 _ESCAPE = "\\"
+MAX_KEY_BYTES = 4096  # per key value, in UTF-8
+OVERSIZED_KEY_ERROR = f"a key value is longer than {MAX_KEY_BYTES:,} bytes of UTF-8; not sent"
 
 
 def is_key_type(type_: pa.DataType) -> bool:
@@ -44,7 +48,7 @@ def as_key_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array:
 def key_texts(batch: pa.RecordBatch, key_columns: Sequence[str]) -> pa.Array:
     """The canonical key text of every row of ``batch``; null where the key is not usable."""
     values = [as_key_strings(batch.column(name)) for name in key_columns]
-    unusable = _any_blank(values)
+    unusable = pc.or_(_any_blank(values), _any_oversized(values))
     if len(values) == 1:
         text = values[0]
     else:
@@ -84,6 +88,19 @@ def _any_blank(values: list[pa.Array]) -> pa.Array:
         this = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(value), ""), True)
         blank = this if blank is None else pc.or_(blank, this)
     return blank
+
+
+def oversized_keys(batch: pa.RecordBatch, key_columns: Sequence[str]) -> pa.Array:
+    """Whether each row of ``batch`` has a key value longer than ``MAX_KEY_BYTES`` (its key text is null)."""
+    return _any_oversized([as_key_strings(batch.column(name)) for name in key_columns])
+
+
+def _any_oversized(values: list[pa.Array]) -> pa.Array:
+    oversized = None
+    for value in values:
+        this = pc.fill_null(pc.greater(pc.binary_length(value), MAX_KEY_BYTES), False)
+        oversized = this if oversized is None else pc.or_(oversized, this)
+    return oversized
 
 
 def _escape(values: pa.Array) -> pa.Array:

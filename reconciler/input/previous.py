@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from reconciler.errors import InputError
 from reconciler.input.keys import key_texts
 from reconciler.input.read import InputSpec, open_input, read_batches
+from reconciler.input.read_csv import MAX_ROW_BYTES
 
 REQUIRED = ("recon_status", "completed", "lastDisposition", "lastDate", "lastPhone", "lastCallDuration",
             "lastAgent", "totalAttempts")
@@ -27,9 +28,9 @@ _TYPES = {"completed": pa.bool_(), "lastDate": _UTC_MS, "completedTime": _UTC_MS
           "totalAttempts": pa.int64()}
 
 
-def open_previous(path: Path, key_columns: Sequence[str]) -> InputSpec:
-    """Check that ``path`` is a reconciler table read by the same key columns."""
-    spec = open_input(path, override=None, encoding="utf-8", key_columns=key_columns)
+def open_previous(path: Path, key_columns: Sequence[str], *, max_row_bytes: int = MAX_ROW_BYTES) -> InputSpec:
+    """Check that ``path`` is a reconciler table read by the same key columns (rows as long as the input's)."""
+    spec = open_input(path, override=None, encoding="utf-8", key_columns=key_columns, max_row_bytes=max_row_bytes)
     missing = [name for name in REQUIRED if name not in spec.schema.names]
     if missing:
         raise InputError(path, f"--previous is not a reconciler output table: columns {', '.join(missing)} are "

@@ -29,7 +29,15 @@ import pyarrow.parquet as pq
 from reconciler.config import FileFormat, format_from_name
 from reconciler.errors import InputColumnMissing, InputError, KeyColumnsRequired
 from reconciler.input.keys import is_key_type
-from reconciler.input.read_csv import BATCH_ROWS, CsvFile, first_line, read_header, read_rows, text_codec
+from reconciler.input.read_csv import (
+    BATCH_ROWS,
+    MAX_ROW_BYTES,
+    CsvFile,
+    first_line,
+    read_header,
+    read_rows,
+    text_codec,
+)
 from reconciler.input.read_csv import BadRows as BadRows
 
 # Leading bytes of formats people save under a .csv name by mistake.
@@ -51,6 +59,7 @@ class InputSpec:
     key_columns: tuple[str, ...]
     total_rows: int | None  # known without reading (Parquet metadata, header-only CSV); else None
     total_bytes: int
+    max_row_bytes: int = MAX_ROW_BYTES  # CSV: the longest row sure to be read (--max-row-bytes)
 
 
 def format_for(path: Path, override: FileFormat | None, *, content: str | None = None) -> tuple[FileFormat, bool]:
@@ -63,17 +72,18 @@ def format_for(path: Path, override: FileFormat | None, *, content: str | None =
     raise InputError(path, f"{unknown}{found}; name it .csv, .csv.gz or .parquet, or pass --input-format")
 
 
-def open_input(path: Path, *, override: FileFormat | None, encoding: str,
-               key_columns: Sequence[str]) -> InputSpec:
+def open_input(path: Path, *, override: FileFormat | None, encoding: str, key_columns: Sequence[str],
+               max_row_bytes: int = MAX_ROW_BYTES) -> InputSpec:
     """Check that ``path`` is a readable table of the expected format with the key columns."""
     size, head, tail = _check_file(path)
     found = _sniff(head, tail)
     fmt, gzipped = format_for(path, override, content=found)
     _check_content(path, fmt, gzipped, found, head, encoding)
-    schema, total_rows = _csv_header(CsvFile(path, gzipped, encoding)) if fmt == "csv" else _parquet_header(path)
+    csv_file = CsvFile(path, gzipped, encoding, max_row_bytes)
+    schema, total_rows = _csv_header(csv_file) if fmt == "csv" else _parquet_header(path)
     keys = _check_columns(path, schema, tuple(key_columns))
     return InputSpec(path=path, format=fmt, gzipped=gzipped, encoding=encoding, schema=schema,
-                     key_columns=keys, total_rows=total_rows, total_bytes=size)
+                     key_columns=keys, total_rows=total_rows, total_bytes=size, max_row_bytes=max_row_bytes)
 
 
 def read_batches(spec: InputSpec, bad_rows: BadRows | None = None,
@@ -85,7 +95,7 @@ def read_batches(spec: InputSpec, bad_rows: BadRows | None = None,
     if spec.format == "parquet":
         yield from _parquet_batches(spec)
     elif spec.total_rows != 0:
-        source = CsvFile(spec.path, spec.gzipped, spec.encoding)
+        source = CsvFile(spec.path, spec.gzipped, spec.encoding, spec.max_row_bytes)
         yield from read_rows(source, spec.schema, bad_rows or BadRows(skip=False), on_bytes)
 
 

@@ -5,6 +5,10 @@ header is row 1; blank lines are not counted), which is not the file's line once
 spans lines, so a second, plain pass with ``csv`` finds the line where a row starts, only when a
 message or the summary needs it. pyarrow reads an unclosed quote as one value running to the end of
 the file, without complaint: that is caught here too.
+
+pyarrow reads in blocks of ``max_row_bytes`` (1 MiB unless --max-row-bytes raises it): a row up to
+that size always fits, a longer one may not, and then the line where the first such row starts is
+found by a plain pass that follows the quoting.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from reconciler.errors import BadInputRow, InputError, InvalidOption
 
 BATCH_ROWS = 65_536
 MAX_BAD_ROW_LINES = 100  # skipped rows beyond these are counted, not located
-_BLOCK_BYTES = 1 << 20
+MAX_ROW_BYTES = 1 << 20  # the default of --max-row-bytes: pyarrow's block size
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class CsvFile:
     path: Path
     gzipped: bool
     encoding: str
+    max_row_bytes: int = MAX_ROW_BYTES  # the longest row sure to be read (UTF-8 bytes, its line end included)
 
 
 @dataclass
@@ -74,6 +79,8 @@ def read_header(source: CsvFile) -> tuple[list[str], int | None]:
         with _binary(source) as stream:
             return pacsv.open_csv(stream, read_options=_read_options(source), parse_options=parse).schema.names, None
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        if _is_too_long(exc):
+            raise _long_row(source) from exc
         if "Empty CSV file" not in str(exc):
             raise _read_error(source, exc) from exc
     # pyarrow cannot read a header that has no line end after it and no row below.
@@ -101,6 +108,8 @@ def read_rows(source: CsvFile, schema: pa.Schema, bad_rows: BadRows,
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         if fatal:
             raise _ragged_row(source, fatal[0]) from None
+        if _is_too_long(exc):
+            raise _long_row(source) from exc
         raise _read_error(source, exc) from exc
     _check_last_quote(source, last, row_number=1 + rows + bad_rows.count)
 
@@ -108,13 +117,20 @@ def read_rows(source: CsvFile, schema: pa.Schema, bad_rows: BadRows,
 def _lone_header(source: CsvFile) -> list[str]:
     try:
         with _text(source, errors="strict") as text:
-            rows = [row for row in csv.reader(io.StringIO(text.read(_BLOCK_BYTES))) if row]
+            head = text.read(source.max_row_bytes + 1)
     except UnicodeDecodeError as exc:
         raise _read_error(source, exc) from exc
+    # pyarrow saw no row in its first block: a header longer than that, unless the file holds no more.
+    if len(head.encode("utf-8")) > source.max_row_bytes:
+        raise _long_row(source)
+    try:
+        rows = [row for row in csv.reader(io.StringIO(head)) if row]
+    except csv.Error as exc:  # a name beyond csv's field size limit (128 KiB)
+        raise InputError(source.path, f"cannot read the header row ({exc})") from None
+    if len(rows) > 1:
+        raise _long_row(source)
     if not rows:
         raise InputError(source.path, "no header row: the file holds only blank lines")
-    if len(rows) > 1:
-        raise InputError(source.path, "cannot read as CSV: the first row is longer than 1 MiB")
     return [name.removeprefix("\ufeff") if i == 0 else name for i, name in enumerate(rows[0])]
 
 
@@ -179,6 +195,61 @@ def _row_lines(source: CsvFile, numbers: Sequence[int]) -> dict[int, int]:
     return found
 
 
+def _is_too_long(exc: BaseException) -> bool:
+    return "straddling" in str(exc)  # pyarrow: a row did not fit in the block it started in and the next
+
+
+def _long_row(source: CsvFile) -> BadInputRow:
+    limit = byte_size(source.max_row_bytes)
+    return BadInputRow(source.path, first_long_row(source), f"a row is longer than {limit} (--max-row-bytes); "
+                                                            "check the quoting, or raise --max-row-bytes")
+
+
+def first_long_row(source: CsvFile) -> int | None:
+    """The line where the first row longer than ``max_row_bytes`` (in UTF-8) starts; None if there is none.
+
+    Rows are told apart as a CSV reader does: a line break inside a quoted field does not end the row,
+    and a quote opens a field only at the field's start (``""`` inside it is a quote).
+    """
+    start, size, quoted = 1, 0, False
+    with _text(source) as text:
+        for number, line in enumerate(text, 1):
+            if not quoted:
+                start, size = number, 0
+            size += len(line.encode("utf-8"))
+            if '"' in line or quoted:
+                quoted = _still_quoted(line, quoted)
+            if size > source.max_row_bytes:
+                return start
+    return None
+
+
+def _still_quoted(line: str, quoted: bool) -> bool:
+    """Whether a quoted field is still open at the end of ``line`` (``quoted``: open at its start)."""
+    at_field_start, position = True, 0
+    while position < len(line):
+        char = line[position]
+        if quoted:
+            if char == '"' and line[position + 1:position + 2] == '"':
+                position += 1  # an escaped quote
+            elif char == '"':
+                quoted, at_field_start = False, False
+        elif char == '"' and at_field_start:
+            quoted = True
+        else:
+            at_field_start = char == ","
+        position += 1
+    return quoted
+
+
+def byte_size(count: int) -> str:
+    """``count`` bytes as a person writes it: ``1 MiB``, ``512 KiB``, ``1,000,000 bytes``."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count % size == 0:
+            return f"{count // size:,} {unit}"
+    return f"{count:,} bytes"
+
+
 def _tail(source: CsvFile) -> str:
     with _binary(source) as stream:
         chunks: deque[bytes] = deque(maxlen=2)
@@ -204,7 +275,7 @@ def _text(source: CsvFile, errors: str = "replace") -> TextIO:
 def _read_options(source: CsvFile) -> pacsv.ReadOptions:
     text_codec(source.encoding)
     # One thread: with several, pyarrow does not number the invalid rows it reports.
-    return pacsv.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES, encoding=source.encoding)
+    return pacsv.ReadOptions(use_threads=False, block_size=source.max_row_bytes, encoding=source.encoding)
 
 
 def _split(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
@@ -220,8 +291,6 @@ def _read_error(source: CsvFile, exc: BaseException) -> InputError:
         unzipped = " of the uncompressed text" if source.gzipped and offset is not None else ""
         return InputError(source.path, f"not valid {source.encoding} text{where}{unzipped}; "
                                        "pass --input-encoding (e.g. latin-1 or cp1252)")
-    if "straddling" in message:
-        return InputError(source.path, "a row is longer than 1 MiB; check the quoting")
     return InputError(source.path, f"cannot read as CSV ({message}); check that it is a CSV file")
 
 

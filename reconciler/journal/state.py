@@ -85,8 +85,12 @@ class State:
         self._lock.close()
 
     def holds_records(self) -> bool:
-        """Whether the server told this state anything: a record, or a position to go on from."""
-        return self.record_count() > 0 or self.full_read_at() is not None or self.full_read_under_way()
+        """Whether the server told this state anything: a record, or a position to go on from.
+
+        A full read noted as begun at its first page (``start_full_read``, before it asks) is no position.
+        """
+        went_on = self.full_read_under_way() and self.full_read_position() != 0
+        return self.record_count() > 0 or self.full_read_at() is not None or went_on
 
     def discard(self) -> None:
         """Close and delete the state: it was made by a run that never asked the server."""

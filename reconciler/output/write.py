@@ -10,8 +10,11 @@ import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from reconciler.config import ReconcileConfig
-from reconciler.input.keys import key_texts
+from reconciler.input.keys import OVERSIZED_KEY_ERROR, key_texts, oversized_keys
 from reconciler.input.read import BadRows, InputSpec, read_batches
 from reconciler.journal.store import Journal
 from reconciler.output.changes import PreviousLookup, change_batch, changes_schema
@@ -45,7 +48,8 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
         for batch in read_batches(spec, BadRows(skip=config.skip_bad_rows)):
             check_stop()
             texts = key_texts(batch, spec.key_columns)
-            joined = join_batch(batch, texts, journal.lookup, layout, run)
+            joined = _say_why_oversized(join_batch(batch, texts, journal.lookup, layout, run), batch,
+                                        spec.key_columns)
             tally.add(joined)
             writer.write(joined)
             if feed is not None and previous is not None:
@@ -55,6 +59,17 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
             progress.done = tally.rows
             del joined  # not alive beside the next batch's while that one is read and joined
     return tally
+
+
+def _say_why_oversized(joined: pa.RecordBatch, batch: pa.RecordBatch,
+                       key_columns: Sequence[str]) -> pa.RecordBatch:
+    """A row whose key is too long to send says so: the join names every unusable key empty or blank."""
+    oversized = oversized_keys(batch, key_columns)
+    if not pc.any(oversized).as_py():
+        return joined
+    at = joined.schema.get_field_index("recon_error")
+    error = pc.if_else(oversized, OVERSIZED_KEY_ERROR, joined.column(at))
+    return joined.set_column(at, joined.schema.field(at), error)
 
 
 def _feed(files: contextlib.ExitStack, config: ReconcileConfig, spec: InputSpec,

@@ -107,7 +107,7 @@ def _configuration(config: ReconcileConfig) -> dict[str, Any]:
         "system_trust_store": policy.system_trust_store,
         "proxy": shown_proxy(policy.proxy) if policy.proxy is not None else None,
         "journal": str(config.journal), "fresh": config.fresh, "retry_errors": config.retry_errors,
-        "skip_bad_rows": config.skip_bad_rows, "strategy": config.strategy,
+        "skip_bad_rows": config.skip_bad_rows, "max_row_bytes": config.max_row_bytes, "strategy": config.strategy,
         "unmatched": str(config.unmatched_path) if config.unmatched_path is not None else None,
         **_nightly_configuration(config),
     }

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 
 from reconciler.config import ReconcileConfig
-from reconciler.errors import InputError, RunAborted, root_cause
+from reconciler.errors import InputError, RunAborted, ServerUnreachable, root_cause
 from reconciler.input.previous import open_previous, previous_rows
 from reconciler.input.read import BadRows, InputSpec, open_input
 from reconciler.journal.reported import StagedReport
@@ -58,7 +58,7 @@ def prepare(config: ReconcileConfig) -> InputSpec:
 
         trusted_certificates(config.policy)
     spec = open_input(config.input_path, override=config.input_format, encoding=config.input_encoding,
-                      key_columns=config.key_columns)
+                      key_columns=config.key_columns, max_row_bytes=config.max_row_bytes)
     if clashes := colliding_input_columns(spec.schema):
         raise InputError(config.input_path, f"input columns {', '.join(clashes)} clash with the output's "
                                             "status columns; rename them")
@@ -79,7 +79,7 @@ def prepare(config: ReconcileConfig) -> InputSpec:
         if config.changes_path.resolve() in others | {config.journal.resolve()}:
             raise InputError(config.changes_path, "--changes must name a file of its own, not the input or output")
     if config.previous_path is not None:
-        open_previous(config.previous_path, spec.key_columns)
+        open_previous(config.previous_path, spec.key_columns, max_row_bytes=config.max_row_bytes)
     return spec
 
 
@@ -199,9 +199,10 @@ def _nothing_to_resume(failed: BaseException, contacted: bool, holds_answers: Ca
 
     Nothing asked: nothing to resume. Stopped by the server's answer (exit 3) before any answer was
     kept: the rerun needs a fix first (credentials, or --key, which binds the journal), and must not
-    be refused as another run's. A run that waits for the server (exit 1, 130, 143) keeps its files.
+    be refused as another run's. Nor does a server that was never reached (a wrong --base-url) leave
+    anything to resume. A run that waits for the server (exit 1, 130, 143) keeps its files.
     """
-    return not contacted or (isinstance(failed, RunAborted) and not holds_answers())
+    return not contacted or (isinstance(failed, RunAborted | ServerUnreachable) and not holds_answers())
 
 
 async def _write(config: ReconcileConfig, journal: Journal, spec: InputSpec, run: RunIdentity, state: State | None,
@@ -238,7 +239,7 @@ async def _load_inputs(config: ReconcileConfig, journal: Journal, spec: InputSpe
         journal.discard()  # no key was asked yet; a fixed input must not meet a stale journal
         raise
     if config.previous_path is not None:
-        await anyio.to_thread.run_sync(_load_previous, journal, config.previous_path, spec.key_columns)
+        await anyio.to_thread.run_sync(_load_previous, journal, config.previous_path, spec)
 
 
 class _LoadAbandoned(BaseException):
@@ -279,8 +280,8 @@ async def _gather_while_loading(config: ReconcileConfig, journal: Journal, spec:
     return gathered
 
 
-def _load_previous(journal: Journal, path: Path, key_columns: tuple[str, ...]) -> None:
-    for rows in previous_rows(open_previous(path, key_columns)):
+def _load_previous(journal: Journal, path: Path, spec: InputSpec) -> None:
+    for rows in previous_rows(open_previous(path, spec.key_columns, max_row_bytes=spec.max_row_bytes)):
         journal.add_previous(rows)
 
 

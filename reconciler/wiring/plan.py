@@ -133,7 +133,8 @@ def format_plan(plan: Plan, config: ReconcileConfig, *, credentials: str | None 
         "reconciler: dry run, nothing queried",
         f"  input            {config.input_path} ({rows(plan.rows)}{skipped})",
         f"  key columns      {', '.join(plan.key_columns)}",
-        f"  distinct keys    {plan.distinct_keys:,} ({rows(plan.invalid_rows)} with an empty key, not sent)",
+        f"  distinct keys    {plan.distinct_keys:,} ({rows(plan.invalid_rows)} with an empty or oversized key, "
+        "not sent)",
         f"  strategy         {plan.strategy}",
         f"  requests         {plan.expected_requests}",
         f"  duration         {_duration(plan, config)}",

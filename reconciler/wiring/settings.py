@@ -9,7 +9,6 @@ read by ``network.py``, from the same environment mapping.
 from __future__ import annotations
 
 import argparse
-import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from reconciler.config import (
     DIALECTS,
     EXPECTED,
     FILE_FORMATS,
+    MAX_ROW_BYTES_EXPECTED,
     STRATEGIES,
     Credentials,
     ReconcileConfig,
@@ -28,6 +28,7 @@ from reconciler.config import (
 )
 from reconciler.errors import InputError, InvalidOption, MissingSetting, UsageError
 from reconciler.wiring.network import network_settings
+from reconciler.wiring.units import duration_setting, parse_rate, parse_size
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,6 @@ class Option:
         return self.flag.lstrip("-").replace("-", "_")
 
 
-def _rate(text: str) -> float:
-    if text.strip().lower() in ("inf", "unlimited"):
-        return math.inf
-    return float(text)
-
-
 LOG_FORMATS = ("text", "json")
 OPTIONS: tuple[Option, ...] = (
     Option("--output", str, "output table (.csv, .csv.gz or .parquet)", "OUTPUT"),
@@ -70,14 +65,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("--instance-id", str, "v3: the id of the list's instance in the campaign, to skip looking it up "
            "by --list", "ID"),
     Option("--concurrency", int, "requests in flight at most [8]", "N"),
-    Option("--rate", _rate, "requests per second at most, 'inf' for no limit [20]", "PER_SECOND"),
+    Option("--rate", parse_rate, "requests per second at most, 'inf' for no limit [20]", "PER_SECOND"),
     Option("--max-attempts", int, "attempts per request before the row is an error [8]", "N"),
-    Option("--timeout", float, "seconds for one HTTP attempt [30]", "SECONDS"),
+    Option("--timeout", float, "seconds for one HTTP attempt, of which 10 at most to connect [30]", "SECONDS"),
     Option("--max-backoff", float, "longest single wait between attempts, in seconds [30]", "SECONDS"),
     Option("--failure-span", float, "stop (exit 1) when every request failed for this long [120]", "SECONDS"),
     Option("--input-format", str, "read INPUT as this format whatever its name", choices=FILE_FORMATS),
     Option("--output-format", str, "write OUTPUT as this format whatever its name", choices=FILE_FORMATS),
     Option("--input-encoding", str, "text encoding of a CSV input [utf-8]", "ENCODING"),
+    Option("--max-row-bytes", parse_size, "longest CSV row sure to be read, e.g. 16MiB; memory grows with it "
+           "[1MiB]", "SIZE"),
     Option("--password-file", str, "read the password (classic) or client secret (v2, v3) from this file", "PATH"),
     Option("--journal", str, "journal file [OUTPUT.reconciler-journal]", "PATH"),
     Option("--skip-bad-rows", bool, "skip ragged CSV rows (counted in the summary) instead of stopping",
@@ -183,8 +180,8 @@ def _checked_value(path: Path, key: str, value: Any) -> Any:
         raise UsageError(f"{path}: key {key!r} must be one of {', '.join(option.choices)}, not {value!r}")
     if option is not None and option.repeat and isinstance(value, str):
         return [value]
-    if option is not None and option.parse is _rate and isinstance(value, str):
-        return _rate(value)
+    if option is not None and option.parse in (parse_rate, parse_size) and isinstance(value, str):
+        return option.parse(value)
     return value
 
 
@@ -195,8 +192,12 @@ def _type_check(option: Option | None, value: Any) -> tuple[str, bool]:
         return "a column name or a list of them", isinstance(items, list) and all(isinstance(i, str) for i in items)
     if option is not None and option.switch:
         return "true or false", isinstance(value, bool)
-    if option is not None and option.parse is _rate:
-        return "a number or \"inf\"", _is_number(value) or (isinstance(value, str) and _parses(_rate, value))
+    if option is not None and option.parse is parse_rate:
+        return "a number or \"inf\"", _is_number(value) or (isinstance(value, str) and _parses(parse_rate, value))
+    if option is not None and option.parse is parse_size:
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        ok = whole or (isinstance(value, str) and _parses(parse_size, value))
+        return "a number of bytes or a size such as \"16MiB\"", ok
     if option is not None and option.parse in (int, float):
         return "a number", _is_number(value)
     return "a string", isinstance(value, str)
@@ -253,6 +254,7 @@ def build_config(settings: Mapping[str, Any], environ: Mapping[str, str], *,
         output_format=settings.get("output_format"),
         input_encoding=settings.get("input_encoding", "utf-8"),
         skip_bad_rows=bool(settings.get("skip_bad_rows", False)),
+        max_row_bytes=_max_row_bytes(settings),
         policy=_policy(settings, environ, target.base_url),
         journal_path=Path(journal) if journal else None,
         fresh=bool(settings.get("fresh", False)),
@@ -262,30 +264,20 @@ def build_config(settings: Mapping[str, Any], environ: Mapping[str, str], *,
         changes_path=_path(settings, "changes"),
         previous_path=_path(settings, "previous"),
         state_path=_path(settings, "state"),
-        full_refresh_after=_duration(settings, "full_refresh_after", 7 * 86400.0),
-        overlap=_duration(settings, "overlap", 600.0),
+        full_refresh_after=duration_setting(settings, "full_refresh_after", 7 * 86400.0),
+        overlap=duration_setting(settings, "overlap", 600.0),
     )
+
+
+def _max_row_bytes(settings: Mapping[str, Any]) -> int:
+    value = settings.get("max_row_bytes", 1 << 20)
+    if not isinstance(value, int) or isinstance(value, bool):  # text a flag could not parse, e.g. 16MB
+        raise InvalidOption("--max-row-bytes", value, MAX_ROW_BYTES_EXPECTED)
+    return value
 
 
 def _path(settings: Mapping[str, Any], name: str) -> Path | None:
     return Path(settings[name]) if settings.get(name) else None
-
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def _duration(settings: Mapping[str, Any], name: str, default: float) -> float:
-    """Seconds from ``7d``, ``36h``, ``10m`` or ``90s``."""
-    text = settings.get(name)
-    if text is None:
-        return default
-    value = str(text).strip().lower()
-    try:
-        if value[-1:] in _UNITS and float(value[:-1]) >= 0:
-            return float(value[:-1]) * _UNITS[value[-1]]
-    except ValueError:
-        pass
-    raise InvalidOption("--" + name.replace("_", "-"), text, "a duration with its unit, e.g. 7d, 36h, 10m or 90s")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -120,6 +120,51 @@ async def test_a_wait_is_never_shorter_than_retry_after(retry_after: float, max_
     assert least <= time.sleeps[0] <= most
 
 
+REFUSED = AttemptFailed("cannot connect to 127.0.0.1:9 (connection refused)", connected=False)
+
+
+def slow_to_fail(time: FakeTime, seconds: float, outcome: Exception) -> Callable[[], Awaitable[Reply]]:
+    """An attempt that takes ``seconds`` by the fake clock (a connection timing out), then fails."""
+    async def attempt() -> Reply:
+        time.now += seconds
+        raise outcome
+
+    return attempt
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("seed", range(5))
+async def test_with_a_connect_budget_no_attempt_to_connect_is_waited_for_past_it(seed: int) -> None:
+    random.seed(seed)
+    time = FakeTime()
+    retrier = Retrier(RequestPolicy(), sleep=time.sleep, clock=time.clock)  # the defaults: 8 attempts, 30 s backoff
+    tried = await retrier.run(script(*[REFUSED] * 8), connect_budget=20.0)
+    assert tried.outcome is REFUSED
+    assert time.now <= 20.0  # the last attempt started within the budget; none was waited for after it
+    assert len(time.sleeps) == tried.attempts - 1
+
+
+@pytest.mark.anyio
+async def test_attempts_that_time_out_connecting_count_against_the_budget() -> None:
+    time = FakeTime()
+    retrier = Retrier(RequestPolicy(max_backoff=0.5), sleep=time.sleep, clock=time.clock)
+    timed_out = AttemptFailed("cannot connect to 127.0.0.1:9 (connection timed out)", connected=False)
+    tried = await retrier.run(slow_to_fail(time, 10.0, timed_out), connect_budget=20.0)
+    assert tried.attempts == 2  # 10 s, a short wait, 10 s more: a third would start past 20 s
+    assert 20.0 <= time.now <= 21.0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("outcome", [AttemptFailed("timeout"), reply(503)])
+async def test_the_connect_budget_leaves_a_server_that_was_reached_to_the_attempt_count(
+        outcome: Reply | Exception) -> None:
+    time = FakeTime()
+    retrier = Retrier(RequestPolicy(max_backoff=30.0), sleep=time.sleep, clock=time.clock)
+    random.seed(3)
+    tried = await retrier.run(script(*[outcome] * 8), connect_budget=0.1)
+    assert tried.attempts == 8
+
+
 @pytest.mark.anyio
 async def test_concurrent_requests_through_one_retrier_keep_their_own_count() -> None:
     retrier = Retrier(RequestPolicy(max_attempts=5, max_backoff=0.0), sleep=FakeTime().sleep)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -36,23 +37,31 @@ class FailingSession:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("error", "reason"), [
-    (TimeoutError(), "timeout"),
-    (aiohttp.ServerTimeoutError("read"), "timeout"),
-    (aiohttp.ConnectionTimeoutError("connect"), "timeout"),
-    (aiohttp.ServerDisconnectedError(), "connection closed by the server"),
-    (aiohttp.ClientPayloadError("cut"), "answer cut off"),
-    (aiohttp.ClientConnectorError(KEY, ConnectionRefusedError(111, "Connection refused")),
-     "cannot connect to bp.example.com:443 (Connection refused)"),
-    (aiohttp.ClientConnectionResetError("reset"), "connection failed (ClientConnectionResetError)"),
-    (aiohttp.ClientOSError(104, "Connection reset by peer"), "connection failed (ClientOSError)"),
-    (aiohttp.ClientError("Malformed Digest auth challenge"), "request failed (ClientError)"),
+@pytest.mark.parametrize(("error", "reason", "connected"), [
+    (TimeoutError(), "timeout", True),
+    (aiohttp.ServerTimeoutError("read"), "timeout", True),
+    (aiohttp.ServerDisconnectedError(), "connection closed by the server", True),
+    (aiohttp.ClientPayloadError("cut"), "answer cut off", True),
+    (aiohttp.ClientConnectionResetError("reset"), "connection failed (ClientConnectionResetError)", True),
+    (aiohttp.ClientOSError(104, "Connection reset by peer"), "connection failed (ClientOSError)", True),
+    (aiohttp.ClientError("Malformed Digest auth challenge"), "request failed (ClientError)", True),
+    # No connection made at all: host:port and why, as an operator reads them (asyncio's own text
+    # for a refused connection is "Connect call failed (...)", which does not say why).
+    (aiohttp.ConnectionTimeoutError("connect"), "cannot connect to bp.example.com:443 (connection timed out)", False),
+    (aiohttp.ClientConnectorError(KEY, ConnectionRefusedError(111, "Connect call failed ('10.0.0.1', 443)")),
+     "cannot connect to bp.example.com:443 (connection refused)", False),
+    (aiohttp.ClientConnectorError(KEY, OSError(113, "Connect call failed")),
+     "cannot connect to bp.example.com:443 (no route to host)", False),
+    (aiohttp.ClientConnectorDNSError(KEY, socket.gaierror(-2, "Name or service not known")),
+     "cannot connect to bp.example.com:443 (DNS lookup failed: Name or service not known)", False),
 ])
-async def test_no_answer_at_all_is_an_attempt_worth_repeating(error: BaseException, reason: str) -> None:
+async def test_no_answer_at_all_is_an_attempt_worth_repeating(error: BaseException, reason: str,
+                                                              connected: bool) -> None:
     session: Any = FailingSession(error)
     with pytest.raises(AttemptFailed) as raised:
         await post(session, URL_, max_bytes=1024, json_body={})
     assert raised.value.reason == reason
+    assert raised.value.connected is connected
 
 
 @pytest.mark.anyio

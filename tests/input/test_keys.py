@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.config import Credentials, ReconcileConfig, Target
-from reconciler.input.keys import as_key_strings, is_key_type, key_fields, key_texts
+from reconciler.input.keys import as_key_strings, is_key_type, key_fields, key_texts, oversized_keys
 from reconciler.wiring.pipeline import run
 
 TARGET = Target(base_url="http://127.0.0.1:9", tenant="t.example.com", list_name="List_1.txt", campaign="C")
@@ -75,6 +75,29 @@ def test_blank_and_null_keys_have_no_text() -> None:
 def test_a_blank_part_makes_a_composite_key_unusable() -> None:
     batch = pa.record_batch({"a": ["1", "1", "1"], "b": ["x", " ", "y"]})
     assert key_texts(batch, ["a", "b"]).to_pylist() == ["1\x1fx", None, "1\x1fy"]
+
+
+def test_a_key_value_over_4_kib_of_utf8_has_no_text() -> None:
+    values = ["1", "x" * 4096, "x" * 4097, "€" * 1365, "€" * 1366, None]  # € is 3 bytes: 4,095 and 4,098
+    batch = pa.record_batch({"id": pa.array(values)})
+    assert key_texts(batch, ["id"]).to_pylist() == ["1", "x" * 4096, None, "€" * 1365, None, None]
+    assert oversized_keys(batch, ["id"]).to_pylist() == [False, False, True, False, True, False]
+
+
+def test_one_oversized_part_makes_a_composite_key_unusable_each_part_counted_alone() -> None:
+    batch = pa.record_batch({"a": ["1", "1", "x" * 4000], "b": ["y" * 4097, "y" * 4096, "y" * 4000]})
+    assert key_texts(batch, ["a", "b"]).to_pylist() == [None, "1\x1f" + "y" * 4096, "x" * 4000 + "\x1f" + "y" * 4000]
+    assert oversized_keys(batch, ["a", "b"]).to_pylist() == [True, False, False]
+
+
+def test_an_oversized_key_says_why_in_its_row(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"id": ["1", "k" * 5000, " "], "n": ["a", "b", "c"]}), tmp_path / "keys.parquet")
+    source = reconcile(tmp_path / "keys.parquet", tmp_path / "out.parquet", ("id",))
+    assert sorted(source.asked) == [("1",)]
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column("recon_status").to_pylist() == ["not_found", "invalid_input", "invalid_input"]
+    assert table.column("recon_error").to_pylist()[1:] == [
+        "a key value is longer than 4,096 bytes of UTF-8; not sent", "a key value is empty or blank; not sent"]
 
 
 @given(pairs=st.lists(st.tuples(st.text(alphabet="ab\\u\x1f "), st.text(alphabet="ab\\u\x1f ")), max_size=8))

@@ -356,7 +356,7 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
         "offline": False, "username": "demo", "state": str(tmp_path / "list.state"),
         "changes": str(tmp_path / "changes.parquet"), "previous": str(previous), "full_refresh_after": "3d",
         "overlap": "15m", "audit": str(tmp_path / "audit.html"), "ca_bundle": str(ca_bundle),
-        "system_trust_store": False,
+        "system_trust_store": False, "max_row_bytes": "2MiB",
     }
     v3_only = {"campaign_id", "instance_id"}  # refused with the classic dialect; tests/client/test_v3.py reads them
     assert {option.name for option in OPTIONS} - v3_only <= set(file_settings), "a new flag needs a value here"
@@ -384,6 +384,7 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
     assert settings["tenant"] == TENANT  # flag over environment
     assert (settings["concurrency"], settings["rate"], settings["strategy"]) == (5, None, "scan")  # flags over file
     assert (settings["max_attempts"], settings["timeout"], settings["max_backoff"]) == (4, 7.0, 0.2)  # file
+    assert settings["max_row_bytes"] == 2 << 20  # file
     assert settings["login"] == "demo" and settings["journal"] == str(tmp_path / "run.journal")
     assert (settings["ca_bundle"], settings["system_trust_store"], settings["proxy"]) == (str(ca_bundle), False, None)
     assert written["figures"]["strategy"] == "scan" and written["figures"]["output"] == str(output)
@@ -431,7 +432,7 @@ async def test_a_dry_run_checks_the_server_but_queries_no_record_and_leaves_noth
     assert files(tmp_path) == before  # no journal, no output, no report
     plan = plan_lines(done.stderr)
     assert plan["input"] == f"{keys} (44 rows)"
-    assert plan["distinct keys"] == "43 (1 row with an empty key, not sent)"
+    assert plan["distinct keys"] == "43 (1 row with an empty or oversized key, not sent)"
     assert plan["requests"] == "43 (one per distinct key, plus retries)"
     assert plan["duration"] == "about 6 s at 8 requests/s (--rate), plus retries"
     assert plan["server"].startswith("credentials, list and campaign checked")

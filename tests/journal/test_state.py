@@ -73,6 +73,19 @@ def test_an_interrupted_full_read_goes_on_and_only_its_end_forgets_unseen_record
     state.close()
 
 
+@pytest.mark.parametrize("dialect", ["classic", "v3"])
+def test_a_full_read_begun_but_not_answered_is_nothing_to_keep(tmp_path: Path, dialect: str) -> None:
+    from reconciler.journal.listed import CursorPosition
+
+    state = State.open(tmp_path / "s.state", {**BINDING, "dialect": dialect})
+    state.start_full_read()  # noted before the first page is asked: a server never reached leaves only this
+    assert state.full_read_under_way() and not state.holds_records()
+    following = 1 if dialect == "classic" else CursorPosition(cursor="abc", next_index=0)
+    state.record_full_page([], following, NOW)  # a page without a keyed record is still a position
+    assert state.holds_records()
+    state.close()
+
+
 def test_a_run_killed_after_the_last_page_of_a_full_read_finishes_it_without_reading_again(tmp_path: Path) -> None:
     state = State.open(tmp_path / "s.state", BINDING)
     state.start_full_read()

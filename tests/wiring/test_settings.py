@@ -212,6 +212,42 @@ def test_config_file_values_are_checked_like_flags(tmp_path: Path) -> None:
     assert error(file=settings).startswith("--concurrency: 2.5 is not valid; expected an integer from 1 to 1000")
 
 
+MAX_ROW_EXPECTED = "expected a size from 1MiB to 1GiB, in bytes or with KiB, MiB or GiB, e.g. 16MiB"
+
+
+@pytest.mark.parametrize(("argv", "file", "size"), [
+    ((), None, 1 << 20),  # the default: pyarrow's block of 1 MiB
+    (("--max-row-bytes", "16MiB"), None, 16 << 20),
+    (("--max-row-bytes", "2048 KiB"), None, 2 << 20),
+    (("--max-row-bytes", "1gib"), None, 1 << 30),
+    (("--max-row-bytes", "4194304"), None, 4 << 20),
+    ((), 'max-row-bytes = "8MiB"', 8 << 20),
+    ((), "max_row_bytes = 2097152", 2 << 20),
+    (("--max-row-bytes", "3MiB"), 'max-row-bytes = "8MiB"', 3 << 20),  # the flag wins
+])
+def test_max_row_bytes_from_a_flag_or_the_file(tmp_path: Path, argv: tuple[str, ...], file: str | None,
+                                               size: int) -> None:
+    settings = read_config_file(toml(tmp_path, file)) if file else None
+    assert config(*argv, file=settings).max_row_bytes == size
+
+
+@pytest.mark.parametrize(("argv", "file", "expected"), [
+    (("--max-row-bytes", "16MB"), None, f"--max-row-bytes: '16MB' is not valid; {MAX_ROW_EXPECTED}"),
+    (("--max-row-bytes", "512KiB"), None, f"--max-row-bytes: 524288 is not valid; {MAX_ROW_EXPECTED}"),
+    (("--max-row-bytes", "2GiB"), None, f"--max-row-bytes: 2147483648 is not valid; {MAX_ROW_EXPECTED}"),
+    ((), "max-row-bytes = 1000", f"--max-row-bytes: 1000 is not valid; {MAX_ROW_EXPECTED}"),
+])
+def test_bad_max_row_bytes(tmp_path: Path, argv: tuple[str, ...], file: str | None, expected: str) -> None:
+    settings = read_config_file(toml(tmp_path, file)) if file else None
+    assert error(*argv, file=settings) == expected
+
+
+@pytest.mark.parametrize("text", ['max-row-bytes = "lots"', "max-row-bytes = 1.5", "max-row-bytes = true"])
+def test_a_max_row_bytes_of_the_wrong_type_in_the_file_is_named(tmp_path: Path, text: str) -> None:
+    message = file_error(toml(tmp_path, text))
+    assert "key 'max-row-bytes' must be a number of bytes or a size such as \"16MiB\"" in message
+
+
 def test_the_secret_never_appears() -> None:
     for argv in (("--rate", "0"), ("--base-url", "nope"), ("--dialect", "v2"), ("--password-file", "/nope")):
         error(*argv)  # asserts that the message does not hold the secret

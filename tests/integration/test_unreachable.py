@@ -1,0 +1,75 @@
+"""A wrong port: the run says so at its first failure to connect, and stops within 30 s, leaving nothing.
+
+The real CLI, with its default retry and backoff settings, against a port on 127.0.0.1 where
+nothing listens (bound, then closed). Each strategy's first request goes out alone: a query's
+first key, a scan's first page, a nightly run's first full read; v3 looks its campaign up first.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from conftest import SAMPLES, Finished, credentials, run_args, run_cli
+
+pytestmark = pytest.mark.anyio
+WITHIN_SECONDS = 30.0
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def tree(folder: Path) -> set[str]:
+    return {str(path.relative_to(folder)) for path in folder.rglob("*")}
+
+
+CASES = {
+    "query": ("classic", ["--strategy", "query"]),
+    "scan": ("classic", ["--strategy", "scan"]),
+    "incremental": ("classic", ["--strategy", "incremental", "--state", "{folder}/list.state",
+                                "--changes", "{folder}/changes.parquet"]),
+    "v3 query": ("v3", ["--strategy", "query"]),
+}
+
+
+async def test_a_wrong_port_warns_at_once_and_stops_within_30_s_leaving_no_journal_or_state(tmp_path: Path) -> None:
+    port = closed_port()
+    base_url = f"http://127.0.0.1:{port}"
+    before: dict[str, set[str]] = {}
+    finished: dict[str, tuple[Finished, float]] = {}
+
+    async def attempt(case: str) -> None:
+        dialect, extra = CASES[case]
+        folder = tmp_path / case.replace(" ", "_")
+        folder.mkdir()
+        before[case] = tree(folder)
+        args = run_args(base_url, SAMPLES / "keys.csv", folder / "status.parquet",
+                        *[arg.format(folder=folder) for arg in extra], dialect=dialect)
+        started = time.monotonic()
+        done = await run_cli(args, credentials(dialect))
+        finished[case] = done, time.monotonic() - started
+
+    async with anyio.create_task_group() as group:  # side by side: each mostly waits between attempts
+        for case in CASES:
+            group.start_soon(attempt, case)
+
+    cause = f"cannot connect to 127.0.0.1:{port} (connection refused)"
+    for case, (done, seconds) in finished.items():
+        assert done.code == 1, (case, done.stderr)
+        assert seconds < WITHIN_SECONDS, (case, seconds, done.stderr)
+        lines = done.stderr.splitlines()
+        warned = [line for line in lines if "WARNING" in line and cause in line]
+        assert len(warned) == 1, (case, done.stderr)
+        errors = [line for line in lines if line.startswith("reconciler: error:")]
+        assert len(errors) == 1 and errors[0].startswith(f"reconciler: error: {cause} after "), (case, done.stderr)
+        assert "the server could not be reached; check --base-url, or rerun later" in errors[0], (case, errors)
+        assert lines.index(warned[0]) < lines.index(errors[0])
+        # Never reached, nothing to resume: no journal, no state, no lock, no table.
+        assert tree(tmp_path / case.replace(" ", "_")) == before[case], (case, done.stderr)
