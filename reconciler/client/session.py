@@ -11,6 +11,7 @@ import aiohttp
 import anyio
 
 from reconciler.client.client import BrightPatternClient
+from reconciler.client.pacing import Throttle
 from reconciler.client.v3 import CampaignClient
 from reconciler.config import Credentials, RequestPolicy, Target
 from reconciler.errors import InvalidOption
@@ -26,33 +27,44 @@ async def open_record_source(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    throttle: Throttle | None = None,
 ) -> AsyncIterator[BrightPatternClient | CampaignClient]:
     """A client for ``target`` whose HTTP session closes when the block ends.
 
     ``clock`` and ``sleep`` pace and space the requests; tests pass fakes so that nothing sleeps.
+    ``throttle``: a pace shared with other clients (one tenant's budget in a fleet); None: its own.
     A v3 client has found its campaign and list instance ids before it is handed out.
     """
     if not policy.verify_tls:
         logger.warning("TLS certificates are NOT verified (--insecure): anyone on the network path to %s "
                        "can read the credentials and the records; never use this in production",
                        target.base_url)
-    connector = aiohttp.TCPConnector(limit=policy.concurrency, ssl=policy.verify_tls)
-    async with aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=policy.timeout),
-        middlewares=_middlewares(target, credentials),
-        raise_for_status=False,
-    ) as session:
+    async with http_session(target.dialect, credentials, policy) as session:
         if target.dialect != "v3":
-            yield BrightPatternClient(session, target, credentials, policy, clock=clock, sleep=sleep)
+            yield BrightPatternClient(session, target, credentials, policy, clock=clock, sleep=sleep,
+                                      throttle=throttle)
             return
-        client = CampaignClient(session, target, credentials, policy, clock=clock, sleep=sleep)
+        client = CampaignClient(session, target, credentials, policy, clock=clock, sleep=sleep, throttle=throttle)
         await client.locate()
         yield client
 
 
-def _middlewares(target: Target, credentials: Credentials) -> tuple[aiohttp.DigestAuthMiddleware, ...]:
-    if target.dialect != "classic":
+@asynccontextmanager
+async def http_session(dialect: str, credentials: Credentials,
+                       policy: RequestPolicy) -> AsyncIterator[aiohttp.ClientSession]:
+    """The HTTP session of one client: its connection limit, timeout, TLS check and the dialect's digest signing."""
+    connector = aiohttp.TCPConnector(limit=policy.concurrency, ssl=policy.verify_tls)
+    async with aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=policy.timeout),
+        middlewares=_middlewares(dialect, credentials),
+        raise_for_status=False,
+    ) as session:
+        yield session
+
+
+def _middlewares(dialect: str, credentials: Credentials) -> tuple[aiohttp.DigestAuthMiddleware, ...]:
+    if dialect != "classic":
         return ()  # v2 and v3 send their bearer token per request
     if ":" in credentials.login:  # digest joins login and password with ":" (RFC 7616)
         raise InvalidOption("credentials", credentials.login, "a digest login without ':'")
