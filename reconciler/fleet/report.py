@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.fleet.run import FleetState
+from reconciler.reporting.run_report import versions
 
 FLEET_REPORT_VERSION = 1
 OUTCOMES = ("complete", "complete_with_errors", "failed", "invalid", "refused", "interrupted")
@@ -38,6 +39,7 @@ def build_fleet_report(*, fleet: str, shard: str | None, state: FleetState | Non
         "ended_at": ended_at.isoformat(),
         "duration_seconds": round((ended_at - started_at).total_seconds(), 3),
         "resumed": resumed,
+        "versions": versions(),
         "counts": {"targets": len(records), **{outcome: counts.get(outcome, 0) for outcome in OUTCOMES},
                    "skipped": sum(1 for record in records if record.get("skipped"))},
         "tenants": [_tenant(summary) for _, summary in sorted((state.tenants if state else {}).items())],

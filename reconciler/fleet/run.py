@@ -191,6 +191,7 @@ class FleetRun:
         error = self.mask(error) if error is not None else None
         report = build_report(config=config, stats=stats, exit_code=code, error=error, started_at=started,
                               ended_at=ended)
+        del report["versions"]  # the fleet report says them once
         record = {"target": target.name, "tenant": target.tenant, "campaign": target.campaign,
                   "list": target.list_name, "discovered": target.discovered,
                   "outcome": outcome_of(code, stats is not None),
