@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and fault injection.", epilog=EPILOG)
 
     add_arguments(simulate)
+    from reconciler.fleet.command import add_fleet_parser
+
+    add_fleet_parser(commands)
     report = commands.add_parser("report", help="write a campaign audit page from an output table",
                                  description="Read an output table of 'reconciler run' (Parquet or CSV) and "
                                  "write one self-contained HTML page: headline, completion funnel, dispositions, "
@@ -113,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_from_args(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "fleet":
+        from reconciler.fleet.command import run_fleet_command
+
+        return run_fleet_command(args)
     return _run(args)
 
 

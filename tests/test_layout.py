@@ -16,7 +16,8 @@ RANKS = {
     "input": 1, "journal": 1, "reporting": 1, "client": 1, "simulator": 1,
     "stages": 2, "output": 2,
     "wiring": 3,
-    "faces": 4,  # the package itself, the CLI, the notebook face
+    "fleet": 4,  # many runs in one process: built on wiring, below the CLI
+    "faces": 5,  # the package itself, the CLI, the notebook face
 }
 FOUNDATION = {"errors", "config", "lookup"}
 MAX_LINES = 400

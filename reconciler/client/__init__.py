@@ -3,7 +3,8 @@
     async with open_record_source(target, credentials, policy) as source:
         result = await source.query({"account_id": "000123"})
 
-Modules, in the order a request passes them: ``v3`` (the v3 client and its id look-up),
+Modules, in the order a request passes them: ``v3`` (the v3 client and its id look-up), ``campaigns``
+(Get Campaigns, for a fleet's discovery),
 ``dialects`` (URLs), ``token`` (v2 and v3 bearer token),
 ``pacing`` (the run's ``Throttle``), ``retry`` (the retry policy), ``transport`` (the aiohttp
 boundary), ``classify`` and ``answer`` (what an answer means).

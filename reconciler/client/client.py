@@ -22,7 +22,7 @@ from reconciler.client.changes import read_changed_page, read_completed_page
 from reconciler.client.classify import Asked, followable_redirect, page_result, pages_result, record_result
 from reconciler.client.contact import Contact
 from reconciler.client.dialects import endpoints_for
-from reconciler.client.pacing import ConnectionSlots, Throttle, ThrottleStats
+from reconciler.client.pacing import ConnectionSlots, Throttle, ThrottleShare, ThrottleStats
 from reconciler.client.reply import AttemptFailed, Reply, shown_url
 from reconciler.client.retry import Retrier, Tried, retry_after_cap
 from reconciler.client.token import TokenSource
@@ -62,9 +62,15 @@ class ClientCore:
 
     def __init__(self, session: aiohttp.ClientSession, policy: RequestPolicy, credentials: Credentials, *,
                  token_url: URL | None, scope: str, dialect: str, clock: Callable[[], float],
-                 sleep: Callable[[float], Awaitable[None]]) -> None:
-        self.stats = ClientStats()
-        self.throttle = Throttle(policy.rate, clock=clock, sleep=sleep, stats=self.stats.throttling)
+                 sleep: Callable[[float], Awaitable[None]], throttle: Throttle | None = None) -> None:
+        # ``throttle``: a tenant's pace shared by several clients (a fleet); None: this client's own.
+        self.throttle: Throttle | ThrottleShare
+        if throttle is None:
+            self.stats = ClientStats()
+            self.throttle = Throttle(policy.rate, clock=clock, sleep=sleep, stats=self.stats.throttling)
+        else:
+            self.throttle = ThrottleShare(throttle)
+            self.stats = ClientStats(throttling=self.throttle.stats)
         self._session, self._policy, self._clock = session, policy, clock
         self._retrier = Retrier(policy, sleep=sleep, clock=clock)
         self._contact = Contact()
@@ -150,10 +156,10 @@ class BrightPatternClient(ClientCore):
 
     def __init__(self, session: aiohttp.ClientSession, target: Target, credentials: Credentials,
                  policy: RequestPolicy, *, clock: Callable[[], float],
-                 sleep: Callable[[float], Awaitable[None]]) -> None:
+                 sleep: Callable[[float], Awaitable[None]], throttle: Throttle | None = None) -> None:
         self._endpoints = endpoints_for(target)
         super().__init__(session, policy, credentials, token_url=self._endpoints.token, scope=target.tenant,
-                         dialect=target.dialect, clock=clock, sleep=sleep)
+                         dialect=target.dialect, clock=clock, sleep=sleep, throttle=throttle)
         self._asked = Asked(login=credentials.login, dialect=target.dialect, list_name=target.list_name,
                             campaign=target.campaign, max_bytes=policy.max_answer_bytes)
 

@@ -90,6 +90,20 @@ def endpoints_for(target: Target) -> Endpoints:
     )
 
 
+def campaigns_url(base_url: str, tenant: str, dialect: str) -> tuple[URL, URL | None]:
+    """Get Campaigns (``campaign/getAll``) in ``dialect``, and its token endpoint (None for classic)."""
+    base = _base(base_url)
+    if dialect == "classic":
+        if tenant in (".", ".."):
+            raise InvalidOption("--tenant", tenant, "a name other than . or ..")
+        # The trailing slash as the API documentation writes the classic and v2 path.
+        return URL(str(_url(base, ("admin", "ws", "t", tenant, "campaign", "getAll"))) + "/", encoded=True), None
+    if dialect == "v2":
+        return (URL(str(_url(base, ("configapi", "v2", "campaign", "getAll"))) + "/", encoded=True),
+                _url(base, ("configapi", "v2", "oauth", "token")))
+    return _url(base, ("configapi", "v3", "campaign", "getAll")), _url(base, ("configapi", "v3", "oauth", "token"))
+
+
 def _base(base_url: str) -> str:
     """The base URL in encoded form without a trailing slash; a path prefix is kept."""
     url = URL(base_url)

@@ -12,10 +12,16 @@ Operators see each cut and each Retry-After pause at WARNING, the default level,
 of answers within a second makes one cut, and the answers that extend a pause already running
 make no new one. The climb back is logged at INFO (``-v``), at most once a second.
 ``ThrottleStats`` keeps the counts for the run report.
+
+A fleet (``reconciler fleet``) gives every target of one tenant a ``ThrottleShare`` of one
+``Throttle``: their starts share the tenant's rate and its cuts, while each target counts the
+overload answers it got, and the cuts and pauses its own answers set off. The budget lives in this
+process only: nothing is shared with another process or machine.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -166,6 +172,45 @@ class Throttle:
         shown = "unlimited" if math.isinf(self.effective_rate) else f"{self.effective_rate:.2f}/s"
         logger.info("request rate now %s (configured %s; %d overload answers so far)",
                     shown, _shown(self.configured_rate), self.throttle_events)
+
+
+class ThrottleShare:
+    """One client's turn at a ``Throttle`` it shares with others (a tenant's targets in a fleet).
+
+    Starts and overload answers go to the shared throttle; ``stats`` counts what this client's own
+    answers did there (``note_answer`` has no await, so what changed in it was this answer's doing).
+    """
+
+    def __init__(self, shared: Throttle) -> None:
+        self.shared = shared
+        self.stats = ThrottleStats()
+
+    @property
+    def configured_rate(self) -> float:
+        return self.shared.configured_rate
+
+    @property
+    def effective_rate(self) -> float:
+        return self.shared.effective_rate
+
+    @property
+    def throttle_events(self) -> int:
+        return self.stats.overload_answers
+
+    async def wait_turn(self) -> None:
+        await self.shared.wait_turn()
+
+    def note_answer(self, status: int, retry_after: float | None = None) -> None:
+        before = dataclasses.replace(self.shared.stats)
+        self.shared.note_answer(status, retry_after)
+        after, own = self.shared.stats, self.stats
+        own.overload_answers += after.overload_answers - before.overload_answers
+        own.retry_after_pauses += after.retry_after_pauses - before.retry_after_pauses
+        own.retry_after_seconds += after.retry_after_seconds - before.retry_after_seconds
+        if after.rate_cuts > before.rate_cuts:
+            own.rate_cuts += after.rate_cuts - before.rate_cuts
+            rate = self.shared.effective_rate
+            own.lowest_rate = rate if own.lowest_rate is None else min(own.lowest_rate, rate)
 
 
 def _shown(rate: float) -> str:

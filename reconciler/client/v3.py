@@ -22,6 +22,7 @@ from reconciler.client.changes import read_changes_by_cursor
 from reconciler.client.classify import Asked, cursor_page_result, pages_result, raise_if_fatal, record_result
 from reconciler.client.client import ClientCore, api_time
 from reconciler.client.dialects import campaign_endpoints
+from reconciler.client.pacing import Throttle
 from reconciler.client.reply import AttemptFailed, shown_url
 from reconciler.client.retry import is_retryable
 from reconciler.config import Credentials, RequestPolicy, Target
@@ -49,10 +50,10 @@ class CampaignClient(ClientCore):
 
     def __init__(self, session: aiohttp.ClientSession, target: Target, credentials: Credentials,
                  policy: RequestPolicy, *, clock: Callable[[], float],
-                 sleep: Callable[[float], Awaitable[None]]) -> None:
+                 sleep: Callable[[float], Awaitable[None]], throttle: Throttle | None = None) -> None:
         self._endpoints = campaign_endpoints(target)
         super().__init__(session, policy, credentials, token_url=self._endpoints.token, scope=target.tenant,
-                         dialect="v3", clock=clock, sleep=sleep)
+                         dialect="v3", clock=clock, sleep=sleep, throttle=throttle)
         self._target = target
         self._asked = Asked(login=credentials.login, dialect="v3", list_name=target.list_name,
                             campaign=target.campaign, max_bytes=policy.max_answer_bytes)

@@ -20,6 +20,8 @@ from reconciler.config import concrete_folder, is_template
 from reconciler.errors import InputError
 
 PLACEHOLDERS = ("date", "run_id")
+# A fleet file fills these in per target before a run sees its paths; a run alone has no value for them.
+FLEET_PLACEHOLDERS = ("tenant", "campaign", "list")
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,10 @@ def check_template(path: Path, option: str) -> None:
                                "use {date} or {run_id}, e.g. out/run_date={date}/status.parquet") from None
     unknown = sorted({name for name in names if name not in PLACEHOLDERS})
     if unknown:
+        fleet = " ({tenant}, {campaign} and {list} belong in a fleet file: reconciler fleet)" \
+            if set(unknown) & set(FLEET_PLACEHOLDERS) else ""
         raise InputError(path, f"{option} names unknown placeholders {', '.join('{' + n + '}' for n in unknown)}; "
-                               "use {date} or {run_id}, e.g. out/run_date={date}/status.parquet")
+                               f"use {{date}} or {{run_id}}, e.g. out/run_date={{date}}/status.parquet{fleet}")
 
 
 def expand(path: Path, run: RunIdentity) -> Path:

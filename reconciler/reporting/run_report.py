@@ -78,6 +78,11 @@ def _outcome(exit_code: int, *, finished: bool) -> str:
     return "aborted"  # a fatal answer (3), the server gone for too long (1), or an unexpected failure
 
 
+def versions() -> dict[str, str]:
+    """The versions of Python, reconciler and the libraries that shape its answers."""
+    return _versions()
+
+
 def _versions() -> dict[str, str]:
     packages = ("aiohttp", "anyio", "tenacity", "pyarrow", "pandas")
     found = {name: _version(name) for name in packages}

@@ -103,14 +103,16 @@ def binding(config: ReconcileConfig, spec: InputSpec) -> dict[str, Any]:
 
 
 async def reconcile(config: ReconcileConfig, *, source_factory: SourceFactory = default_source,
-                    handle_signals: bool = False, progress: Progress | None = None) -> RunStats:
+                    handle_signals: bool = False, progress: Progress | None = None,
+                    stop: StopRequest | None = None) -> RunStats:
     """Run one reconciliation to its end and return what it did; see ``RunStats.exit_code``.
 
     ``handle_signals``: SIGINT/SIGTERM stop the run gracefully (main thread only): requests in
     flight finish, the journal is kept, and ``RunInterrupted`` is raised.
     ``progress``: updated as the stages go, for a reporter to show.
+    ``stop``: a stop request shared with other runs of the process (a fleet watches the signals once).
     """
-    stop = StopRequest()
+    stop = stop or StopRequest()
     try:
         async with anyio.create_task_group() as group:
             if handle_signals:

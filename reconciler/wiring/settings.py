@@ -164,7 +164,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return {key.replace("-", "_"): _checked_value(path, key, value) for key, value in data.items()}
 
 
-def _checked_value(path: Path, key: str, value: Any) -> Any:
+def checked_setting(where: str, key: str, value: Any) -> Any:
+    """One run setting from a TOML file, checked as ``--config`` checks it; a message starts with ``where``."""
+    return _checked_value(where, key, value)
+
+
+def _checked_value(path: Path | str, key: str, value: Any) -> Any:
     name = key.replace("-", "_")
     if name not in _BY_NAME and name not in _FILE_ONLY:
         if any(word in name.lower() for word in _SECRET_WORDS):

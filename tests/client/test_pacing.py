@@ -7,7 +7,7 @@ import math
 import anyio
 import pytest
 
-from reconciler.client.pacing import MIN_SAMPLE, ConnectionSlots, Throttle
+from reconciler.client.pacing import MIN_SAMPLE, ConnectionSlots, Throttle, ThrottleShare
 
 from .scripted import FakeTime
 
@@ -344,3 +344,26 @@ async def test_a_waiter_cancelled_as_it_is_handed_the_slot_hands_it_on() -> None
     assert first.cancelled()
     assert got == ["second"]
     assert slots.in_use == 0
+
+
+@pytest.mark.anyio
+async def test_shares_of_one_throttle_pace_their_starts_together_and_count_their_own_answers() -> None:
+    time = FakeTime()
+    tenant = throttle_for(4.0, time)
+    one, other = ThrottleShare(tenant), ThrottleShare(tenant)
+    moments = []
+    for share in (one, other, one, other):
+        await share.wait_turn()
+        moments.append(round(time.now, 6))
+    assert moments == [0.0, 0.25, 0.5, 0.75]  # one budget: 4 starts a second over both, not 4 each
+
+    for _ in range(MIN_SAMPLE - 3):
+        other.note_answer(200)
+    one.note_answer(429, retry_after=2.0)
+    one.note_answer(429)
+    one.note_answer(429)  # the answer that tips the share over a tenth: the cut is one's
+    assert tenant.effective_rate == 2.0 and other.effective_rate == 2.0  # every share slows down
+    assert (one.stats.overload_answers, one.stats.rate_cuts, one.stats.lowest_rate) == (3, 1, 2.0)
+    assert (one.stats.retry_after_pauses, one.stats.retry_after_seconds) == (1, 2.0)
+    assert (other.stats.overload_answers, other.stats.rate_cuts, other.stats.retry_after_pauses) == (0, 0, 0)
+    assert tenant.stats.rate_cuts == 1

@@ -17,7 +17,7 @@ def test_the_demo_reconciles_the_sample_keys_through_the_simulator() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "sample_inputs" / "demo.py")], capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert "Exit codes: [0, 0, 0, 0]" in done.stdout
+    assert "Exit codes: [0, 0, 0, 0, 0]" in done.stdout  # four runs, then the fleet
     assert done.stderr.count("reconciler: run finished") == 4
     table = pq.read_table(ROOT / "out" / "keys-status.parquet")
     assert table.num_rows == 2002
@@ -43,3 +43,11 @@ def test_the_demo_reconciles_the_sample_keys_through_the_simulator() -> None:
     assert history.num_rows == 2 * 2002  # status rows alone: no change feed or report mixed in
     line = re.search(r"History in out/nightly/status/: ([\d,]+) status rows over (\d+) runs", done.stdout)
     assert line is not None and line[1] == "4,004" and line[2] == "2", done.stdout
+
+    # The fleet over two tenants: every list of every running campaign, discovered, each complete.
+    fleet = json.loads((ROOT / "out" / "fleet" / "report.json").read_text(encoding="utf-8"))
+    assert fleet["exit_code"] == 0 and fleet["counts"]["complete"] == 3
+    assert {record["target"] for record in fleet["targets"]} == {
+        "demo.brightpattern.com/Campaign_1/records.csv", "second.brightpattern.com/Outbound_Q4/List_East.csv",
+        "second.brightpattern.com/Outbound_Q4/List_West.csv"}
+    assert "reconciler: fleet finished" in done.stderr

@@ -48,6 +48,7 @@ def _templated(tmp_path: Path, template: Path) -> object:
 
 @pytest.mark.parametrize(("template", "message"), [
     ("out/{dat}/t.parquet", "unknown placeholders {dat}; use {date} or {run_id}"),
+    ("out/{tenant}/{list}/t.parquet", r"unknown placeholders {list}, {tenant}; .* belong in a fleet file"),
     ("out/{date/t.parquet", "is not a usable path template"),
     ("out/}/t.parquet", "is not a usable path template"),
 ])
