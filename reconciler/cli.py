@@ -274,4 +274,6 @@ def _use_the_system_allocator() -> None:
 
 def _masker(config: ReconcileConfig) -> Masker:
     """Everything secret this run knows: the password or client secret, and any password in the URL."""
-    return Masker([config.credentials.secret, URL(config.target.base_url).password])
+    stores = [os.environ.get(name) for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                                "AZURE_STORAGE_ACCOUNT_KEY")]  # never shown, whatever fails
+    return Masker([config.credentials.secret, URL(config.target.base_url).password, *stores])

@@ -6,6 +6,7 @@
     ├── RunAborted            exit 3  the server says the whole run cannot succeed
     │   └── KeyFieldMissing           the list's key fields are not the --key columns sent
     ├── ServerUnavailable     exit 1  every request kept failing for too long (journal kept)
+    ├── PublishFailed         exit 1  an object store or Delta table refused the whole table (journal kept)
     └── RunInterrupted        exit 130 / 143  SIGINT / SIGTERM (journal kept)
 
 A per-row outcome (record not found, retries exhausted) is never an exception: it is a
@@ -198,6 +199,16 @@ class ServerUnavailable(ReconcilerError):
             f"every request failed for {seconds:.0f} s (last: {last_error}); "
             "the journal is kept: rerun the same command to resume"
         )
+
+
+class PublishFailed(ReconcilerError):
+    """The table was whole, but its object store or Delta table refused it: rerun to write it again."""
+
+    exit_code = 1
+
+    def __init__(self, destination: str, problem: str) -> None:
+        self.destination, self.problem = destination, problem
+        super().__init__(f"{destination}: {problem}; the journal is kept: rerun the same command to write it again")
 
 
 class RunInterrupted(ReconcilerError):

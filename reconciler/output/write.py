@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from reconciler.config import ReconcileConfig
+from reconciler.config import ReconcileConfig, delta_table
 from reconciler.input.keys import key_texts
 from reconciler.input.read import BadRows, InputSpec, read_batches
 from reconciler.journal.store import Journal
@@ -38,9 +38,11 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
     layout = plan_output(spec.schema, journal.field_names("entry") if entry_names is None else entry_names)
     tally = OutputTally()
     with contextlib.ExitStack() as files:
-        writer = files.enter_context(TableWriter(config.output_path, layout.schema, fmt, gzipped=gzipped))
-        feed = _feed(files, config, spec, previous)
-        if feed is not None:
+        writer = files.enter_context(TableWriter(config.output_path, layout.schema, fmt, gzipped=gzipped,
+                                                 staging=config.journal.parent,
+                                                 replacing=f"recon_run_date = '{run.run_date.isoformat()}'"))
+        feed = _feed(files, config, spec, previous, run)
+        if feed is not None and delta_table(feed.path) is None:  # a Delta feed keeps the date's other runs itself
             tally.carried_change_rows = _carry_earlier_runs(feed, run)
         for batch in read_batches(spec, BadRows(skip=config.skip_bad_rows)):
             check_stop()
@@ -58,11 +60,13 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
 
 
 def _feed(files: contextlib.ExitStack, config: ReconcileConfig, spec: InputSpec,
-          previous: PreviousLookup | None) -> TableWriter | None:
+          previous: PreviousLookup | None, run: RunIdentity) -> TableWriter | None:
     if config.changes_path is None or previous is None:
         return None
     fmt, gzipped = output_format_for(config.changes_path, None)
-    return files.enter_context(TableWriter(config.changes_path, changes_schema(spec.schema), fmt, gzipped=gzipped))
+    return files.enter_context(TableWriter(config.changes_path, changes_schema(spec.schema), fmt, gzipped=gzipped,
+                                           staging=config.journal.parent,
+                                           replacing=f"recon_run_id = '{run.run_id}'"))
 
 
 def _carry_earlier_runs(feed: TableWriter, run: RunIdentity) -> int:
@@ -76,7 +80,7 @@ def write_unmatched(path: Path, journal: Journal) -> None:
     """The scanned list's records that no input key matched, in list order."""
     fmt, gzipped = output_format_for(path, None)
     layout = unmatched_layout(journal.field_names("entry"))
-    with TableWriter(path, layout.schema, fmt, gzipped=gzipped) as writer:
+    with TableWriter(path, layout.schema, fmt, gzipped=gzipped, staging=journal.path.parent) as writer:
         after = -1
         while rows := journal.listed.unmatched(after, _UNMATCHED_CHUNK):
             writer.write(unmatched_batch(rows, layout))

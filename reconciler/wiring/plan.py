@@ -17,7 +17,7 @@ from pathlib import Path
 
 from yarl import URL
 
-from reconciler.config import ReconcileConfig
+from reconciler.config import ReconcileConfig, shown
 from reconciler.input.read import BadRows, InputSpec
 from reconciler.journal.state import State
 from reconciler.journal.store import Journal
@@ -148,7 +148,7 @@ def format_plan(plan: Plan, config: ReconcileConfig) -> str:
         f"{config.target.list_name}, campaign {config.target.campaign} ({config.target.dialect})",
         *([f"  ids              {plan.located}"] if plan.located else []),
         f"  server           {checked}",
-        f"  output           {config.output_path}",
+        f"  output           {shown(config.output_path)}",
     ])
 
 
