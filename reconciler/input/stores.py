@@ -42,14 +42,14 @@ def open_store(url: str) -> tuple[Any, str]:
         raise InputError(url, f"cannot open the object store ({_first_line(exc)})") from None
 
 
-def check_bucket(url: str, option: str) -> None:
-    """Fail before any request when the bucket is missing, or ``url`` is a folder of objects."""
+def check_bucket(url: str, option: str, *, an_object: bool = True) -> None:
+    """Fail before any request when the bucket is missing, or ``url`` is a folder of objects (``an_object``)."""
     store, path = open_store(url)
     bucket = path.split("/", 1)[0]
     if _info(store, bucket, url).type == pafs.FileType.NotFound:
         raise InputError(url, f"{option}: the bucket {bucket!r} does not exist (or these credentials cannot "
                               "see it); create it or name another")
-    if "{" not in path and _info(store, path, url).type == pafs.FileType.Directory:
+    if an_object and "{" not in path and _info(store, path, url).type == pafs.FileType.Directory:
         raise InputError(url, f"{option}: the path is a folder of objects; name an object inside it")
 
 

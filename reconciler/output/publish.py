@@ -66,7 +66,7 @@ def table_columns(table: Path) -> list[str] | None:
     module = deltalake()
     where = location(table)
     if remote_url(table) is not None:
-        check_bucket(where, "delta")
+        check_bucket(where, "the Delta table", an_object=False)
     elif not (table / "_delta_log").is_dir():
         if table.exists() and (not table.is_dir() or any(table.iterdir())):
             raise InputError(_named(table), "exists and is not a Delta table (no _delta_log); name another folder")

@@ -146,3 +146,23 @@ async def test_a_run_whose_upload_fails_leaves_no_object_and_its_rerun_writes_it
     assert asked_again == 0, "the rerun wrote the table from its journal"
     assert store.keys("recon-gone") == ["recon-gone/status.parquet"]
     assert store.read("recon-gone/status.parquet").num_rows == 500
+
+
+async def test_a_delta_table_in_s3_gets_one_commit_per_run(tmp_path: Path, simulator: SimulatorFactory,
+                                                           store: Store) -> None:
+    import deltalake
+
+    async with simulator() as sim:
+        for name in ("one", "two"):
+            done = await run_cli(run_args(sim.base_url, Path("s3://recon-in/keys.csv"),
+                                          Path("delta:s3://recon-out/tables/status"), "--rate", "inf",
+                                          "--journal", str(tmp_path / f"{name}.journal")), environment(store))
+            assert done.code == 0, done.stderr
+            assert "output              delta:s3://recon-out/tables/status" in done.stderr
+
+    options = {"AWS_ENDPOINT_URL": store.environment["AWS_ENDPOINT_URL"], "AWS_ALLOW_HTTP": "true",
+               "AWS_ACCESS_KEY_ID": "reconciler-test", "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_REGION": "us-east-1"}
+    table = deltalake.DeltaTable("s3://recon-out/tables/status", storage_options=options)
+    assert table.version() == 1
+    rows = table.to_pyarrow_table()
+    assert rows.num_rows == 2002 and len(set(rows.column("recon_run_id").to_pylist())) == 1
