@@ -178,6 +178,10 @@ class ReconcileConfig:
         _require(self.unmatched_path is None or delta_table(self.unmatched_path) is None, "--unmatched",
                  shown(self.unmatched_path) if self.unmatched_path else None,
                  "a .csv or .parquet file (the unmatched records carry no run date to partition a Delta table by)")
+        for option, table in (("--output", delta_table(self.output_path)),
+                              ("--changes", delta_table(self.changes_path) if self.changes_path else None)):
+            _require(table is None or not is_template(table), option, shown(table) if table else None,
+                     "a Delta table without {date} or {run_id} (it is partitioned by recon_run_date already)")
         for option, local in (("--state", self.state_path), ("--journal", self.journal_path)):
             _require(local is None or (remote_url(local) is None and delta_table(local) is None), option,
                      shown(local) if local else None, "a local file (it stays on this machine, whatever the output)")

@@ -50,6 +50,7 @@ def test_the_journal_of_a_remote_output_is_local_and_named_after_the_url() -> No
     ("--state", {"state_path": Path("s3://bucket/list.state"), "strategy": "incremental"}),
     ("--journal", {"journal_path": Path("s3://bucket/run.journal")}),
     ("--unmatched", {"unmatched_path": Path("delta:/srv/unmatched"), "strategy": "scan"}),
+    ("--changes", {"changes_path": Path("delta:/srv/changes/{date}"), "previous_path": Path("old.parquet")}),
 ])
 def test_state_and_journal_stay_local_and_unmatched_is_no_delta_table(option: str, extra: dict[str, object]) -> None:
     with pytest.raises(InvalidOption, match=f"^{option}: "):
