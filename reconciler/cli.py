@@ -313,7 +313,10 @@ def _use_the_system_allocator() -> None:
 
 
 def _masker(config: ReconcileConfig) -> Masker:
-    """Everything secret this run knows: the password or client secret, and any password in the URL or the proxy's."""
+    """Everything secret this run knows: the password or client secret, any password in the URL or the proxy's,
+    and the object stores' keys."""
     proxy = config.policy.proxy
+    stores = [os.environ.get(name) for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                                "AZURE_STORAGE_ACCOUNT_KEY")]  # never shown, whatever fails
     return Masker([config.credentials.secret, URL(config.target.base_url).password,
-                   URL(proxy).password if proxy else None])
+                   URL(proxy).password if proxy else None, *stores])

@@ -224,6 +224,16 @@ class ReconcileConfig:
                  "--changes", str(self.changes_path), "used with --state or --previous (the previous run's values)")
         _require(self.previous_path is None or self.changes_path is not None, "--previous",
                  str(self.previous_path), "used with --changes")
+        _require(self.unmatched_path is None or delta_table(self.unmatched_path) is None, "--unmatched",
+                 shown(self.unmatched_path) if self.unmatched_path else None,
+                 "a .csv or .parquet file (the unmatched records carry no run date to partition a Delta table by)")
+        for option, table in (("--output", delta_table(self.output_path)),
+                              ("--changes", delta_table(self.changes_path) if self.changes_path else None)):
+            _require(table is None or not is_template(table), option, shown(table) if table else None,
+                     "a Delta table without {date} or {run_id} (it is partitioned by recon_run_date already)")
+        for option, local in (("--state", self.state_path), ("--journal", self.journal_path)):
+            _require(local is None or (remote_url(local) is None and delta_table(local) is None), option,
+                     shown(local) if local else None, "a local file (it stays on this machine, whatever the output)")
         for option, seconds, low in (("--full-refresh-after", self.full_refresh_after, 0.0),
                                      ("--overlap", self.overlap, 0.0)):
             _require(_is_number(seconds) and low <= seconds <= 366 * 86400, option, seconds,
@@ -231,9 +241,18 @@ class ReconcileConfig:
 
     @property
     def journal(self) -> Path:
-        """The journal's path: given, or beside the output (a templated output: in its concrete folder)."""
+        """The journal's path: given, or beside the output (a templated output: in its concrete folder).
+
+        The journal is a local SQLite file: for an output in object storage it lives in the current
+        folder, named after the whole URL (``.s3-bucket-status.parquet.reconciler-journal``).
+        """
         if self.journal_path is not None:
             return self.journal_path
+        if (url := remote_url(self.output_path)) is not None:
+            flat = re.sub(r"[^A-Za-z0-9._=-]+", "-", re.sub(r"\{[^{}]*\}", "", url)).strip("-")
+            return Path(f".{flat}.reconciler-journal")
+        if (table := delta_table(self.output_path)) is not None:  # beside the table's folder, never in it
+            return table.with_name(table.name + ".reconciler-journal")
         if is_template(self.output_path):
             name = re.sub(r"\{[^{}]*\}", "", self.output_path.name) or "output"
             return concrete_folder(self.output_path) / f".{name}.reconciler-journal"
@@ -251,3 +270,30 @@ def concrete_folder(path: Path) -> Path:
     while is_template(folder):
         folder = folder.parent
     return folder
+
+
+# Object stores an --input, --output, --changes, --unmatched or --previous may name (see reconciler.input.stores).
+REMOTE_SCHEMES = ("s3", "gs", "az")
+_REMOTE = re.compile(rf"^({'|'.join(REMOTE_SCHEMES)}):/+(?=[^/])")
+DELTA_PREFIX = "delta:"
+
+
+def remote_url(path: Path) -> str | None:
+    """``s3://bucket/key`` when ``path`` names an object (``Path`` folds the ``//`` to ``s3:/bucket/key``)."""
+    text = str(path)
+    if (match := _REMOTE.match(text)) is None:
+        return None
+    return f"{match.group(1)}://{text[match.end():]}"
+
+
+def delta_table(path: Path) -> Path | None:
+    """The table's location when ``path`` names a Delta table (``delta:/srv/status``, ``delta:s3://b/status``)."""
+    text = str(path)
+    return Path(text[len(DELTA_PREFIX):]) if text.startswith(DELTA_PREFIX) else None
+
+
+def shown(path: Path) -> str:
+    """``path`` as the user wrote it: an object's URL keeps its ``//``."""
+    if (table := delta_table(path)) is not None:
+        return DELTA_PREFIX + shown(table)
+    return remote_url(path) or str(path)

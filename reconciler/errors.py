@@ -7,6 +7,7 @@
     │   └── KeyFieldMissing           the list's key fields are not the --key columns sent
     ├── ServerUnavailable     exit 1  every request kept failing for too long (journal kept)
     │   └── ServerUnreachable         the first request never reached the server (nothing kept)
+    ├── PublishFailed         exit 1  an object store or Delta table refused the whole table (journal kept)
     └── RunInterrupted        exit 130 / 143  SIGINT / SIGTERM (journal kept)
 
 A per-row outcome (record not found, retries exhausted) is never an exception: it is a
@@ -228,6 +229,16 @@ class ServerUnreachable(ServerUnavailable):
             self, f"{reason} after {attempts} attempt{'s' if attempts != 1 else ''} in {seconds:.0f} s: the server "
                   "could not be reached; check --base-url, or rerun later")
         self.seconds, self.last_error = seconds, reason
+
+
+class PublishFailed(ReconcilerError):
+    """The table was whole, but its object store or Delta table refused it: rerun to write it again."""
+
+    exit_code = 1
+
+    def __init__(self, destination: str, problem: str) -> None:
+        self.destination, self.problem = destination, problem
+        super().__init__(f"{destination}: {problem}; the journal is kept: rerun the same command to write it again")
 
 
 class RunInterrupted(ReconcilerError):

@@ -5,11 +5,15 @@ A change feed file holds the changes of one run date: every run of that date, ea
 date from other runs, those rows are carried into the new file ahead of its own, so that a second
 run the same day never loses what the first published. Rows of the run itself (a resumed run
 writing again) and rows of other dates are not carried: a file named without ``{date}`` holds the
-latest date's feed. The file is still replaced atomically, so readers see one whole feed.
+latest date's feed. The file is still replaced atomically, so readers see one whole feed. A feed in
+object storage is read from a local copy of it; a Delta feed keeps every run's rows itself (each
+run's commit replaces only that run's rows).
 """
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,13 +22,25 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from reconciler.config import delta_table, remote_url
 from reconciler.errors import InputError
+from reconciler.input.stores import fetch
 from reconciler.output.history import RunIdentity
+from reconciler.output.publish import check_table_columns
 from reconciler.output.writer import output_format_for
 
 
 def check_day_feed(path: Path, schema: pa.Schema, run: RunIdentity) -> None:
     """Fail before any request when ``path`` holds rows of the run's date that the new feed could not keep."""
+    if (table := delta_table(path)) is not None:
+        check_table_columns(table, schema.names, [], exact=True)
+        return
+    with _readable(path) as local:
+        if local is not None:
+            _check_day_feed(local, schema, run)
+
+
+def _check_day_feed(path: Path, schema: pa.Schema, run: RunIdentity) -> None:
     if not path.is_file():
         return
     found = _file_names(path)
@@ -37,11 +53,23 @@ def check_day_feed(path: Path, schema: pa.Schema, run: RunIdentity) -> None:
 
 def earlier_runs_of_the_day(path: Path, schema: pa.Schema, run: RunIdentity) -> Iterator[pa.RecordBatch]:
     """The rows of ``path`` that other runs of the run's date wrote, as batches of ``schema``."""
-    if not path.is_file() or _file_names(path) != schema.names:
+    with _readable(path) as local:
+        if local is None or not local.is_file() or _file_names(local) != schema.names:
+            return
+        for batch in _same_day(local, schema, run):
+            if batch.num_rows:
+                yield batch
+
+
+@contextlib.contextmanager
+def _readable(path: Path) -> Iterator[Path | None]:
+    """``path``, or a temporary copy of the object it names (None: there is no such object yet)."""
+    if (url := remote_url(path)) is None:
+        yield path
         return
-    for batch in _same_day(path, schema, run):
-        if batch.num_rows:
-            yield batch
+    with tempfile.TemporaryDirectory(prefix="reconciler-feed-") as folder:
+        local = Path(folder) / path.name
+        yield local if fetch(url, local) else None
 
 
 def _same_day(path: Path, schema: pa.Schema | None, run: RunIdentity) -> Iterator[pa.RecordBatch]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconciler.config import ReconcileConfig
+from reconciler.config import ReconcileConfig, delta_table
 from reconciler.input.keys import OVERSIZED_KEY_ERROR, key_texts, oversized_keys
 from reconciler.input.read import BadRows, InputSpec, read_batches
 from reconciler.journal.store import Journal
@@ -41,9 +41,11 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
     layout = plan_output(spec.schema, journal.field_names("entry") if entry_names is None else entry_names)
     tally = OutputTally()
     with contextlib.ExitStack() as files:
-        writer = files.enter_context(TableWriter(config.output_path, layout.schema, fmt, gzipped=gzipped))
-        feed = _feed(files, config, spec, previous)
-        if feed is not None:
+        writer = files.enter_context(TableWriter(config.output_path, layout.schema, fmt, gzipped=gzipped,
+                                                 staging=config.journal.parent,
+                                                 replacing=f"recon_run_date = '{run.run_date.isoformat()}'"))
+        feed = _feed(files, config, spec, previous, run)
+        if feed is not None and delta_table(feed.path) is None:  # a Delta feed keeps the date's other runs itself
             tally.carried_change_rows = _carry_earlier_runs(feed, run)
         for batch in read_batches(spec, BadRows(skip=config.skip_bad_rows)):
             check_stop()
@@ -73,11 +75,13 @@ def _say_why_oversized(joined: pa.RecordBatch, batch: pa.RecordBatch,
 
 
 def _feed(files: contextlib.ExitStack, config: ReconcileConfig, spec: InputSpec,
-          previous: PreviousLookup | None) -> TableWriter | None:
+          previous: PreviousLookup | None, run: RunIdentity) -> TableWriter | None:
     if config.changes_path is None or previous is None:
         return None
     fmt, gzipped = output_format_for(config.changes_path, None)
-    return files.enter_context(TableWriter(config.changes_path, changes_schema(spec.schema), fmt, gzipped=gzipped))
+    return files.enter_context(TableWriter(config.changes_path, changes_schema(spec.schema), fmt, gzipped=gzipped,
+                                           staging=config.journal.parent,
+                                           replacing=f"recon_run_id = '{run.run_id}'"))
 
 
 def _carry_earlier_runs(feed: TableWriter, run: RunIdentity) -> int:
@@ -91,7 +95,7 @@ def write_unmatched(path: Path, journal: Journal) -> None:
     """The scanned list's records that no input key matched, in list order."""
     fmt, gzipped = output_format_for(path, None)
     layout = unmatched_layout(journal.field_names("entry"))
-    with TableWriter(path, layout.schema, fmt, gzipped=gzipped) as writer:
+    with TableWriter(path, layout.schema, fmt, gzipped=gzipped, staging=journal.path.parent) as writer:
         after = -1
         while rows := journal.listed.unmatched(after, _UNMATCHED_CHUNK):
             writer.write(unmatched_batch(rows, layout))

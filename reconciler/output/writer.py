@@ -1,8 +1,9 @@
 """Write the output table batch by batch, and publish it only when it is whole.
 
 Rows go to a hidden temporary file in the output's folder; ``commit`` flushes, fsyncs and renames
-it over the output, so a reader sees the previous table or the new one, never a part. CSV carries
-times as ISO 8601 with a zone (``2021-02-19T19:12:21.000Z``).
+it over the output, so a reader sees the previous table or the new one, never a part. An output in
+object storage or a Delta table is staged in a local folder (the journal's) and published whole by
+``reconciler.output.publish``. CSV carries times as ISO 8601 with a zone (``2021-02-19T19:12:21.000Z``).
 """
 
 from __future__ import annotations
@@ -19,12 +20,19 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from reconciler.config import FileFormat, format_from_name
+from reconciler.config import FileFormat, delta_table, format_from_name, remote_url, shown
 from reconciler.errors import InputError
+from reconciler.input.stores import check_bucket
+from reconciler.output.join import plan_output
+from reconciler.output.publish import check_table_columns, commit_delta, upload
 
 
 def output_format_for(path: Path, override: FileFormat | None) -> tuple[FileFormat, bool]:
     """The format an output name implies (or the override), and whether to gzip it."""
+    if delta_table(path) is not None:
+        if override not in (None, "parquet"):
+            raise InputError(shown(path), "a Delta table holds Parquet files; drop --output-format")
+        return "parquet", False
     if (known := format_from_name(path, override)) is not None:
         return known
     suffix = "".join(path.suffixes[-2:])
@@ -34,6 +42,11 @@ def output_format_for(path: Path, override: FileFormat | None) -> tuple[FileForm
 
 def check_output_location(path: Path, input_path: Path) -> None:
     """Fail before any request when the table could not be written there, or would replace the input."""
+    if (url := remote_url(path)) is not None:
+        check_bucket(url, "the output")
+        return
+    if delta_table(path) is not None:
+        return  # reconciler.output.tables checks the table and its columns
     if _same_file(path, input_path):
         raise InputError(path, f"the output path is the input file {input_path}; choose another output file")
     folder = path.parent
@@ -55,7 +68,10 @@ def check_output_location(path: Path, input_path: Path) -> None:
 
 
 def check_output_schema(path: Path, schema: pa.Schema, fmt: FileFormat) -> None:
-    """Fail before any request when a column of ``schema`` cannot be written in ``fmt``."""
+    """Fail before any request when a column of ``schema`` cannot be written in ``fmt``, or a Delta table differs."""
+    if (table := delta_table(path)) is not None:
+        names = plan_output(schema, ()).schema.names
+        check_table_columns(table, names[:len(schema)], names[len(schema):], exact=False)
     if fmt == "csv":
         nested = [f.name for f in schema if pa.types.is_nested(f.type)]
         if nested:
@@ -73,21 +89,29 @@ def _same_file(output: Path, input_path: Path) -> bool:
 
 
 class TableWriter:
-    """Collects batches into a temporary file; ``commit`` publishes it atomically."""
+    """Collects batches into a temporary file; ``commit`` publishes it atomically.
 
-    def __init__(self, path: Path, schema: pa.Schema, fmt: FileFormat, *, gzipped: bool) -> None:
+    ``staging``: the local folder for the temporary file of an object or a Delta table (else the
+    output's own folder); ``replacing``: for a Delta table, the rows the commit replaces.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, fmt: FileFormat, *, gzipped: bool,
+                 staging: Path | None = None, replacing: str = "false") -> None:
         self.path, self.schema = path, schema
-        self._format = fmt
+        self._format, self._replacing = fmt, replacing
+        local = remote_url(path) is None and delta_table(path) is None
+        folder = path.parent if local or staging is None else staging
         # A killed run's temporary table; the journal's lock means no other run is writing this output.
-        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        for stale in folder.glob(f".{glob.escape(path.name)}.*.partial"):
             stale.unlink(missing_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
         os.close(handle)
         self._temp = Path(temp)
         self._sink = pa.output_stream(str(self._temp), compression="gzip" if gzipped else None)
         self._writer: pq.ParquetWriter | pacsv.CSVWriter
         if fmt == "parquet":
-            self._writer = pq.ParquetWriter(self._sink, with_pandas_hints(schema), compression="zstd")
+            hinted = schema if delta_table(path) is not None else with_pandas_hints(schema)
+            self._writer = pq.ParquetWriter(self._sink, hinted, compression="zstd")
         else:
             self._writer = pacsv.CSVWriter(self._sink, _csv_schema(schema))
         self.rows = 0
@@ -101,6 +125,16 @@ class TableWriter:
     def commit(self) -> None:
         self._writer.close()
         self._sink.close()
+        table, url = delta_table(self.path), remote_url(self.path)
+        if table is not None or url is not None:
+            try:
+                if table is not None:
+                    commit_delta(self._temp, table, self._replacing)
+                elif url is not None:
+                    upload(self._temp, url)
+            finally:
+                self._temp.unlink(missing_ok=True)
+            return
         with self._temp.open("rb+") as handle:
             os.fsync(handle.fileno())
         self._temp.chmod(0o644)

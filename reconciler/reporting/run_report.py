@@ -19,7 +19,7 @@ from typing import Any
 
 from yarl import URL
 
-from reconciler.config import ReconcileConfig, shown_proxy
+from reconciler.config import ReconcileConfig, shown, shown_proxy
 from reconciler.errors import InputError
 from reconciler.lookup import LookupStatus
 from reconciler.reporting.stats import RunStats, ScanFigures, ThrottleFigures
@@ -99,7 +99,7 @@ def _version(name: str) -> str:
 def _configuration(config: ReconcileConfig) -> dict[str, Any]:
     target, policy = config.target, config.policy
     return {
-        "input": str(config.input_path), "output": str(config.output_path),
+        "input": shown(config.input_path), "output": shown(config.output_path),
         "input_format": config.input_format, "output_format": config.output_format,
         "input_encoding": config.input_encoding, "key_columns": list(config.key_columns),
         "base_url": str(URL(target.base_url).with_user(None)), "tenant": target.tenant,
@@ -113,14 +113,14 @@ def _configuration(config: ReconcileConfig) -> dict[str, Any]:
         "proxy": shown_proxy(policy.proxy) if policy.proxy is not None else None,
         "journal": str(config.journal), "fresh": config.fresh, "retry_errors": config.retry_errors,
         "skip_bad_rows": config.skip_bad_rows, "max_row_bytes": config.max_row_bytes, "strategy": config.strategy,
-        "unmatched": str(config.unmatched_path) if config.unmatched_path is not None else None,
+        "unmatched": shown(config.unmatched_path) if config.unmatched_path is not None else None,
         **_nightly_configuration(config),
     }
 
 
 def _nightly_configuration(config: ReconcileConfig) -> dict[str, Any]:
     def text(path: Path | None) -> str | None:
-        return str(path) if path is not None else None
+        return shown(path) if path is not None else None
 
     return {"state": text(config.state_path), "changes": text(config.changes_path),
             "previous": text(config.previous_path), "full_refresh_after_seconds": config.full_refresh_after,
@@ -142,7 +142,7 @@ def report_figures(stats: RunStats) -> dict[str, Any]:
         "warnings": stats.warnings, "bad_rows_skipped": stats.bad_rows_skipped,
         "bad_row_lines": list(stats.bad_row_lines), "resumed": stats.resumed,
         "strategy": stats.strategy, "list_size": stats.list_size, "unmatched_records": stats.unmatched_records,
-        "output": str(stats.output_path),
+        "output": shown(stats.output_path),
         **_history_figures(stats),
     }
 
@@ -157,7 +157,7 @@ def _history_figures(stats: RunStats) -> dict[str, Any]:
                                            "records_read_twice": sync.records_read_twice,
                                            "pages_out_of_order": sync.pages_out_of_order},
         "scan": _scan(stats.scan),
-        "changes": None if stats.changes_path is None else {"output": str(stats.changes_path),
+        "changes": None if stats.changes_path is None else {"output": shown(stats.changes_path),
                                                             "rows": stats.changed_rows,
                                                             "earlier_runs_rows": stats.earlier_change_rows},
     }

@@ -7,6 +7,7 @@ are named as in the table's ``recon_status`` column; counts share one right-alig
 
 from __future__ import annotations
 
+from reconciler.config import shown
 from reconciler.lookup import LookupStatus
 from reconciler.reporting.stats import RunStats
 
@@ -58,10 +59,10 @@ def _details(stats: RunStats, label: int) -> list[str]:
         earlier = (f" (and {rows(stats.earlier_change_rows)} of earlier runs today, kept)"
                    if stats.earlier_change_rows else "")
         details.append(("changes", f"{rows(stats.changed_rows)} changed since the previous run{earlier}: "
-                                   f"{stats.changes_path}"))
+                                   f"{shown(stats.changes_path)}"))
     if stats.unmatched_records is not None:
         details.append(("unmatched", f"{stats.unmatched_records:,} records of the list no input key asked for"))
-    details.append(("output", str(stats.output_path)))
+    details.append(("output", shown(stats.output_path)))
     if stats.journal_kept is not None:
         details.append(("journal", f"{stats.journal_kept} kept: add --retry-errors to the same command "
                                    "to ask again for the error rows only"))

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from reconciler.config import ReconcileConfig
 from reconciler.errors import InputError, RunAborted, ServerUnreachable, root_cause
 from reconciler.input.previous import open_previous, previous_rows
 from reconciler.input.read import BadRows, InputSpec, open_input
+from reconciler.input.stores import local_copy
 from reconciler.journal.reported import StagedReport
 from reconciler.journal.state import State
 from reconciler.journal.store import Journal
@@ -136,7 +138,10 @@ async def _reconcile(config: ReconcileConfig, source_factory: SourceFactory, pro
         return source_factory(config)
 
     try:
-        return await _reconcile_identified(config, run, contacting, progress, stop, started, lambda: contacted)
+        with local_copy(config.input_path, config.journal.parent, "the input") as keys, \
+                local_copy(config.previous_path or keys, config.journal.parent, "--previous") as previous:
+            local = replace(config, input_path=keys, previous_path=previous if config.previous_path else None)
+            return await _reconcile_identified(local, run, contacting, progress, stop, started, lambda: contacted)
     except BaseException:
         forget_partition_folders(templates, config)
         raise

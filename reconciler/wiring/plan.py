@@ -19,7 +19,7 @@ from pathlib import Path
 
 from yarl import URL
 
-from reconciler.config import ReconcileConfig, shown_proxy
+from reconciler.config import ReconcileConfig, shown, shown_proxy
 from reconciler.input.read import BadRows
 from reconciler.journal.store import Journal
 from reconciler.reporting.summary import rows
@@ -144,7 +144,7 @@ def format_plan(plan: Plan, config: ReconcileConfig, *, credentials: str | None 
         *([f"  network          {network}"] if (network := _network(config)) else []),
         f"  server           {checked}",
         *([f"  credentials      {credentials}"] if credentials else []),
-        f"  output           {config.output_path}",
+        f"  output           {shown(config.output_path)}",
     ])
 
 

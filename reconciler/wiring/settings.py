@@ -50,7 +50,8 @@ class Option:
 
 LOG_FORMATS = ("text", "json")
 OPTIONS: tuple[Option, ...] = (
-    Option("--output", str, "output table (.csv, .csv.gz or .parquet)", "OUTPUT"),
+    Option("--output", str, "output table (.csv, .csv.gz or .parquet; s3://, gs:// or az:// URLs too; "
+           "delta:PATH for a Delta table)", "OUTPUT"),
     Option("--base-url", str, "server address, e.g. https://yourcompany.brightpattern.com (or BP_BASE_URL)",
            "URL"),
     Option("--tenant", str, "tenant name, e.g. yourcompany.brightpattern.com (or BP_TENANT)", "TENANT"),
@@ -97,7 +98,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--overlap", str, "incremental: ask for changes from this long before the last change seen [10m]",
            "DURATION"),
     Option("--changes", str, "also write the rows whose status changed since the previous run "
-           "(.csv, .csv.gz or .parquet; needs --state or --previous)", "PATH"),
+           "(.csv, .csv.gz, .parquet, a store URL, or delta:PATH; needs --state or --previous)", "PATH"),
     Option("--previous", str, "with --changes and no --state: the previous run's output table", "TABLE"),
     Option("--unmatched", str, "with scan: also write the list's records that no input key matched", "PATH"),
     Option("--audit", str, "also write the campaign audit page (HTML) of the table (see reconciler report)",

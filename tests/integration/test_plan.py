@@ -36,7 +36,7 @@ async def test_an_offline_dry_run_checks_the_configuration_without_credentials(
     assert plan["server"] == "server not contacted (--offline)"
     assert plan["credentials"] == (f"not read (--offline): {login} not set, {secret} not set; a run needs {login} and "
                                    f"{secret} (or --password-file), and stops (exit 2) without them")
-    assert plan["distinct keys"] == "103 (1 row with an empty key, not sent)"
+    assert plan["distinct keys"] == "103 (1 row with an empty or oversized key, not sent)"
 
 
 async def test_an_offline_dry_run_names_where_the_credentials_would_come_from_and_reads_no_secret(
