@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and fault injection.", epilog=EPILOG)
 
     add_arguments(simulate)
-    from reconciler.fleet.command import add_fleet_parser
+    from reconciler.fleet.arguments import add_fleet_parser
 
     add_fleet_parser(commands)
     report = commands.add_parser("report", help="write a campaign audit page from an output table",
