@@ -23,7 +23,7 @@ from yarl import URL
 
 from reconciler import __version__
 from reconciler.config import ReconcileConfig
-from reconciler.errors import KeyColumnsRequired, ReconcilerError, root_cause
+from reconciler.errors import KeyColumnsRequired, ReconcilerError, UsageError, root_cause
 from reconciler.reporting.logs import Console, Masker, configure
 from reconciler.reporting.stats import RunStats
 from reconciler.wiring.settings import (
@@ -163,6 +163,8 @@ class _Run:
             require_matplotlib()  # before anything is sent, not after the table is written
         self.presentation = presentation
         self.config = config = build_config(settings, os.environ)
+        if presentation.audit_path is not None and not isinstance(config.output_path, Path):
+            raise UsageError("--audit reads the output table from a file; leave it out with a PostgreSQL --output")
         self.console = Console(presentation.log_format, _masker(config))
         configure(self.verbosity, presentation.log_format, self.console.mask, live_line=self._live_line())
         if presentation.dry_run:
@@ -180,7 +182,7 @@ class _Run:
         from reconciler.config import is_template
         from reconciler.reporting.audit import write_audit
 
-        assert self.stats is not None
+        assert self.stats is not None and isinstance(self.stats.output_path, Path)  # checked in start
         unmatched = config.unmatched_path
         write_audit(self.stats.output_path, path,
                     unmatched=unmatched if unmatched is not None and not is_template(unmatched) else None)
@@ -273,5 +275,5 @@ def _use_the_system_allocator() -> None:
 
 
 def _masker(config: ReconcileConfig) -> Masker:
-    """Everything secret this run knows: the password or client secret, and any password in the URL."""
-    return Masker([config.credentials.secret, URL(config.target.base_url).password])
+    """Everything secret this run knows: the password or client secret, any password in the URL, and PostgreSQL's."""
+    return Masker([config.credentials.secret, URL(config.target.base_url).password, os.environ.get("PGPASSWORD")])

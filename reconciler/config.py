@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from reconciler.errors import InvalidOption
+from reconciler.errors import InvalidOption, UsageError
 
 Dialect = Literal["classic", "v2", "v3"]
 DIALECTS: tuple[Dialect, ...] = ("classic", "v2", "v3")
@@ -132,12 +133,69 @@ class RequestPolicy:
             _require(ok, option, getattr(self, name), EXPECTED[name])
 
 
+_DATABASE_SCHEMES = ("postgresql://", "postgres://")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+
+
+def is_database_url(text: str) -> bool:
+    """Whether an output names a PostgreSQL table (``postgresql://...?table=NAME``) rather than a file."""
+    return text.strip().lower().startswith(_DATABASE_SCHEMES)
+
+
+@dataclass(frozen=True)
+class DatabaseTable:
+    """A PostgreSQL table: ``postgresql://user@host:5432/db?table=recon_status`` (``table=schema.name`` too).
+
+    ``url`` is what libpq connects with: the URL less ``table``. It never holds a password (one in
+    the URL is refused): libpq takes it from ``PGPASSWORD``, ``PGPASSFILE`` or ``?passfile=PATH``.
+    """
+
+    url: str
+    table: str
+
+    @classmethod
+    def parse(cls, text: str, option: str) -> DatabaseTable:
+        # The URL is named in messages only once it is known to hold no password.
+        parts = urlsplit(text.strip())
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if parts.password is not None or any(name == "password" for name, _ in query):
+            raise UsageError(f"{option}: the PostgreSQL URL holds a password; give it in PGPASSWORD or in a "
+                             "password file (PGPASSFILE, or ?passfile=PATH in the URL), never in the URL")
+        tables = [value for name, value in query if name == "table"]
+        if len(tables) != 1 or not _IDENTIFIER.fullmatch(tables[0]):
+            raise InvalidOption(option, text, "a PostgreSQL URL naming one table, e.g. "
+                                "postgresql://recon@db.example.com:5432/analytics?table=recon_status "
+                                "(table=NAME or SCHEMA.NAME: letters, digits and _)")
+        rest = urlencode([(name, value) for name, value in query if name != "table"])
+        return cls(urlunsplit(parts._replace(query=rest)), tables[0])
+
+    @property
+    def schema(self) -> str | None:
+        return self.table.rpartition(".")[0] or None
+
+    @property
+    def name(self) -> str:
+        return self.table.rpartition(".")[2]
+
+    @property
+    def database(self) -> str:
+        return urlsplit(self.url).path.lstrip("/")
+
+    def __str__(self) -> str:
+        parts = urlsplit(self.url)
+        query = "&".join(filter(None, [parts.query, f"table={self.table}"]))
+        return urlunsplit(parts._replace(query=query))
+
+
+Destination = Path | DatabaseTable  # where a table goes: a file, or a PostgreSQL table
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReconcileConfig:
     """One reconciliation run: where the keys come from, where the table goes, whom to ask."""
 
     input_path: Path
-    output_path: Path
+    output_path: Destination  # a file, or a PostgreSQL table that keeps every night's rows
     target: Target
     credentials: Credentials
     key_columns: tuple[str, ...] = ()  # empty: an input's only column; an input of more must name its keys
@@ -151,7 +209,7 @@ class ReconcileConfig:
     retry_errors: bool = False  # on resume, ask again for the keys that ended in error
     strategy: Strategy = "auto"  # query each key, scan the whole list, or choose by request count
     unmatched_path: Path | None = None  # with scan: also write the list's records no input key matched
-    changes_path: Path | None = None  # also write the rows whose status changed since the previous run
+    changes_path: Destination | None = None  # also write the rows whose status changed since the previous run
     previous_path: Path | None = None  # the previous run's table, for --changes without a state
     state_path: Path | None = None  # the nightly state kept between runs (incremental, change feed)
     full_refresh_after: float = 7 * 86400.0  # seconds: an older full read of the list is done again
@@ -163,6 +221,8 @@ class ReconcileConfig:
         _require(all(self.key_columns), "--key", list(self.key_columns), "non-empty column names")
         for option, value in (("--input-format", self.input_format), ("--output-format", self.output_format)):
             _require(value is None or value in FILE_FORMATS, option, value, " or ".join(FILE_FORMATS))
+        _require(self.output_format is None or isinstance(self.output_path, Path), "--output-format",
+                 self.output_format, "left out with a PostgreSQL --output (it applies to files)")
         _require(_is_text_encoding(self.input_encoding), "--input-encoding", self.input_encoding,
                  "a text encoding, e.g. utf-8, latin-1, cp1252 or utf-16")
         _require(self.strategy in STRATEGIES, "--strategy", self.strategy, " or ".join(STRATEGIES))
@@ -185,6 +245,8 @@ class ReconcileConfig:
         """The journal's path: given, or beside the output (a templated output: in its concrete folder)."""
         if self.journal_path is not None:
             return self.journal_path
+        if isinstance(self.output_path, DatabaseTable):  # no folder beside a table: the current one
+            return Path(f".{self.output_path.database or 'postgres'}.{self.output_path.table}.reconciler-journal")
         if is_template(self.output_path):
             name = re.sub(r"\{[^{}]*\}", "", self.output_path.name) or "output"
             return concrete_folder(self.output_path) / f".{name}.reconciler-journal"

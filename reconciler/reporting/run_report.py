@@ -19,7 +19,7 @@ from typing import Any
 
 from yarl import URL
 
-from reconciler.config import ReconcileConfig
+from reconciler.config import Destination, ReconcileConfig
 from reconciler.errors import InputError
 from reconciler.lookup import LookupStatus
 from reconciler.reporting.stats import RunStats, ScanFigures, ThrottleFigures
@@ -111,7 +111,7 @@ def _configuration(config: ReconcileConfig) -> dict[str, Any]:
 
 
 def _nightly_configuration(config: ReconcileConfig) -> dict[str, Any]:
-    def text(path: Path | None) -> str | None:
+    def text(path: Destination | None) -> str | None:
         return str(path) if path is not None else None
 
     return {"state": text(config.state_path), "changes": text(config.changes_path),
