@@ -104,3 +104,64 @@ def canonical(row: tuple[object, ...]) -> str:
 
 def first_run_id(postgres: Database, day: date) -> str:
     return str(postgres.query("SELECT DISTINCT recon_run_id FROM recon_status WHERE recon_run_date = %s", day)[0][0])
+
+
+WRONG = "wrong-Qp4!distinctive-secret-0017"
+UNREACHABLE = "postgresql://recon_admin@127.0.0.1:1/nowhere?table=recon_status"
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("unreachable", "cannot connect: connection failed"),
+    ("wrong password", 'password authentication failed for user "recon_admin"'),
+    ("no password", "no password supplied; the password comes from PGPASSWORD, PGPASSFILE or ?passfile=PATH"),
+    ("password in the URL", "--output: the PostgreSQL URL holds a password; give it in PGPASSWORD"),
+    ("status table of other columns", "column 'account_id' is bigint in the table, but this run writes text"),
+    ("feed table of other columns", "the table has a column 'note_to_self' (text) that this run does not write"),
+    ("one table for both", "--changes names the --output table"),
+])
+async def test_a_database_that_cannot_take_the_night_stops_the_run_before_any_request(
+        tmp_path: Path, simulator: SimulatorFactory, postgres: Database, case: str, expected: str) -> None:
+    status, changes, environment = postgres.url("recon_status"), postgres.url("recon_changes"), pg_env()
+    if case == "unreachable":
+        status = UNREACHABLE
+    elif case == "wrong password":
+        environment = pg_env(WRONG)
+    elif case == "no password":
+        environment = {**credentials(), "PGPASSFILE": str(tmp_path / "none")}
+    elif case == "password in the URL":
+        status = status.replace("recon_admin@", f"recon_admin:{WRONG}@")
+    elif case == "status table of other columns":
+        postgres.query("CREATE TABLE recon_status (account_id bigint, recon_run_date date)")
+    elif case == "feed table of other columns":
+        postgres.query("CREATE TABLE recon_changes (note_to_self text)")
+    elif case == "one table for both":
+        changes = status
+    async with simulator() as sim:
+        done = await run_cli(nightly_args(sim.base_url, tmp_path, status, changes), environment)
+        assert sim.stats()["requests_total"] == 0, "nothing may be asked of the contact center"
+    assert done.code == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("reconciler: error: ") and expected in lines[0], done.stderr
+    assert WRONG not in done.stderr and PASSWORD not in done.stderr
+    created = {name for (name,) in postgres.query("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")}
+    assert created <= {"recon_status", "recon_changes"} and not (tmp_path / "run.journal").exists()
+    if case == "status table of other columns":
+        assert postgres.columns("recon_status") == {"account_id": "bigint", "recon_run_date": "date"}, "untouched"
+    elif case == "feed table of other columns":
+        assert postgres.columns("recon_changes") == {"note_to_self": "text"}, "untouched"
+    else:
+        assert created == set(), "a refused run creates no table"
+    assert json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["exit_code"] == 2
+
+
+async def test_the_password_may_come_from_a_passfile_named_in_the_url(
+        tmp_path: Path, simulator: SimulatorFactory, postgres: Database) -> None:
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:{postgres.server.port}:{postgres.name}:recon_admin:{PASSWORD}\n", encoding="utf-8")
+    passfile.chmod(0o600)
+    status = postgres.url("recon_status") + f"&passfile={passfile}"
+    async with simulator() as sim:
+        done = await run_cli(to_table(run_args(sim.base_url, SAMPLES / "keys.csv", tmp_path, "--rate", "inf",
+                                               "--journal", str(tmp_path / "run.journal")), status), credentials())
+    assert done.code == 0, done.stderr
+    assert postgres.query("SELECT count(*), count(DISTINCT recon_run_id) FROM recon_status") == [(2002, 1)]

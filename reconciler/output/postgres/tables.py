@@ -56,16 +56,16 @@ def existing_columns(cursor: Cursor, table: DatabaseTable) -> dict[str, str] | N
 
 def column_difference(existing: Mapping[str, str], layout: Layout) -> tuple[str | None, list[str]]:
     """Why ``existing`` cannot take rows of ``layout`` (None when it can), and the columns to add."""
-    missing = [name for name in layout.columns if name not in existing]
-    for name in missing:
-        if name not in layout.addable:
-            return f"the table has no column {name!r} ({layout.columns[name]}), which this run writes", []
     for name, kind in layout.columns.items():
         if name in existing and existing[name] != kind:
             return f"column {name!r} is {existing[name]} in the table, but this run writes {kind}", []
     for name, kind in existing.items():
         if name not in layout.columns and not (layout.others_may_be_text and kind == TEXT):
             return f"the table has a column {name!r} ({kind}) that this run does not write", []
+    missing = [name for name in layout.columns if name not in existing]
+    for name in missing:
+        if name not in layout.addable:
+            return f"the table has no column {name!r} ({layout.columns[name]}), which this run writes", []
     return None, missing
 
 
