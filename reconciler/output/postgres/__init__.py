@@ -65,10 +65,15 @@ class DatabaseLoads:
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        loads, self._loads = list(self._loads.values()), {}
-        if kind is None:
-            for load in loads:
-                load.commit()
-        else:
-            for load in loads:
+        pending, self._loads = list(self._loads.values()), {}
+        while pending:
+            load = pending.pop(0)
+            if kind is not None:
                 load.abort()
+                continue
+            try:
+                load.commit()  # a second database commits after the first: each is atomic on its own
+            except BaseException:
+                for rest in pending:
+                    rest.abort()
+                raise

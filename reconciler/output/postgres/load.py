@@ -100,9 +100,13 @@ class DatabaseLoad:
             raise DatabaseWriteFailed(label, one_line(exc)) from None
 
     def commit(self) -> None:
-        for load in self._tables:
-            self.guarded(str(load.table), load.finish)
-        self.guarded(", ".join(str(load.table) for load in self._tables), self.connection.commit)
+        try:
+            for load in self._tables:
+                self.guarded(str(load.table), load.finish)
+            self.guarded(", ".join(str(load.table) for load in self._tables), self.connection.commit)
+        except BaseException:
+            self.abort()
+            raise
         self.connection.close()
 
     def abort(self) -> None:
