@@ -86,6 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "rows as CSV files here, linked from the page")
     report.add_argument("--positive", metavar="DISPOSITIONS", help="comma-separated dispositions that count as "
                         "positive (e.g. 'Sale,Interested'); default: every completed record")
+    sql = commands.add_parser("sql", help="print a SQL view over the nightly history").add_subparsers(
+        dest="view", required=True, metavar="VIEW", parser_class=OneLineParser)
+    scd = sql.add_parser("scd", help="one row per key and period of unchanged status (valid_from, valid_to, current)",
+                         description="Print the view that turns every night's status table into a slowly changing "
+                         "dimension, for DuckDB (over the Parquet history) or PostgreSQL (over the --output table).")
+    scd.add_argument("--dialect", required=True, choices=("duckdb", "postgres"))
+    scd.add_argument("--key", required=True, action="append", metavar="COLUMN", help="key column; repeat for a "
+                     "composite key")
+    scd.add_argument("--source", metavar="SQL", help="the nightly tables: a table name (postgres: recon_status) or "
+                     "a DuckDB read_parquet(...) (default: status/**/*.parquet)")
+    scd.add_argument("--view", default="recon_status_history", metavar="NAME", help="the view's name [%(default)s]")
     return parser
 
 
@@ -102,7 +113,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_from_args(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "sql":
+        return _sql(args)
     return _run(args)
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from reconciler.output.scd import scd_view
+
+    try:
+        print(scd_view(args.dialect, args.key, source=args.source, view=args.view), end="")
+    except ReconcilerError as exc:
+        print(f"reconciler: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
