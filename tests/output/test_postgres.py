@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -190,3 +191,17 @@ def test_without_psycopg_a_postgresql_output_names_the_extra_to_install(monkeypa
     monkeypatch.delitem(sys.modules, "reconciler.output.postgres.connect")
     with pytest.raises(UsageError, match=r"pip install 'brightpattern-reconciler\[postgres\]'"):
         importlib.import_module("reconciler.output.postgres.connect")
+
+
+def test_the_core_install_without_psycopg_imports_everything_a_file_output_uses() -> None:
+    script = """
+import sys
+sys.modules["psycopg"] = None  # as in an install without the [postgres] extra
+import reconciler.cli, reconciler.wiring.pipeline, reconciler.output.write, reconciler.output.schemas
+from reconciler.cli import main
+sys.exit(main(["sql", "scd", "--dialect", "duckdb", "--key", "account_id"]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "CREATE OR REPLACE VIEW recon_status_history" in done.stdout
+    assert "psycopg" not in done.stderr

@@ -1,7 +1,8 @@
 """PostgreSQL outputs (the ``[postgres]`` extra): the status table and the change feed, one table each of every night.
 
-``columns`` (Arrow to PostgreSQL types, batches as CSV for ``COPY``), ``connect`` (psycopg, imported
-only when a PostgreSQL output is named), ``tables`` (the table's shape, checked and prepared),
+``columns`` (Arrow to PostgreSQL types, batches as CSV for ``COPY``), ``shape`` (a table's columns and
+what a night replaces), ``connect`` (psycopg, imported only when a PostgreSQL output is named), ``tables``
+(the table checked and prepared in the database),
 ``preflight`` (every check before a request), ``load`` (tonight's rows in one transaction).
 """
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 from reconciler.config import DatabaseTable
 from reconciler.errors import DatabaseUnusable
 from reconciler.output.postgres.columns import table_columns
-from reconciler.output.postgres.tables import Layout, Replace
+from reconciler.output.postgres.shape import Layout, Replace
 
 if TYPE_CHECKING:
     from reconciler.output.postgres.load import DatabaseLoad, TableLoad

@@ -20,7 +20,8 @@ from reconciler.config import DatabaseTable
 from reconciler.errors import DatabaseWriteFailed
 from reconciler.output.postgres.columns import csv_chunk
 from reconciler.output.postgres.connect import Connection, DatabaseError, connect, one_line
-from reconciler.output.postgres.tables import Layout, Replace, copy_statement, count_rows, prepare
+from reconciler.output.postgres.shape import Layout, Replace
+from reconciler.output.postgres.tables import copy_statement, count_rows, prepare
 
 _REPLAY_CHUNK = 1 << 20
 T = TypeVar("T")

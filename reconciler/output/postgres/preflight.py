@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from reconciler.config import DatabaseTable
 from reconciler.errors import DatabaseUnusable
 from reconciler.output.postgres.connect import Cursor, DatabaseError, connect, one_line
-from reconciler.output.postgres.tables import Layout, check_privileges, column_difference, existing_columns
+from reconciler.output.postgres.shape import Layout, column_difference
+from reconciler.output.postgres.tables import check_privileges, existing_columns
 
 
 def check_tables(tables: Sequence[tuple[DatabaseTable, Layout]]) -> None:

@@ -11,32 +11,13 @@ an entry field it has not seen. Any other difference is refused.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import date
 
 from psycopg import sql
 
 from reconciler.config import DatabaseTable
-from reconciler.output.postgres.columns import TEXT
 from reconciler.output.postgres.connect import Cursor, qualified
-
-
-@dataclass(frozen=True)
-class Replace:
-    """The rows of an earlier write that tonight's replace: those with ``column`` = ``value``."""
-
-    column: str  # recon_run_date (status: a night's table) or recon_run_id (change feed: a run's rows)
-    value: str | date
-    run_date: date  # tonight's date
-
-
-@dataclass(frozen=True)
-class Layout:
-    """The columns a table must have, and which of them it may lack (entry fields: added as text)."""
-
-    columns: Mapping[str, str]  # name -> PostgreSQL type, in the order rows are written
-    addable: Collection[str] = ()
-    others_may_be_text: bool = False  # the status table: columns of other nights' entry fields
+from reconciler.output.postgres.shape import Layout, Replace, column_difference
 
 
 def existing_columns(cursor: Cursor, table: DatabaseTable) -> dict[str, str] | None:
@@ -52,21 +33,6 @@ def existing_columns(cursor: Cursor, table: DatabaseTable) -> dict[str, str] | N
     cursor.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
                    "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum", [oid])
     return {name: kind for name, kind in cursor.fetchall()}
-
-
-def column_difference(existing: Mapping[str, str], layout: Layout) -> tuple[str | None, list[str]]:
-    """Why ``existing`` cannot take rows of ``layout`` (None when it can), and the columns to add."""
-    for name, kind in layout.columns.items():
-        if name in existing and existing[name] != kind:
-            return f"column {name!r} is {existing[name]} in the table, but this run writes {kind}", []
-    for name, kind in existing.items():
-        if name not in layout.columns and not (layout.others_may_be_text and kind == TEXT):
-            return f"the table has a column {name!r} ({kind}) that this run does not write", []
-    missing = [name for name in layout.columns if name not in existing]
-    for name in missing:
-        if name not in layout.addable:
-            return f"the table has no column {name!r} ({layout.columns[name]}), which this run writes", []
-    return None, missing
 
 
 def check_privileges(cursor: Cursor, table: DatabaseTable, exists: bool) -> str | None:
