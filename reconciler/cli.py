@@ -24,7 +24,7 @@ from yarl import URL
 
 from reconciler import __version__
 from reconciler.config import ReconcileConfig
-from reconciler.errors import KeyColumnsRequired, ReconcilerError, root_cause
+from reconciler.errors import KeyColumnsRequired, ReconcilerError, UsageError, root_cause
 from reconciler.reporting.logs import Console, Masker, configure
 from reconciler.reporting.stats import RunStats
 from reconciler.wiring.settings import (
@@ -100,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--campaign", help="the campaign the page names")
     report.add_argument("--key", action="append", metavar="COLUMN", help="the list's key column(s), to count "
                         "records (distinct keys) beside input rows; repeat for a composite key")
+    sql = commands.add_parser("sql", help="print a SQL view over the nightly history").add_subparsers(
+        dest="view", required=True, metavar="VIEW", parser_class=OneLineParser)
+    scd = sql.add_parser("scd", help="one row per key and period of unchanged status (valid_from, valid_to, current)",
+                         description="Print the view that turns every night's status table into a slowly changing "
+                         "dimension, for DuckDB (over the Parquet history) or PostgreSQL (over the --output table).")
+    scd.add_argument("--dialect", required=True, choices=("duckdb", "postgres"))
+    scd.add_argument("--key", required=True, action="append", metavar="COLUMN", help="key column; repeat for a "
+                     "composite key")
+    scd.add_argument("--source", metavar="SQL", help="the nightly tables: a table name (postgres: recon_status) or "
+                     "a DuckDB read_parquet(...) (default: status/**/*.parquet)")
+    scd.add_argument("--view", default="recon_status_history", metavar="NAME", help="the view's name [%(default)s]")
     return parser
 
 
@@ -120,7 +131,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from reconciler.fleet.command import run_fleet_command
 
         return run_fleet_command(args)
+    if args.command == "sql":
+        return _sql(args)
     return _run(args)
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from reconciler.output.scd import scd_view
+
+    try:
+        print(scd_view(args.dialect, args.key, source=args.source, view=args.view), end="")
+    except ReconcilerError as exc:
+        print(f"reconciler: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -187,6 +211,8 @@ class _Run:
         offline = presentation.dry_run and presentation.offline  # checks the configuration, never a secret
         self.config = config = build_config(settings, os.environ,
                                             credentials=UNREAD_CREDENTIALS if offline else None)
+        if presentation.audit_path is not None and not isinstance(config.output_path, Path):
+            raise UsageError("--audit reads the output table from a file; leave it out with a PostgreSQL --output")
         self.console = Console(presentation.log_format, _masker(config))
         configure(self.verbosity, presentation.log_format, self.console.mask, live_line=self._live_line())
         if presentation.dry_run:
@@ -216,7 +242,7 @@ class _Run:
         from reconciler.config import is_template
         from reconciler.reporting.audit import AuditContext, write_audit
 
-        assert self.stats is not None
+        assert self.stats is not None and isinstance(self.stats.output_path, Path)  # checked in start
         unmatched = config.unmatched_path
         target = config.target
         context = AuditContext(tenant=target.tenant, list_name=target.list_name, campaign=target.campaign,
@@ -314,9 +340,9 @@ def _use_the_system_allocator() -> None:
 
 def _masker(config: ReconcileConfig) -> Masker:
     """Everything secret this run knows: the password or client secret, any password in the URL or the proxy's,
-    and the object stores' keys."""
+    the object stores' keys and PostgreSQL's password."""
     proxy = config.policy.proxy
     stores = [os.environ.get(name) for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                                                "AZURE_STORAGE_ACCOUNT_KEY")]  # never shown, whatever fails
+                                                "AZURE_STORAGE_ACCOUNT_KEY", "PGPASSWORD")]  # never shown
     return Masker([config.credentials.secret, URL(config.target.base_url).password,
                    URL(proxy).password if proxy else None, *stores])

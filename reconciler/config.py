@@ -7,10 +7,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from yarl import URL
 
-from reconciler.errors import InvalidOption
+from reconciler.errors import InvalidOption, UsageError
 
 Dialect = Literal["classic", "v2", "v3"]
 DIALECTS: tuple[Dialect, ...] = ("classic", "v2", "v3")
@@ -178,12 +179,69 @@ def shown_proxy(text: str) -> str:
     return str(url.with_user(None)).replace("://", "://***@", 1)
 
 
+_DATABASE_SCHEMES = ("postgresql://", "postgres://")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+
+
+def is_database_url(text: str) -> bool:
+    """Whether an output names a PostgreSQL table (``postgresql://...?table=NAME``) rather than a file."""
+    return text.strip().lower().startswith(_DATABASE_SCHEMES)
+
+
+@dataclass(frozen=True)
+class DatabaseTable:
+    """A PostgreSQL table: ``postgresql://user@host:5432/db?table=recon_status`` (``table=schema.name`` too).
+
+    ``url`` is what libpq connects with: the URL less ``table``. It never holds a password (one in
+    the URL is refused): libpq takes it from ``PGPASSWORD``, ``PGPASSFILE`` or ``?passfile=PATH``.
+    """
+
+    url: str
+    table: str
+
+    @classmethod
+    def parse(cls, text: str, option: str) -> DatabaseTable:
+        # The URL is named in messages only once it is known to hold no password.
+        parts = urlsplit(text.strip())
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if parts.password is not None or any(name == "password" for name, _ in query):
+            raise UsageError(f"{option}: the PostgreSQL URL holds a password; give it in PGPASSWORD or in a "
+                             "password file (PGPASSFILE, or ?passfile=PATH in the URL), never in the URL")
+        tables = [value for name, value in query if name == "table"]
+        if len(tables) != 1 or not _IDENTIFIER.fullmatch(tables[0]):
+            raise InvalidOption(option, text, "a PostgreSQL URL naming one table, e.g. "
+                                "postgresql://recon@db.example.com:5432/analytics?table=recon_status "
+                                "(table=NAME or SCHEMA.NAME: letters, digits and _)")
+        rest = urlencode([(name, value) for name, value in query if name != "table"])
+        return cls(urlunsplit(parts._replace(query=rest)), tables[0])
+
+    @property
+    def schema(self) -> str | None:
+        return self.table.rpartition(".")[0] or None
+
+    @property
+    def name(self) -> str:
+        return self.table.rpartition(".")[2]
+
+    @property
+    def database(self) -> str:
+        return urlsplit(self.url).path.lstrip("/")
+
+    def __str__(self) -> str:
+        parts = urlsplit(self.url)
+        query = "&".join(filter(None, [parts.query, f"table={self.table}"]))
+        return urlunsplit(parts._replace(query=query))
+
+
+Destination = Path | DatabaseTable  # where a table goes: a file, or a PostgreSQL table
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReconcileConfig:
     """One reconciliation run: where the keys come from, where the table goes, whom to ask."""
 
     input_path: Path
-    output_path: Path
+    output_path: Destination  # a file, or a PostgreSQL table that keeps every night's rows
     target: Target
     credentials: Credentials
     key_columns: tuple[str, ...] = ()  # empty: an input's only column; an input of more must name its keys
@@ -198,7 +256,7 @@ class ReconcileConfig:
     retry_errors: bool = False  # on resume, ask again for the keys that ended in error
     strategy: Strategy = "auto"  # query each key, scan the whole list, or choose by request count
     unmatched_path: Path | None = None  # with scan: also write the list's records no input key matched
-    changes_path: Path | None = None  # also write the rows whose status changed since the previous run
+    changes_path: Destination | None = None  # also write the rows whose status changed since the previous run
     previous_path: Path | None = None  # the previous run's table, for --changes without a state
     state_path: Path | None = None  # the nightly state kept between runs (incremental, change feed)
     full_refresh_after: float = 7 * 86400.0  # seconds: an older full read of the list is done again
@@ -210,6 +268,8 @@ class ReconcileConfig:
         _require(all(self.key_columns), "--key", list(self.key_columns), "non-empty column names")
         for option, value in (("--input-format", self.input_format), ("--output-format", self.output_format)):
             _require(value is None or value in FILE_FORMATS, option, value, " or ".join(FILE_FORMATS))
+        _require(self.output_format is None or isinstance(self.output_path, Path), "--output-format",
+                 self.output_format, "left out with a PostgreSQL --output (it applies to files)")
         _require(_is_text_encoding(self.input_encoding), "--input-encoding", self.input_encoding,
                  "a text encoding, e.g. utf-8, latin-1, cp1252 or utf-16")
         _require(_is_int(self.max_row_bytes) and 1 << 20 <= self.max_row_bytes <= 1 << 30, "--max-row-bytes",
@@ -248,6 +308,8 @@ class ReconcileConfig:
         """
         if self.journal_path is not None:
             return self.journal_path
+        if isinstance(self.output_path, DatabaseTable):  # no folder beside a table: the current one
+            return Path(f".{self.output_path.database or 'postgres'}.{self.output_path.table}.reconciler-journal")
         if (url := remote_url(self.output_path)) is not None:
             flat = re.sub(r"[^A-Za-z0-9._=-]+", "-", re.sub(r"\{[^{}]*\}", "", url)).strip("-")
             return Path(f".{flat}.reconciler-journal")
@@ -278,22 +340,28 @@ _REMOTE = re.compile(rf"^({'|'.join(REMOTE_SCHEMES)}):/+(?=[^/])")
 DELTA_PREFIX = "delta:"
 
 
-def remote_url(path: Path) -> str | None:
+def remote_url(path: Destination) -> str | None:
     """``s3://bucket/key`` when ``path`` names an object (``Path`` folds the ``//`` to ``s3:/bucket/key``)."""
+    if not isinstance(path, Path):
+        return None
     text = str(path)
     if (match := _REMOTE.match(text)) is None:
         return None
     return f"{match.group(1)}://{text[match.end():]}"
 
 
-def delta_table(path: Path) -> Path | None:
+def delta_table(path: Destination) -> Path | None:
     """The table's location when ``path`` names a Delta table (``delta:/srv/status``, ``delta:s3://b/status``)."""
+    if not isinstance(path, Path):
+        return None
     text = str(path)
     return Path(text[len(DELTA_PREFIX):]) if text.startswith(DELTA_PREFIX) else None
 
 
-def shown(path: Path) -> str:
-    """``path`` as the user wrote it: an object's URL keeps its ``//``."""
+def shown(path: Destination) -> str:
+    """``path`` as the user wrote it: an object's URL keeps its ``//``; a PostgreSQL table without a password."""
+    if not isinstance(path, Path):
+        return str(path)
     if (table := delta_table(path)) is not None:
         return DELTA_PREFIX + shown(table)
     return remote_url(path) or str(path)

@@ -3,6 +3,8 @@
     ReconcilerError
     ├── UsageError            exit 2  bad flags, configuration or journal binding
     ├── InputError            exit 2  the input or output file cannot be used (nothing was sent)
+    ├── DatabaseUnusable      exit 2  a PostgreSQL output cannot be used (nothing was sent)
+    ├── DatabaseWriteFailed   exit 1  the database refused tonight's rows; nothing written (journal kept)
     ├── RunAborted            exit 3  the server says the whole run cannot succeed
     │   └── KeyFieldMissing           the list's key fields are not the --key columns sent
     ├── ServerUnavailable     exit 1  every request kept failing for too long (journal kept)
@@ -80,6 +82,27 @@ class BadInputRow(InputError):
         self.line = line
         where = f"line {line}: " if line is not None else ""
         super().__init__(path, f"{where}{problem}")
+
+
+class DatabaseUnusable(ReconcilerError):
+    """A PostgreSQL output cannot be used (unreachable, credentials refused, a table of other columns)."""
+
+    exit_code = 2
+
+    def __init__(self, table: str, problem: str) -> None:
+        self.table, self.problem = table, problem
+        super().__init__(f"{table}: {problem}")
+
+
+class DatabaseWriteFailed(ReconcilerError):
+    """Writing tonight's rows failed after the server was asked; the transaction was rolled back."""
+
+    exit_code = 1
+
+    def __init__(self, table: str, problem: str) -> None:
+        self.table, self.problem = table, problem
+        super().__init__(f"{table}: {problem}; nothing was written (the transaction was rolled back); the "
+                         "journal is kept: rerun the same command to write the table from it")
 
 
 class RunAborted(ReconcilerError):

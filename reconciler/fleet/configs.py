@@ -66,7 +66,7 @@ def make_target_folders(target: TargetSpec, config: ReconcileConfig) -> list[Pat
              "state": config.state_path, "journal": config.journal_path}
     for key, path in paths.items():
         template = target.settings.get(key)
-        if path is None or template is None:
+        if not isinstance(path, Path) or template is None:  # a PostgreSQL table has no folder to make
             continue
         base = _folder(Path(template))
         folder, missing = _folder(path), []

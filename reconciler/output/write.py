@@ -1,7 +1,8 @@
 """The second pass over the input: join each batch with the journalled results and write the table.
 
 One joined batch is alive at a time, so memory stays flat whatever the input's size. The table is
-published only when whole (``TableWriter``); its counts are taken from the rows as written.
+published only when whole (a file by ``TableWriter``; a PostgreSQL table in one transaction by
+``postgres.DatabaseLoads``, committed after the files); its counts are taken from the rows as written.
 """
 
 from __future__ import annotations
@@ -9,21 +10,26 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconciler.config import ReconcileConfig, delta_table
+from reconciler.config import DatabaseTable, ReconcileConfig, delta_table
 from reconciler.input.keys import OVERSIZED_KEY_ERROR, key_texts, oversized_keys
 from reconciler.input.read import BadRows, InputSpec, read_batches
 from reconciler.journal.store import Journal
 from reconciler.output.changes import PreviousLookup, change_batch, changes_schema
 from reconciler.output.feed import earlier_runs_of_the_day
 from reconciler.output.history import RunIdentity
-from reconciler.output.join import join_batch, plan_output, unmatched_batch, unmatched_layout
+from reconciler.output.join import OutputLayout, join_batch, plan_output, unmatched_batch, unmatched_layout
+from reconciler.output.postgres import DatabaseLoads, feed_layout, status_layout
 from reconciler.output.tally import OutputTally
 from reconciler.output.writer import TableWriter, output_format_for
 from reconciler.reporting.progress import Progress
+
+if TYPE_CHECKING:
+    from reconciler.output.postgres.load import TableLoad
 
 _UNMATCHED_CHUNK = 10_000
 
@@ -37,16 +43,17 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
     previous run's values, to write the change feed at ``config.changes_path`` in the same pass.
     """
     progress = progress or Progress()
-    fmt, gzipped = output_format_for(config.output_path, config.output_format)
     layout = plan_output(spec.schema, journal.field_names("entry") if entry_names is None else entry_names)
     tally = OutputTally()
     with contextlib.ExitStack() as files:
-        writer = files.enter_context(TableWriter(config.output_path, layout.schema, fmt, gzipped=gzipped,
-                                                 staging=config.journal.parent,
-                                                 replacing=f"recon_run_date = '{run.run_date.isoformat()}'"))
-        feed = _feed(files, config, spec, previous, run)
-        if feed is not None and delta_table(feed.path) is None:  # a Delta feed keeps the date's other runs itself
-            tally.carried_change_rows = _carry_earlier_runs(feed, run)
+        databases = files.enter_context(DatabaseLoads(run.run_date))  # entered first: committed last
+        writer = _status_sink(files, databases, config, spec, layout, run)
+        feed, feed_schema = _feed(files, databases, config, spec, previous, run), changes_schema(spec.schema)
+        if isinstance(feed, TableWriter):
+            if delta_table(feed.path) is None:  # a Delta feed keeps the date's other runs itself
+                tally.carried_change_rows = _carry_earlier_runs(feed, run)
+        elif feed is not None:
+            tally.carried_change_rows = feed.kept_rows
         for batch in read_batches(spec, BadRows(skip=config.skip_bad_rows)):
             check_stop()
             texts = key_texts(batch, spec.key_columns)
@@ -55,7 +62,7 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
             tally.add(joined)
             writer.write(joined)
             if feed is not None and previous is not None:
-                changed = change_batch(joined, texts, previous, feed.schema)
+                changed = change_batch(joined, texts, previous, feed_schema)
                 feed.write(changed)
                 tally.changed_rows += changed.num_rows
             progress.done = tally.rows
@@ -74,10 +81,24 @@ def _say_why_oversized(joined: pa.RecordBatch, batch: pa.RecordBatch,
     return joined.set_column(at, joined.schema.field(at), error)
 
 
-def _feed(files: contextlib.ExitStack, config: ReconcileConfig, spec: InputSpec,
-          previous: PreviousLookup | None, run: RunIdentity) -> TableWriter | None:
+def _status_sink(files: contextlib.ExitStack, databases: DatabaseLoads, config: ReconcileConfig, spec: InputSpec,
+                 layout: OutputLayout, run: RunIdentity) -> TableWriter | TableLoad:
+    if isinstance(config.output_path, DatabaseTable):
+        columns = status_layout(layout.schema, spec.key_columns, [column for column, _ in layout.entry_columns])
+        return databases.open(config.output_path, columns, spec.key_columns)
+    fmt, gzipped = output_format_for(config.output_path, config.output_format)
+    return files.enter_context(TableWriter(config.output_path, layout.schema, fmt, gzipped=gzipped,
+                                           staging=config.journal.parent,
+                                           replacing=f"recon_run_date = '{run.run_date.isoformat()}'"))
+
+
+def _feed(files: contextlib.ExitStack, databases: DatabaseLoads, config: ReconcileConfig, spec: InputSpec,
+          previous: PreviousLookup | None, run: RunIdentity) -> TableWriter | TableLoad | None:
     if config.changes_path is None or previous is None:
         return None
+    if isinstance(config.changes_path, DatabaseTable):  # a table of every night: this run replaces its own rows
+        columns = feed_layout(changes_schema(spec.schema), spec.key_columns)
+        return databases.open(config.changes_path, columns, spec.key_columns, by_run=run.run_id)
     fmt, gzipped = output_format_for(config.changes_path, None)
     return files.enter_context(TableWriter(config.changes_path, changes_schema(spec.schema), fmt, gzipped=gzipped,
                                            staging=config.journal.parent,

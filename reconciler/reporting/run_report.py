@@ -19,7 +19,7 @@ from typing import Any
 
 from yarl import URL
 
-from reconciler.config import ReconcileConfig, shown, shown_proxy
+from reconciler.config import Destination, ReconcileConfig, shown, shown_proxy
 from reconciler.errors import InputError
 from reconciler.lookup import LookupStatus
 from reconciler.reporting.stats import RunStats, ScanFigures, ThrottleFigures
@@ -119,8 +119,8 @@ def _configuration(config: ReconcileConfig) -> dict[str, Any]:
 
 
 def _nightly_configuration(config: ReconcileConfig) -> dict[str, Any]:
-    def text(path: Path | None) -> str | None:
-        return shown(path) if path is not None else None
+    def text(path: Destination | None) -> str | None:
+        return None if path is None else shown(path) if isinstance(path, Path) else str(path)
 
     return {"state": text(config.state_path), "changes": text(config.changes_path),
             "previous": text(config.previous_path), "full_refresh_after_seconds": config.full_refresh_after,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from reconciler.config import Destination
 from reconciler.lookup import LookupStatus
 
 
@@ -50,7 +51,7 @@ class ThrottleFigures:
 class RunStats:
     """The figures of one finished run."""
 
-    output_path: Path
+    output_path: Destination  # a file, or a PostgreSQL table
     rows: int
     distinct_keys: int
     by_status: dict[str, int]
@@ -74,7 +75,7 @@ class RunStats:
     sync: SyncFigures | None = None  # incremental: how the state was brought up to date
     scan: ScanFigures | None = None  # scan: what its pages met
     asked_one_by_one: int = 0  # incremental: keys asked with Query a record
-    changes_path: Path | None = None  # with --changes
+    changes_path: Destination | None = None  # with --changes
     changed_rows: int = 0
     earlier_change_rows: int = 0  # rows other runs of the same date published in the change feed, kept
     # Retries by what the attempt before each got: "429", "503", "unreadable", "no_answer", ...

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.config import ReconcileConfig
+from reconciler.config import Destination, ReconcileConfig
 from reconciler.journal.store import noted_run
 from reconciler.output.history import (
     RunIdentity,
@@ -26,23 +26,24 @@ def identify_run(config: ReconcileConfig, now: datetime | None = None) -> tuple[
     templated = {"--output": config.output_path, "--unmatched": config.unmatched_path,
                  "--changes": config.changes_path}
     for option, path in templated.items():
-        if path is not None:
+        if isinstance(path, Path):  # a PostgreSQL table keeps every run's rows: no template
             check_template(path, option)
     journal = config.journal
     noted = None if config.fresh else noted_run(journal, retry_errors=config.retry_errors)
     run = RunIdentity.from_note(noted) if noted else RunIdentity.new(now or datetime.now(UTC))
 
-    def concrete(template: Path | None) -> Path | None:
-        if template is None:
-            return None
+    def concrete(template: Path) -> Path:
         path = expand(template, run)
         make_partition_folder(template, path)
         return path
 
-    resolved = replace(config, output_path=expand(config.output_path, run),
-                       unmatched_path=concrete(config.unmatched_path), changes_path=concrete(config.changes_path),
+    def destination(template: Destination) -> Destination:
+        return concrete(template) if isinstance(template, Path) else template
+
+    resolved = replace(config, output_path=destination(config.output_path),
+                       unmatched_path=concrete(config.unmatched_path) if config.unmatched_path else None,
+                       changes_path=destination(config.changes_path) if config.changes_path else None,
                        journal_path=journal)
-    make_partition_folder(config.output_path, resolved.output_path)
     return resolved, run
 
 
@@ -51,5 +52,5 @@ def forget_partition_folders(templates: ReconcileConfig, resolved: ReconcileConf
     for template, path in ((templates.output_path, resolved.output_path),
                            (templates.unmatched_path, resolved.unmatched_path),
                            (templates.changes_path, resolved.changes_path)):
-        if template is not None and path is not None and template != path:
+        if isinstance(template, Path) and isinstance(path, Path) and template != path:
             remove_empty_partition_folders(template, path)

@@ -35,12 +35,12 @@ from reconciler.output.history import RunIdentity
 from reconciler.output.join import colliding_input_columns
 from reconciler.output.tally import OutputTally
 from reconciler.output.write import write_output, write_unmatched
-from reconciler.output.writer import check_output_location, check_output_schema, output_format_for
 from reconciler.reporting.progress import Progress
 from reconciler.reporting.stats import RunStats, ScanFigures, SyncFigures
 from reconciler.stages.gather import Gathered, gather_results, needs_server
 from reconciler.stages.load_keys import load_keys
 from reconciler.wiring.identity import forget_partition_folders, identify_run
+from reconciler.wiring.outputs import check_outputs
 from reconciler.wiring.stop import StopRequest, watch_signals
 
 logger = logging.getLogger("reconciler.pipeline")
@@ -64,22 +64,7 @@ def prepare(config: ReconcileConfig) -> InputSpec:
     if clashes := colliding_input_columns(spec.schema):
         raise InputError(config.input_path, f"input columns {', '.join(clashes)} clash with the output's "
                                             "status columns; rename them")
-    fmt, _ = output_format_for(config.output_path, config.output_format)
-    check_output_location(config.output_path, config.input_path)
-    check_output_schema(config.output_path, spec.schema, fmt)
-    if config.unmatched_path is not None:
-        output_format_for(config.unmatched_path, None)
-        check_output_location(config.unmatched_path, config.input_path)
-    others = {config.input_path.resolve(), config.output_path.resolve()}
-    if config.unmatched_path is not None and config.unmatched_path.resolve() in others:
-        raise InputError(config.unmatched_path, "--unmatched must name a file of its own, not the input or output")
-    if config.journal.resolve() in others | {config.unmatched_path.resolve() if config.unmatched_path else None}:
-        raise InputError(config.journal, "--journal must name a file of its own, not the input or an output")
-    if config.changes_path is not None:
-        output_format_for(config.changes_path, None)
-        check_output_location(config.changes_path, config.input_path)
-        if config.changes_path.resolve() in others | {config.journal.resolve()}:
-            raise InputError(config.changes_path, "--changes must name a file of its own, not the input or output")
+    check_outputs(config, spec)
     if config.previous_path is not None:
         open_previous(config.previous_path, spec.key_columns, max_row_bytes=config.max_row_bytes)
     return spec
@@ -151,7 +136,7 @@ async def _reconcile_identified(config: ReconcileConfig, run: RunIdentity, sourc
                                 progress: Progress, stop: StopRequest, started: float,
                                 contacted: Callable[[], bool]) -> RunStats:
     spec = prepare(config)
-    if config.changes_path is not None:
+    if isinstance(config.changes_path, Path):
         check_day_feed(config.changes_path, changes_schema(spec.schema), run)
     state = State.open(config.state_path, state_binding(config, spec)) if config.state_path else None
     try:

@@ -22,9 +22,12 @@ from reconciler.config import (
     MAX_ROW_BYTES_EXPECTED,
     STRATEGIES,
     Credentials,
+    DatabaseTable,
+    Destination,
     ReconcileConfig,
     RequestPolicy,
     Target,
+    is_database_url,
 )
 from reconciler.errors import InputError, InvalidOption, MissingSetting, UsageError
 from reconciler.wiring.network import network_settings
@@ -51,7 +54,8 @@ class Option:
 LOG_FORMATS = ("text", "json")
 OPTIONS: tuple[Option, ...] = (
     Option("--output", str, "output table (.csv, .csv.gz or .parquet; s3://, gs:// or az:// URLs too; "
-           "delta:PATH for a Delta table)", "OUTPUT"),
+           "delta:PATH for a Delta table), or a PostgreSQL table (postgresql://USER@HOST:PORT/DB?table=NAME; the "
+           "password from PGPASSWORD or PGPASSFILE)", "OUTPUT"),
     Option("--base-url", str, "server address, e.g. https://yourcompany.brightpattern.com (or BP_BASE_URL)",
            "URL"),
     Option("--tenant", str, "tenant name, e.g. yourcompany.brightpattern.com (or BP_TENANT)", "TENANT"),
@@ -98,7 +102,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--overlap", str, "incremental: ask for changes from this long before the last change seen [10m]",
            "DURATION"),
     Option("--changes", str, "also write the rows whose status changed since the previous run "
-           "(.csv, .csv.gz, .parquet, a store URL, or delta:PATH; needs --state or --previous)", "PATH"),
+           "(.csv, .csv.gz, .parquet, a store URL, delta:PATH, or a postgresql:// table URL; needs --state or "
+           "--previous)", "PATH"),
     Option("--previous", str, "with --changes and no --state: the previous run's output table", "TABLE"),
     Option("--unmatched", str, "with scan: also write the list's records that no input key matched", "PATH"),
     Option("--audit", str, "also write the campaign audit page (HTML) of the table (see reconciler report)",
@@ -252,7 +257,7 @@ def build_config(settings: Mapping[str, Any], environ: Mapping[str, str], *,
     journal = settings.get("journal")
     return ReconcileConfig(
         input_path=input_path,
-        output_path=Path(need("output", "pass --output")),
+        output_path=_destination("--output", need("output", "pass --output")),
         target=target,
         credentials=credentials or read_credentials(dialect, settings, environ),
         key_columns=tuple(settings.get("key") or ()),
@@ -266,8 +271,8 @@ def build_config(settings: Mapping[str, Any], environ: Mapping[str, str], *,
         fresh=bool(settings.get("fresh", False)),
         retry_errors=bool(settings.get("retry_errors", False)),
         strategy=settings.get("strategy", "auto"),
-        unmatched_path=Path(settings["unmatched"]) if settings.get("unmatched") else None,
-        changes_path=_path(settings, "changes"),
+        unmatched_path=_file_only(settings, "unmatched"),
+        changes_path=_destination("--changes", settings["changes"]) if settings.get("changes") else None,
         previous_path=_path(settings, "previous"),
         state_path=_path(settings, "state"),
         full_refresh_after=duration_setting(settings, "full_refresh_after", 7 * 86400.0),
@@ -284,6 +289,16 @@ def _max_row_bytes(settings: Mapping[str, Any]) -> int:
 
 def _path(settings: Mapping[str, Any], name: str) -> Path | None:
     return Path(settings[name]) if settings.get(name) else None
+
+
+def _destination(option: str, text: str) -> Destination:
+    return DatabaseTable.parse(text, option) if is_database_url(text) else Path(text)
+
+
+def _file_only(settings: Mapping[str, Any], name: str) -> Path | None:
+    if settings.get(name) and is_database_url(settings[name]):
+        raise UsageError(f"--{name} writes a file (.csv, .csv.gz or .parquet), not a PostgreSQL table")
+    return _path(settings, name)
 
 
 @dataclass(frozen=True, kw_only=True)
