@@ -19,12 +19,11 @@ import aiohttp
 import anyio
 from yarl import URL
 
-from reconciler.client.classify import Asked, raise_if_fatal
+from reconciler.client.classify import Asked
 from reconciler.client.client import ClientCore
 from reconciler.client.dialects import campaign_endpoints, campaigns_url
 from reconciler.client.pacing import Throttle
-from reconciler.client.reply import AttemptFailed, shown_url
-from reconciler.client.retry import is_retryable
+from reconciler.client.reply import shown_url
 from reconciler.client.session import http_session
 from reconciler.config import Credentials, RequestPolicy, Target
 from reconciler.errors import RunAborted
@@ -87,14 +86,7 @@ class CampaignCatalog(ClientCore):
         return document
 
     async def _read(self, url: URL, what: str) -> object:
-        tried = await self._tried(url, None, method="GET")
-        reply = tried.outcome
-        if isinstance(reply, AttemptFailed) or is_retryable(reply):
-            raise RunAborted(f"{what} could not be read: {tried.exhausted()}").asked_at(shown_url(url))
-        raise_if_fatal(reply, self._asked, record_missing_ok=False)
-        if reply.status != 200 or reply.body is None:
-            raise _unreadable(what, f"HTTP {reply.status} {reply.text()}".rstrip(), url)
-        return reply.document
+        return await self._get_document(url, what, self._asked)
 
 
 def _text(item: dict[str, object], name: str) -> str:

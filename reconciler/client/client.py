@@ -19,15 +19,23 @@ from yarl import URL
 
 from reconciler.client.answer import Unusable
 from reconciler.client.changes import read_changed_page, read_completed_page
-from reconciler.client.classify import Asked, followable_redirect, page_result, pages_result, record_result
+from reconciler.client.classify import (
+    Asked,
+    followable_redirect,
+    page_result,
+    pages_result,
+    raise_if_fatal,
+    record_result,
+)
 from reconciler.client.contact import Contact
 from reconciler.client.dialects import endpoints_for
 from reconciler.client.pacing import ConnectionSlots, Throttle, ThrottleShare, ThrottleStats
 from reconciler.client.reply import AttemptFailed, Reply, shown_url
-from reconciler.client.retry import Retrier, Tried, retry_after_cap
+from reconciler.client.retry import Retrier, Tried, is_retryable, retry_after_cap
 from reconciler.client.token import TokenSource
 from reconciler.client.transport import send
 from reconciler.config import Credentials, RequestPolicy, Target
+from reconciler.errors import RunAborted
 from reconciler.lookup import ChangedRecord, ListedRecord, LookupResult
 
 MAX_REDIRECTS = 3
@@ -98,6 +106,18 @@ class ClientCore:
         self.stats.retries_by_status.update(retry_cause(outcome) for outcome in outcomes[:tried.attempts - 1])
         self._contact.check(tried, self._clock() - started)
         return tried
+
+    async def _get_document(self, url: URL, what: str, asked: Asked) -> object:
+        """A GET read (Get Campaigns, Get Campaign): its JSON document; anything else stops the run naming ``what``."""
+        tried = await self._tried(url, None, method="GET")
+        reply = tried.outcome
+        if isinstance(reply, AttemptFailed) or is_retryable(reply):
+            raise RunAborted(f"{what} could not be read: {tried.exhausted()}").asked_at(shown_url(url))
+        raise_if_fatal(reply, asked, record_missing_ok=False)
+        if reply.status != 200 or reply.body is None:
+            raise RunAborted(f"{what} could not be read: HTTP {reply.status} {reply.text()}".rstrip()).asked_at(
+                shown_url(url))
+        return reply.document
 
     async def _attempt(self, url: URL, body: object, method: str = "POST") -> Reply:
         """One attempt: the request, then any same-origin 307/308 it is sent on to."""

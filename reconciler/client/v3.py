@@ -19,12 +19,11 @@ import aiohttp
 from yarl import URL
 
 from reconciler.client.changes import read_changes_by_cursor
-from reconciler.client.classify import Asked, cursor_page_result, pages_result, raise_if_fatal, record_result
+from reconciler.client.classify import Asked, cursor_page_result, pages_result, record_result
 from reconciler.client.client import ClientCore, api_time
 from reconciler.client.dialects import campaign_endpoints
 from reconciler.client.pacing import Throttle
-from reconciler.client.reply import AttemptFailed, shown_url
-from reconciler.client.retry import is_retryable
+from reconciler.client.reply import shown_url
 from reconciler.config import Credentials, RequestPolicy, Target
 from reconciler.errors import RunAborted, TargetAmbiguous, TargetNotFound
 from reconciler.lookup import ChangedRecord, ChangesPage, CursorPage, ListedRecord, LookupResult
@@ -185,15 +184,7 @@ class CampaignClient(ClientCore):
         return document
 
     async def _read(self, url: URL, what: str) -> object:
-        tried = await self._tried(url, None, method="GET")
-        reply = tried.outcome
-        if isinstance(reply, AttemptFailed) or is_retryable(reply):
-            raise RunAborted(f"{what} could not be read: {tried.exhausted()}").asked_at(shown_url(url))
-        raise_if_fatal(reply, self._asked, record_missing_ok=False)
-        if reply.status != 200 or reply.body is None:
-            raise RunAborted(f"{what} could not be read: HTTP {reply.status} {reply.text()}".rstrip()).asked_at(
-                shown_url(url))
-        return reply.document
+        return await self._get_document(url, what, self._asked)
 
 
 def _instance_text(item: Mapping[str, object]) -> str:
