@@ -25,9 +25,6 @@ def resolve_in_steps(journal: Path, state: Path, *, step: int = STEP,
     ``halted``: checked before each step; once true, the keys left stay pending for the rerun.
     """
     db = sqlite3.connect(journal, isolation_level=None)
-    # As the journal's own connection: a commit survives kill -9 without waiting for the disk (WAL),
-    # where the default (FULL) synced the log at each of the copy's hundreds of steps.
-    db.execute("PRAGMA synchronous=NORMAL")
     try:
         db.execute("ATTACH DATABASE ? AS state", (str(state),))
         (last,) = db.execute("SELECT coalesce(max(id), 0) FROM keys").fetchone()
