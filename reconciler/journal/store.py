@@ -148,7 +148,7 @@ class Journal:
         return dict(json.loads(value)) if value else {}
 
     def add_keys(self, texts: Sequence[str]) -> None:
-        # One statement over a JSON array of the batch, not a step a key: half the time at a million keys.
+        # One statement over a JSON array of the batch, not a step a key: 2.5x less CPU (docs/BENCHMARKS.md 9).
         array = _json_array(texts)
         with self._transaction():
             if array is None:
@@ -252,9 +252,6 @@ class Journal:
         """``(key, *RESULT_COLUMNS)`` rows for those of ``texts`` that have a result."""
         found: list[tuple[Any, ...]] = []
         columns = ", ".join(RESULT_COLUMNS)
-        if (array := _json_array(texts)) is not None:  # one statement a batch
-            return self._db.execute(f"SELECT key, {columns} FROM keys WHERE +done = 1 AND key IN "
-                                    "(SELECT value FROM json_each(?))", (array,)).fetchall()
         for start in range(0, len(texts), _LOOKUP_CHUNK):
             chunk = texts[start:start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(chunk))
