@@ -7,6 +7,7 @@ from bench.scenarios import (
     ceiling,
     latency,
     memory,
+    night_floor,
     nightly,
     orjson_cost,
     profile,
@@ -15,4 +16,4 @@ from bench.scenarios import (
 )
 
 SCENARIOS = {module.NAME: module for module in (ceiling, profile, orjson_cost, rate, latency, requests_per_key,
-                                                  memory, alternatives, nightly)}
+                                                  memory, alternatives, nightly, night_floor)}

@@ -69,3 +69,17 @@ def test_a_second_run_on_the_same_journal_is_refused_while_a_fresh_run_holds_it(
             Journal.open(tmp_path / "j", BOUND, fresh=False)
     finally:
         first.close()
+
+
+@pytest.mark.parametrize("odd", ['quote " and back\\slash', "tab\there", "é😀\u2028", "nul\x00inside", "\\u0000"])
+def test_every_key_text_is_stored_and_looked_up_exactly_in_first_seen_order(tmp_path: Path, odd: str) -> None:
+    journal = Journal.open(tmp_path / "j", BOUND, fresh=False)
+    try:
+        journal.add_keys(["z", odd, "a", odd])
+        journal.add_keys([odd, "b"])
+        assert [key for _, key in journal.pending(0, 10)] == ["z", odd, "a", "b"]
+        journal.record([(key_id, LookupResult(status=LookupStatus.FOUND, attempts=1), WHEN)
+                        for key_id, _ in journal.pending(0, 10)])
+        assert sorted(row[0] for row in journal.lookup([odd, "a", "missing"])) == sorted([odd, "a"])
+    finally:
+        journal.close()
