@@ -489,7 +489,9 @@ async def test_a_dry_run_with_bad_credentials_fails_like_the_run_would(tmp_path:
 async def test_json_logs_progress_and_summary_are_one_object_a_line(tmp_path: Path,
                                                                       simulator: SimulatorFactory) -> None:
     keys = keys_file(tmp_path, 150)
-    async with simulator(faults=FaultConfig(rate_ceiling=40)) as sim:
+    # A gateway ceiling of 20/s: the run outlasts its rate cuts by the calm second that the INFO climb-back
+    # line needs (against 40/s a run of under 4 s could end first on a fast machine, and did in CI).
+    async with simulator(faults=FaultConfig(rate_ceiling=20)) as sim:
         done = await run_cli(run_args(sim.base_url, keys, tmp_path / "out.parquet", "--strategy", "query",
                                       "--rate", "100", "--progress-interval", "0.2", "--max-backoff", "0.5",
                                       "--log-format", "json", "-v"), credentials())
