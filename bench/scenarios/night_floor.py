@@ -17,15 +17,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from bench.figures import Figure, Scenario, Target
 from bench.measure import ROOT, environment
 from bench.plan import Plan
 from bench.profile import profile_job
 from bench.scenarios.common import spec
-from bench.scenarios.nightly import CONCURRENCY, DEFAULT_RATE, move_campaign_on, write_input, write_month_of_records
-from bench.servers import Server, simulator_server
+from bench.scenarios.nightly import (
+    CONCURRENCY,
+    DEFAULT_RATE,
+    move_campaign_on,
+    run_reconciler,
+    write_input,
+    write_month_of_records,
+)
+from bench.servers import simulator_server
 
 NAME = "night_floor"
 TITLE = "Night floor: night 2 over a 1M-record list asked whole, against requests at 20/s plus a pyarrow floor"
@@ -55,17 +61,6 @@ WATCH = (
 )
 
 
-def _run(server: Server, keys: Path, workdir: Path, name: str, **options: Any) -> dict[str, Any]:
-    from bench.measure import run_job
-
-    server.reset_stats()
-    job = spec("reconciler", server, keys, workdir / name, concurrency=CONCURRENCY, auth=True,
-               rate=options.pop("rate", DEFAULT_RATE))
-    result = run_job({**job, **options})
-    result["server_requests"] = int(server.stats()["requests_total"])
-    return result
-
-
 def floor_seconds(keys: Path, night_table: Path, workdir: Path) -> float:
     """Wall seconds of the floor script, interpreter start-up included (the table it copies read first)."""
     started = time.perf_counter()
@@ -90,11 +85,11 @@ def run(plan: Plan, workdir: Path) -> Scenario:
     state = workdir / "list.state"
     changed = size // 100
     with simulator_server(records) as server:
-        first = _run(server, keys, workdir, "night-1", strategy="incremental", state=str(state), rate="inf")
-        scan = _run(server, keys, workdir, "scan", strategy="scan", rate="inf")
+        first = run_reconciler(server, keys, workdir, "night-1", strategy="incremental", state=str(state), rate="inf")
+        scan = run_reconciler(server, keys, workdir, "scan", strategy="scan", rate="inf")
         did = move_campaign_on(server, attempts=changed, complete=changed // 10, add=0)
         before = copy_state(state, workdir / "before-night-2.state")
-        second = _run(server, keys, workdir, "night-2", strategy="incremental", state=str(state))
+        second = run_reconciler(server, keys, workdir, "night-2", strategy="incremental", state=str(state))
         floor = floor_seconds(keys, workdir / "night-2" / "out.parquet", workdir)
         profiled = profile_job({**spec("reconciler", server, keys, workdir / "night-2-profiled",
                                        concurrency=CONCURRENCY, auth=True, rate=DEFAULT_RATE),

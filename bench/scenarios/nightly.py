@@ -78,7 +78,8 @@ def move_campaign_on(server: Server, *, attempts: int, complete: int, add: int) 
         return dict(json.load(answer))
 
 
-def _run(server: Server, keys: Path, workdir: Path, name: str, **options: Any) -> dict[str, Any]:
+def run_reconciler(server: Server, keys: Path, workdir: Path, name: str, **options: Any) -> dict[str, Any]:
+    """One measured reconciler run against ``server`` (digest auth, the default rate), with its server requests."""
     server.reset_stats()
     job = spec("reconciler", server, keys, workdir / name, concurrency=CONCURRENCY, auth=True,
                rate=options.pop("rate", DEFAULT_RATE))
@@ -94,14 +95,14 @@ def run(plan: Plan, workdir: Path) -> Scenario:
     keys = write_input(workdir / "keys.parquet", asked)
     state = workdir / "list.state"
     with simulator_server(records) as server:
-        first = _run(server, keys, workdir, "night-1", strategy="incremental", state=str(state))
-        scan = _run(server, keys, workdir, "scan", strategy="scan")
-        query = _run(server, keys, workdir, "query", strategy="query", rate="inf")
+        first = run_reconciler(server, keys, workdir, "night-1", strategy="incremental", state=str(state))
+        scan = run_reconciler(server, keys, workdir, "scan", strategy="scan")
+        query = run_reconciler(server, keys, workdir, "query", strategy="query", rate="inf")
         changed = size // 100
         did = move_campaign_on(server, attempts=changed, complete=changed // 10, add=NEW_KEYS)
         new_keys = [str(key[KEY_COLUMN]) for key in did["added"]][:NEW_KEYS]
         keys_tonight = write_input(workdir / "keys-tonight.parquet", asked + new_keys)
-        second = _run(server, keys_tonight, workdir, "night-2", strategy="incremental", state=str(state))
+        second = run_reconciler(server, keys_tonight, workdir, "night-2", strategy="incremental", state=str(state))
     budget = math.ceil(changed / 1000) + len(new_keys) + FEW
     scenario = Scenario(NAME, TITLE, server.description, {
         "list_records": size, "input_keys": len(asked), "changed_records": changed,
