@@ -27,8 +27,9 @@ lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check reconciler tests bench
 	$(BIN)/mypy
 
-test: lint  ## lint, then the whole test suite
-	$(BIN)/pytest
+TEST_WORKERS ?= auto
+test: lint  ## lint, then the whole test suite, on every core (TEST_WORKERS=0: in one process)
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 demo: $(STAMP)  ## start the bundled simulator, reconcile sample_inputs/, print the summary
 	$(BIN)/python sample_inputs/demo.py

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import reconciler
@@ -53,3 +55,11 @@ def test_the_layout_section_names_every_room_and_only_modules_that_exist() -> No
         folder = package / name.rstrip("/") if name.endswith("/") else package
         for module in re.findall(r"\b(\w+\.py)\b", line):
             assert any(folder.rglob(module)) or (package / module).exists(), f"{name}: {module}"
+
+
+def test_the_command_starts_without_pandas_which_only_the_dataframe_face_needs() -> None:
+    # A nightly cron pays the import on every run; pandas alone is about half of it.
+    probe = ("import sys, reconciler, reconciler.cli; loaded = 'pandas' in sys.modules; "
+             "from reconciler import reconcile_frame; print(loaded, reconcile_frame.__module__)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "reconciler.frame"]

@@ -76,8 +76,11 @@ def read_header(source: CsvFile) -> tuple[list[str], int | None]:
     # Ragged rows in the first block are left to read_rows, which names their lines.
     parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda row: "skip")
     try:
-        with _binary(source) as stream:
-            return pacsv.open_csv(stream, read_options=_read_options(source), parse_options=parse).schema.names, None
+        # Closed before the stream: a reader left to the garbage collector may still read ahead on
+        # Arrow's IO thread at exit, which aborts the process ("terminate called without an active exception").
+        with _binary(source) as stream, pacsv.open_csv(stream, read_options=_read_options(source),
+                                                       parse_options=parse) as reader:
+            return reader.schema.names, None
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         if _is_too_long(exc):
             raise _long_row(source) from exc
@@ -97,9 +100,10 @@ def read_rows(source: CsvFile, schema: pa.Schema, bad_rows: BadRows,
                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
     rows, last = 0, None
     try:
-        with pa.OSFile(str(source.path)) as raw, _decompressed(raw, source) as stream:
-            for batch in pacsv.open_csv(stream, read_options=_read_options(source), parse_options=parse,
-                                        convert_options=convert):
+        with (pa.OSFile(str(source.path)) as raw, _decompressed(raw, source) as stream,
+              pacsv.open_csv(stream, read_options=_read_options(source), parse_options=parse,
+                             convert_options=convert) as reader):
+            for batch in reader:
                 for part in _split(batch):
                     rows, last = rows + part.num_rows, part
                     yield part
