@@ -131,7 +131,8 @@ def parquet_bytes(table: pa.Table) -> bytes:
 @pytest.mark.parametrize(("name", "content", "found"), [
     ("keys.csv", parquet_bytes(pa.table({"id": ["1"]})), "the content is Parquet, but the file is read as CSV text"),
     ("keys.csv", b"PK\x03\x04rest-of-a-zip", "the content is a zip archive (an Excel workbook?)"),
-    ("keys.csv", gzip.compress(b"id\n1\n", mtime=0), "the content is gzip-compressed data, but the file is read as CSV"),
+    ("keys.csv", gzip.compress(b"id\n1\n", mtime=0),
+     "the content is gzip-compressed data, but the file is read as CSV"),
     ("keys.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "the content is an Excel 97-2003 workbook"),
     ("keys.csv.gz", b"id\n1\n", "the content is text, but the file is read as gzipped CSV"),
     ("keys.parquet", b"id\n1\n", "the content is text, but the file is read as Parquet"),

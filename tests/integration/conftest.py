@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +32,16 @@ class Finished:
     code: int
     stdout: str
     stderr: str
+
+
+# A progress line (away from a terminal, at a phase's start and every --progress-interval): a run that
+# fails or ends within a second prints one or none, depending on how fast the machine is.
+PROGRESS_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d (starting$|[a-z][a-z ]*: )")
+
+
+def said(stderr: str) -> list[str]:
+    """The lines a run wrote to stderr, but its progress lines: what it said whatever the machine's speed."""
+    return [line for line in stderr.strip().splitlines() if not PROGRESS_LINE.match(line)]
 
 
 SimulatorFactory = Callable[..., AbstractAsyncContextManager[RunningSimulator]]

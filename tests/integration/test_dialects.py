@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import SAMPLES, SimulatorFactory, credentials, run_args, run_cli, started_cli, stop_when, write_list
+from conftest import SAMPLES, SimulatorFactory, credentials, run_args, run_cli, said, started_cli, stop_when, write_list
 
 from reconciler.simulator import FaultConfig, RunningSimulator
 from reconciler.simulator.v3 import campaign_id, instance_id
@@ -58,7 +58,7 @@ async def test_a_v3_campaign_name_not_found_stops_before_any_record_is_asked(
         args[args.index(option) + 1] = name
         done = await run_cli(args, credentials("v3"))
         by_endpoint = sim.stats()["by_endpoint"]
-    lines = done.stderr.strip().splitlines()
+    lines = said(done.stderr)
     assert done.code == 3 and len(lines) == 1 and name in lines[0] and message in lines[0], done.stderr
     assert by_endpoint["query"] == 0 and by_endpoint["getAll"] == 0  # type: ignore[index]
     assert not (tmp_path / "out.parquet").exists()

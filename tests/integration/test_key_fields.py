@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, TENANT, SimulatorFactory, credentials, run_args, run_cli
+from conftest import SAMPLES, TENANT, SimulatorFactory, credentials, run_args, run_cli, said
 
 from reconciler.simulator import RunningSimulator
 
@@ -33,7 +33,7 @@ async def test_a_query_run_whose_key_is_not_the_lists_stops_after_one_request(
         counts, challenges = by_endpoint(sim), int(sim.stats()["digest_challenges"])  # type: ignore[call-overload]
 
     assert done.code == 3, done.stderr
-    lines = done.stderr.strip().splitlines()
+    lines = said(done.stderr)
     assert len(lines) == 1, done.stderr
     assert "the calling list 'records.csv' has a key field 'phone' that the request lacks (--key sent: account_id)" \
         in lines[0] and "name the list's key fields with --key" in lines[0]
@@ -60,7 +60,7 @@ async def test_a_scan_whose_key_no_record_has_stops_after_the_first_page(
         counts, challenges = by_endpoint(sim), int(sim.stats()["digest_challenges"])  # type: ignore[call-overload]
 
     assert done.code == 3, done.stderr
-    lines = done.stderr.strip().splitlines()
+    lines = said(done.stderr)
     assert len(lines) == 1, done.stderr
     fields = "account_id, firstName, lastName, phone, city" if dialect == "classic" else \
         "account_id, firstname, lastname, phone, city"  # 5.x sends entry names lower-cased

@@ -9,7 +9,6 @@ incremental run's table is compared, every column but the recon_* lookup columns
 from __future__ import annotations
 
 import json
-import re
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from conftest import (
     credentials,
     run_args,
     run_cli,
+    said,
     started_cli,
     stop_when,
     write_list,
@@ -36,9 +36,6 @@ pytestmark = pytest.mark.anyio
 LOOKUP_COLUMNS = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at",
                   "recon_source", "recon_run_id", "recon_run_date"]
 SAMPLE_KEYS = (SAMPLES / "keys.csv").read_text(encoding="utf-8")
-PROGRESS_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d (reading keys|syncing the list|querying|writing)")
-
-
 def with_added_keys(path: Path, added: list[dict[str, str]]) -> Path:
     """The sample keys file, plus rows for the records the list gained (as tonight's CRM export would)."""
     width = len(SAMPLE_KEYS.splitlines()[0].split(","))
@@ -249,7 +246,7 @@ async def test_bad_nightly_input_is_one_line_exit_2_and_nothing_sent(
         done = await run_cli(run_args(sim.base_url, keys, tmp_path / "night.parquet", "--strategy", "incremental",
                                       "--state", str(state), *files), credentials())
         sent = sim.stats()["requests_total"]
-    lines = done.stderr.strip().splitlines()
+    lines = said(done.stderr)
     assert done.code == 2 and len(lines) == 1 and message in lines[0], done.stderr
     assert sent == 0
     assert not (tmp_path / "night.parquet").exists() and not (tmp_path / "changes.parquet").exists()
@@ -297,7 +294,7 @@ async def test_a_bad_row_found_while_the_list_syncs_is_one_line_and_leaves_the_s
         await reconcile(sim, keys, tmp_path / "night-2.parquet", *nightly, dialect="classic")
         await reconcile(sim, keys, tmp_path / "scan.parquet", "--strategy", "scan", dialect="classic")
     # Beside progress lines (a slow machine prints one as the sync starts), the error is one line.
-    message = [line for line in done.stderr.strip().splitlines() if not PROGRESS_LINE.match(line)]
+    message = said(done.stderr)
     assert done.code == 2 and len(message) == 1 and message[0].startswith("reconciler: error: "), done.stderr
     assert f"{keys}: line {2 + size // 2 * 61}: 2 fields where the header has 1" in message[0], message
     assert synced >= 2, "the list was not synced while the keys loaded"

@@ -35,6 +35,7 @@ from conftest import (
     credentials,
     run_args,
     run_cli,
+    said,
 )
 
 from reconciler.simulator import FaultConfig
@@ -540,7 +541,7 @@ async def test_the_json_summary_carries_the_figures_of_the_report_as_keys(tmp_pa
     def untimed(summary: str) -> str:
         return re.sub(r"[\d.,]+ s|[\d.,]+/s", "", summary.rstrip("\n"))
 
-    assert untimed(summary["message"]) == untimed(text.stderr)  # the text summary, as a text run prints it
+    assert untimed(summary["message"]) == untimed("\n".join(said(text.stderr)))  # as a text run prints it
     with pytest.raises(jsonschema.ValidationError):  # the schema holds the summary line to the report's figures
         jsonschema.validate({k: v for k, v in summary.items() if k != "by_status"}, LOG_LINE_SCHEMA)
 

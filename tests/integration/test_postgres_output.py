@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import SAMPLES, SimulatorFactory, credentials, run_args, run_cli
+from conftest import SAMPLES, SimulatorFactory, credentials, run_args, run_cli, said
 from postgres_server import PASSWORD, Database
 
 pytestmark = pytest.mark.anyio
@@ -140,7 +140,7 @@ async def test_a_database_that_cannot_take_the_night_stops_the_run_before_any_re
         done = await run_cli(nightly_args(sim.base_url, tmp_path, status, changes), environment)
         assert sim.stats()["requests_total"] == 0, "nothing may be asked of the contact center"
     assert done.code == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
+    lines = said(done.stderr)
     assert len(lines) == 1 and lines[0].startswith("reconciler: error: ") and expected in lines[0], done.stderr
     assert WRONG not in done.stderr and PASSWORD not in done.stderr
     created = {name for (name,) in postgres.query("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")}
