@@ -63,6 +63,21 @@ def test_odd_keys_and_values_read_as_columns_are_the_rows_values(journal: Journa
     assert row["entry"] is not None and json.loads(row["entry"]) == {"id": odd, odd: "", "none": None}
 
 
+def test_each_key_keeps_its_own_values_in_every_column(journal: Journal) -> None:
+    keys = [f"k{i}" for i in range(7)]
+    record_all(journal, keys, lambda key: LookupResult(
+        status=LookupStatus.FOUND if key < "k4" else LookupStatus.NOT_FOUND, attempts=int(key[1:]),
+        error=None if key < "k4" else key, entry={"id": key},
+        record=RecordStatus(total_attempts=int(key[1:]) * 10, last_agent=key, completed=key > "k2")))
+    rows = journal.lookup_columns(list(reversed(keys))).to_pylist()
+    assert sorted(rows, key=lambda row: row["key"]) == by_key(results_table(journal.lookup(keys)))
+    for row in rows:
+        number = int(row["key"][1:])
+        assert (row["attempts"], row["total_attempts"], row["last_agent"]) == (number, number * 10, row["key"])
+        assert (row["status"], row["error"]) == (("found", None) if number < 4 else ("not_found", row["key"]))
+        assert row["completed"] == (number > 2) and json.loads(row["entry"]) == {"id": row["key"]}
+
+
 def test_keys_of_a_batch_are_read_in_chunks_and_a_chunk_with_a_nul_key_the_old_way(
         journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(columns, "_CHUNK", 2)
