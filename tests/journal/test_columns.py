@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,3 +107,10 @@ def test_no_keys_or_no_results_give_an_empty_table_of_the_same_columns(journal: 
     journal.add_keys(["a"])
     assert journal.lookup_columns([]).schema == KEYED_SCHEMA
     assert journal.lookup_columns(["a", "b"]).num_rows == 0
+
+
+def test_a_chunk_longer_than_sqlites_longest_text_is_read_the_old_way(journal: Journal) -> None:
+    keys = [f"k{i}" for i in range(50)]
+    record_all(journal, keys, lambda key: LookupResult(status=LookupStatus.FOUND, attempts=1, entry={"id": key}))
+    journal._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000)  # each row fits; the chunk's document does not
+    assert by_key(journal.lookup_columns(keys)) == by_key(results_table(journal.lookup(keys)))
