@@ -17,7 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from reconciler.errors import UsageError
+from reconciler.journal.columns import read_results
 from reconciler.journal.listed import LISTED_SCHEMA, ListedRecords
 from reconciler.journal.lock import JournalLock
 from reconciler.journal.rows import ADDED_COLUMNS, RECORD_FIELDS, RESULT_COLUMNS, epoch_ms, record_row
@@ -259,6 +262,10 @@ class Journal:
                 # "+done": without it SQLite may pick the done index and scan every finished key per chunk
                 f"SELECT key, {columns} FROM keys WHERE +done = 1 AND key IN ({marks})", chunk))
         return found
+
+    def lookup_columns(self, texts: Sequence[str]) -> pa.Table:
+        """``lookup``'s rows as typed Arrow columns (``columns.KEYED_SCHEMA``), without a Python object a value."""
+        return read_results(self._db, texts, self.lookup)
 
     def field_names(self, kind: str) -> list[str]:
         """Entry (``kind="entry"``) or extra status (``"extra"``) field names, in first-seen order."""

@@ -11,7 +11,6 @@ whose answers lack a field still writes its column (null), so BI loads see one s
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from reconciler.journal.rows import RESULT_COLUMNS
+from reconciler.journal.columns import results_table
 from reconciler.lookup import LookupStatus
 from reconciler.output.compare import comparable_columns, differing_columns
 from reconciler.output.history import RunIdentity
@@ -57,9 +56,8 @@ _RESERVED = frozenset(name.casefold() for name in FIXED_COLUMNS)
 # Journal column -> status output column.
 _STATUS_SOURCES = ("completed", "last_disposition", "last_date", "last_phone", "last_call_duration",
                    "last_agent", "total_attempts", "global_interaction_id", "completed_time", "extra")
-_POSITION = {name: i + 1 for i, name in enumerate(RESULT_COLUMNS)}
-
-Lookup = Callable[[Sequence[str]], list[tuple[Any, ...]]]
+# ``Journal.lookup_columns``'s table, or ``Journal.lookup``'s rows ``(key, *RESULT_COLUMNS)``.
+Lookup = Callable[[Sequence[str]], pa.Table | list[tuple[Any, ...]]]
 
 
 def colliding_input_columns(input_schema: pa.Schema) -> list[str]:
@@ -120,16 +118,16 @@ def join_batch(batch: pa.RecordBatch, key_texts: pa.Array, lookup: Lookup, layou
                run: RunIdentity) -> pa.RecordBatch:
     """The output rows for ``batch``, whose rows have the key texts ``key_texts`` (null: unusable)."""
     wanted = pc.unique(key_texts.drop_null()).to_pylist()
-    results = _Results(lookup(wanted))
-    found_keys = pa.array(results.first, pa.string())
-    positions = pc.index_in(key_texts, value_set=found_keys)
+    found = lookup(wanted)
+    results = found if isinstance(found, pa.Table) else results_table(found)
+    positions = pc.index_in(key_texts, value_set=results.column("key").combine_chunks())
     entries = _entry_values(results, positions, layout)
     columns = [batch.column(name) for name in layout.input_names]
     columns += [entries[folded] for _, folded in layout.entry_columns]
     columns += _status_columns(results, positions)
     recon = _recon_columns(results, positions, key_texts)
-    found = pc.equal(recon[0], LookupStatus.FOUND.value)
-    columns += [*recon, differing_columns(batch, layout.compared, entries, found)]
+    found_rows = pc.equal(recon[0], LookupStatus.FOUND.value)
+    columns += [*recon, differing_columns(batch, layout.compared, entries, found_rows)]
     columns += _run_columns(run, batch.num_rows)
     return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
 
@@ -144,77 +142,57 @@ def unmatched_layout(entry_names: Sequence[str]) -> OutputLayout:
 
 def unmatched_batch(rows: list[tuple[Any, ...]], layout: OutputLayout) -> pa.RecordBatch:
     """Rows ``(list_index, *RESULT_COLUMNS)`` from the journal, as a batch of ``unmatched_layout``."""
-    results = _Results(rows)
+    results = results_table(rows, pa.field("list_index", pa.int64()))
     positions = pa.array(range(len(rows)), pa.int64())
     entries = _entry_values(results, positions, layout)
-    columns = [pa.array(results.first, pa.int64())]
+    columns = [results.column("list_index").combine_chunks()]
     columns += [entries[folded] for _, folded in layout.entry_columns]
     columns += _status_columns(results, positions)
     return pa.RecordBatch.from_arrays(columns, schema=layout.schema)
 
 
-class _Results:
-    """Rows ``(key or list index, *RESULT_COLUMNS)`` turned column-wise once, by ``zip`` (in C), not once a column."""
-
-    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
-        self._columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * (len(_POSITION) + 1)
-
-    @property
-    def first(self) -> tuple[Any, ...]:
-        return self._columns[0]
-
-    def __getitem__(self, source: str) -> tuple[Any, ...]:
-        return self._columns[_POSITION[source]]
+def _spread(results: pa.Table, source: str, positions: pa.Array) -> pa.Array:
+    """The journal column ``source`` (int64 or string) on the output's rows: null where no result."""
+    return results.column(source).combine_chunks().take(positions)
 
 
-def _spread(values: Sequence[Any], type_: pa.DataType, positions: pa.Array) -> pa.Array:
-    return pa.array(values, type_).take(positions)
-
-
-def _status_columns(results: _Results, positions: pa.Array) -> list[pa.Array]:
-    out = []
-    for field, source in zip(STATUS_FIELDS, _STATUS_SOURCES, strict=True):
-        values = results[source]
-        if field.type == UTC_MS:
-            out.append(_spread(values, pa.int64(), positions).cast(UTC_MS))
-        elif field.type == pa.bool_():
-            out.append(_spread([None if v is None else bool(v) for v in values], pa.bool_(), positions))
-        else:
-            out.append(_spread(values, field.type, positions))
-    return out
+def _status_columns(results: pa.Table, positions: pa.Array) -> list[pa.Array]:
+    # INTEGER journal columns: epoch ms for the times, 0/1 (any non-zero true, as bool() had it) for completed
+    return [_spread(results, source, positions).cast(field.type)
+            for field, source in zip(STATUS_FIELDS, _STATUS_SOURCES, strict=True)]
 
 
 INVALID_KEY_ERROR = "a key value is empty or blank; not sent"
 
 
-def _recon_columns(results: _Results, positions: pa.Array, key_texts: pa.Array) -> list[pa.Array]:
-    status = _spread(results["status"], pa.string(), positions)
+def _recon_columns(results: pa.Table, positions: pa.Array, key_texts: pa.Array) -> list[pa.Array]:
+    status = _spread(results, "status", positions)
     invalid = pc.is_null(key_texts)
     unanswered = pc.and_(pc.invert(invalid), pc.is_null(positions))
     status = pc.if_else(invalid, LookupStatus.INVALID_INPUT.value, status)
     status = pc.if_else(unanswered, LookupStatus.ERROR.value, status)
-    error = _spread(results["error"], pa.string(), positions)
+    error = _spread(results, "error", positions)
     error = pc.if_else(unanswered, "no result was recorded for this key", error)
     error = pc.if_else(invalid, INVALID_KEY_ERROR, error)
-    attempts = pc.fill_null(_spread(results["attempts"], pa.int32(), positions), 0)
+    attempts = pc.fill_null(_spread(results, "attempts", positions).cast(pa.int32()), 0)
     return [
         status,
-        _spread(results["http_status"], pa.int32(), positions),
+        _spread(results, "http_status", positions).cast(pa.int32()),
         error,
         attempts,
-        _spread(results["checked_at"], pa.int64(), positions).cast(UTC_MS),
-        _spread(results["source"], pa.string(), positions),
+        _spread(results, "checked_at", positions).cast(UTC_MS),
+        _spread(results, "source", positions),
     ]
 
 
-def _entry_values(results: _Results, positions: pa.Array, layout: OutputLayout) -> dict[str, pa.Array]:
+def _entry_values(results: pa.Table, positions: pa.Array, layout: OutputLayout) -> dict[str, pa.Array]:
     """Each entry column's values by folded field name, aligned with the output's rows."""
     if not layout.entry_columns:
         return {}
-    texts = results["entry"]
+    texts = results.column("entry").combine_chunks()
     decoded = _read_entries(texts, layout.entry_names)
     if decoded is None:  # a name spelled otherwise than the known ones: the exact way
-        decoded = _load_entries(texts)
+        decoded = _load_entries(texts.to_pylist())
     missing = pa.nulls(len(texts), pa.string())
     return {folded: decoded.get(folded, missing).take(positions) for _, folded in layout.entry_columns}
 
@@ -223,19 +201,19 @@ def _run_columns(run: RunIdentity, rows: int) -> list[pa.Array]:
     return [pa.repeat(pa.scalar(run.run_id, pa.string()), rows), pa.repeat(pa.scalar(run.run_date, pa.date32()), rows)]
 
 
-def _read_entries(texts: Sequence[str | None], names: Sequence[str]) -> dict[str, pa.Array] | None:
+def _read_entries(texts: pa.Array, names: Sequence[str]) -> dict[str, pa.Array] | None:
     """Each entry field's values by folded name, read by pyarrow's JSON reader (about 5× json.loads).
 
     Every field is read as the text it is: with a schema of every name the list has shown, as
     strings, so that no value is inferred into another type (a date-like text into a timestamp).
     """
-    if not texts:
+    if not len(texts):
         return {}
-    lines = "\n".join(text or "{}" for text in texts).encode()
+    lines = _lines(texts)
     schema = pa.schema([(name, pa.string()) for name in dict.fromkeys(names)])
     try:
         table = pa_json.read_json(
-            io.BytesIO(lines),
+            pa.BufferReader(lines),
             read_options=pa_json.ReadOptions(use_threads=False, block_size=max(len(lines) + 1, 1 << 20)),
             parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"))
     except pa.ArrowInvalid:
@@ -245,6 +223,14 @@ def _read_entries(texts: Sequence[str | None], names: Sequence[str]) -> dict[str
         column, folded = table.column(name).combine_chunks(), name.casefold()
         values[folded] = pc.coalesce(values[folded], column) if folded in values else column
     return values
+
+
+def _lines(texts: pa.Array) -> pa.Buffer:
+    """The entries' JSON texts one a line (none or empty: ``{}``), joined by Arrow, not a Python string."""
+    texts = pc.fill_null(texts, "")
+    texts = pc.if_else(pc.equal(texts, ""), "{}", texts)
+    lines = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts), "\n")
+    return lines[0].as_buffer()
 
 
 def _load_entries(texts: Sequence[str | None]) -> dict[str, pa.Array]:

@@ -57,7 +57,7 @@ def write_output(config: ReconcileConfig, journal: Journal, spec: InputSpec, run
         for batch in read_batches(spec, BadRows(skip=config.skip_bad_rows)):
             check_stop()
             texts = key_texts(batch, spec.key_columns)
-            joined = _say_why_oversized(join_batch(batch, texts, journal.lookup, layout, run), batch,
+            joined = _say_why_oversized(join_batch(batch, texts, journal.lookup_columns, layout, run), batch,
                                         spec.key_columns)
             tally.add(joined)
             writer.write(joined)

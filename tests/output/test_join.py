@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from fakes import WHEN
 
 from reconciler.journal.rows import RESULT_COLUMNS
+from reconciler.journal.store import Journal
+from reconciler.lookup import LookupResult, LookupStatus, RecordStatus
 from reconciler.output.history import RunIdentity
 from reconciler.output.join import join_batch, plan_output, unmatched_batch, unmatched_layout
 
@@ -124,3 +128,33 @@ def test_the_unmatched_table_has_no_comparison_and_keeps_a_field_named_like_its_
     assert "recon_differing_columns" not in layout.schema.names
     batch = unmatched_batch([(7, *result_row("x", {"account_id": "1", "list_index": "9"})[1:])], layout)
     assert batch.to_pylist()[0]["list_index"] == 7 and batch.to_pylist()[0]["entry_list_index"] == "9"
+
+
+# The journal's columnar read joins as its rows did ---------------------------------------------------
+
+
+@pytest.mark.parametrize("odd", ['quote " and back\\slash', "é😀\u2028", "nul\x00inside", "\\u0000", ""])
+def test_a_batch_joined_from_the_journals_columns_is_the_batch_joined_from_its_rows(tmp_path: Path,
+                                                                                   odd: str) -> None:
+    keys = ["1", odd + "k", "3", "4"]
+    journal = Journal.open(tmp_path / "j", {"input": "keys.csv"}, fresh=False)
+    try:
+        journal.add_keys(keys[:3])  # "4" is in the input, not in the journal: no result recorded
+        record = RecordStatus(completed=False, last_disposition=odd, last_call_duration=2**53 + 1, last_agent="",
+                              extra={"custom_" + odd: odd})
+        journal.record([(key_id, LookupResult(status=LookupStatus.FOUND, attempts=2, http_status=200,
+                                              entry={"id": key, "Phone": odd, "note": None}, record=record), WHEN)
+                        for key_id, key in journal.pending(0, 10)])
+        batch = pa.record_batch({"id": [*keys, None, "1"], "phone": ["x", odd, "", "y", "z", None]})
+        layout = plan_output(batch.schema, journal.field_names("entry"))
+        texts = batch.column("id")
+        by_rows = join_batch(batch, texts, journal.lookup, layout, RUN)
+        by_columns = join_batch(batch, texts, journal.lookup_columns, layout, RUN)
+    finally:
+        journal.close()
+    assert by_columns.equals(by_rows)
+    row = by_columns.to_pylist()[1]
+    assert (row["entry_id"], row["entry_Phone"], row["lastDisposition"], row["lastAgent"]) == (odd + "k", odd, odd, "")
+    assert (row["lastCallDuration"], row["completed"], row["recon_differing_columns"]) == (2**53 + 1, False, "[]")
+    assert [r["recon_status"] for r in by_columns.to_pylist()] == ["found", "found", "found", "error",
+                                                                  "invalid_input", "found"]
