@@ -66,12 +66,33 @@ def key_text_of(values: Sequence[str]) -> str:
 
 
 def entry_key_text(entry: Mapping[str, str | None], key_columns: Sequence[str]) -> str | None:
-    """The key text of a record's entry (field names matched case-insensitively), None when a key is blank."""
-    folded = {name.casefold(): value for name, value in entry.items()}
-    values = [folded.get(column.casefold()) for column in key_columns]
+    """The key text of a record's entry (field names matched case-insensitively), None when a key is blank.
+
+    Where two names of one entry fold alike, the later one is the key field.
+    """
+    signature = (tuple(entry), tuple(key_columns))
+    chosen = _KEY_NAMES.get(signature)
+    if chosen is None:
+        chosen = _key_names(*signature)
+    values = [None if name is None else entry[name] for name in chosen]
     if any(value is None or not value.strip() for value in values):
         return None
     return key_text_of([value for value in values if value is not None])
+
+
+# A list's entries share a few orders of field names: (entry's names, key columns) -> the entry name
+# each key column matches (None: none). Folding every name of every record cost more than the rest
+# of the key text; the cache is bounded, as a list may have records of many shapes.
+_KEY_NAMES: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str | None, ...]] = {}
+_KEY_NAMES_MOST = 4096
+
+
+def _key_names(names: tuple[str, ...], key_columns: tuple[str, ...]) -> tuple[str | None, ...]:
+    folded = {name.casefold(): name for name in names}  # the later of two names folding alike wins
+    chosen = tuple(folded.get(column.casefold()) for column in key_columns)
+    if len(_KEY_NAMES) < _KEY_NAMES_MOST:
+        _KEY_NAMES[(names, key_columns)] = chosen
+    return chosen
 
 
 def key_fields(text: str, key_columns: Sequence[str]) -> dict[str, str]:
