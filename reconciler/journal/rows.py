@@ -36,9 +36,20 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False)
 # Its encode() still makes the C encoder anew on every call (half its time for an entry): the C
 # encoder it makes, made once, with the same settings. Without a circular check, which a mapping of
 # texts cannot need. The plain encode() where the C encoder is missing.
-_C_ENCODER = None if c_make_encoder is None else c_make_encoder(
-    None, _ENCODER.default, encode_basestring, None, _ENCODER.key_separator, _ENCODER.item_separator,
-    False, False, True)
+
+
+def _c_encoder() -> Any:
+    # An internal of CPython's json module: taken only where it is there and writes what encode() writes.
+    try:
+        encoder = c_make_encoder(None, _ENCODER.default, encode_basestring, None, _ENCODER.key_separator,
+                                 _ENCODER.item_separator, False, False, True)
+        probe = {"a": "é\u2028\"", "b": None}
+        return encoder if "".join(encoder(probe, 0)) == _ENCODER.encode(probe) else None
+    except Exception:  # any failure of an internal means: the public encode()
+        return None
+
+
+_C_ENCODER = _c_encoder()
 
 
 def _to_json(values: Mapping[str, str | None]) -> str:
