@@ -30,7 +30,10 @@ EXPECTED = {
     "max_backoff": "seconds from 0 to 3600",
     "max_answer_bytes": "an integer of at least 1024",
     "failure_span": "seconds above 0",
+    "page_size": "an integer from 1 to 1000",
 }
+# The most records the API answers in one list or changes page (maxSize, limit): the default page.
+MAX_PAGE_SIZE = 1000
 
 
 MAX_ROW_BYTES_EXPECTED = "a size from 1MiB to 1GiB, in bytes or with KiB, MiB or GiB, e.g. 16MiB"
@@ -121,6 +124,7 @@ class RequestPolicy:
     max_backoff: float = 30.0  # cap on any single wait between attempts
     max_answer_bytes: int = 1_000_000
     failure_span: float = 120.0  # seconds of nothing but failures before the run gives up
+    page_size: int = MAX_PAGE_SIZE  # records a list or changes page asks for; smaller is gentler on a loaded server
     verify_tls: bool = True
     # How the server is reached. The library reads no environment: the CLI's settings loader turns
     # HTTPS_PROXY / HTTP_PROXY / NO_PROXY and SSL_CERT_FILE into these.
@@ -137,6 +141,7 @@ class RequestPolicy:
             "max_backoff": _is_number(self.max_backoff) and 0 <= self.max_backoff <= 3600,
             "max_answer_bytes": _is_int(self.max_answer_bytes) and self.max_answer_bytes >= 1024,
             "failure_span": _is_number(self.failure_span) and self.failure_span > 0,
+            "page_size": _is_int(self.page_size) and 1 <= self.page_size <= MAX_PAGE_SIZE,
         }
         for name, ok in ranges.items():
             option = name if name == "max_answer_bytes" else "--" + name.replace("_", "-")
