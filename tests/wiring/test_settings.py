@@ -61,6 +61,8 @@ def error(*argv: str, **kwargs: Any) -> str:
     (("--timeout", "1h"), "--timeout: '1h' is not valid; expected seconds above 0, at most 3600"),
     (("--max-backoff", "-1"), "--max-backoff: -1.0 is not valid; expected seconds from 0 to 3600"),
     (("--failure-span", "0"), "--failure-span: 0.0 is not valid; expected seconds above 0"),
+    (("--unreachable-after", "-1"), "--unreachable-after: -1.0 is not valid; expected seconds from 0 to 3600"),
+    (("--unreachable-after", "soon"), "--unreachable-after: 'soon' is not valid; expected seconds from 0 to 3600"),
     (("--page-size", "0"), "--page-size: 0 is not valid; expected an integer from 1 to 1000"),
     (("--page-size", "1001"), "--page-size: 1001 is not valid; expected an integer from 1 to 1000"),
     (("--page-size", "2.5"), "--page-size: '2.5' is not valid; expected an integer from 1 to 1000"),
@@ -89,6 +91,7 @@ def test_good_flags() -> None:
     assert built.policy == RequestPolicy(rate=5.0, concurrency=3, max_attempts=2, timeout=1.5)
     assert RequestPolicy().page_size == 1000  # the API's largest page, unless asked for less
     assert config("--page-size", "100").policy.page_size == 100
+    assert (RequestPolicy().unreachable_after, config("--unreachable-after", "2").policy.unreachable_after) == (20, 2)
     assert built.key_columns == ("id", "phone")
     assert (built.input_format, built.input_encoding, built.skip_bad_rows) == ("csv", "latin-1", True)
     assert SECRET not in repr(built)
