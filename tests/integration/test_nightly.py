@@ -32,15 +32,15 @@ from reconciler.simulator import FaultConfig, RunningSimulator
 from reconciler.simulator.quirks import QuirkConfig
 
 pytestmark = pytest.mark.anyio
-
-LOOKUP_COLUMNS = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at",
-                  "recon_source", "recon_run_id", "recon_run_date"]
-SAMPLE_KEYS = (SAMPLES / "keys.csv").read_text(encoding="utf-8")
 # Lists of 2,000 records read in pages of 100 (--page-size) cost the 21 pages that 20,000 in pages of 1,000
 # do, so that the nights' plans (changes, or a full read dearer than the few keys asked) are the same,
 # for a tenth of the records to serve, parse and store.
 PAGE = 100
 SMALL_PAGES = ("--page-size", str(PAGE))
+
+LOOKUP_COLUMNS = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at",
+                  "recon_source", "recon_run_id", "recon_run_date"]
+SAMPLE_KEYS = (SAMPLES / "keys.csv").read_text(encoding="utf-8")
 PROGRESS_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d (reading keys|syncing the list|querying|writing)")
 
 
