@@ -81,7 +81,7 @@ class ClientCore:
             self.stats = ClientStats(throttling=self.throttle.stats)
         self._session, self._policy, self._clock = session, policy, clock
         self._retrier = Retrier(policy, sleep=sleep, clock=clock)
-        self._contact = Contact()
+        self._contact = Contact(policy.unreachable_after)
         # Waiting for a connection happens here, outside aiohttp's per-attempt timeout.
         self._connections = ConnectionSlots(policy.concurrency)
         self._tokens = None if token_url is None else TokenSource(

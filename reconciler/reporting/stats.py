@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from reconciler.config import Destination
+from reconciler.config import MAX_PAGE_SIZE, Destination
 from reconciler.lookup import LookupStatus
 
 
@@ -68,6 +68,7 @@ class RunStats:
     first_errors: tuple[dict[str, object], ...] = ()
     strategy: str = "query"
     list_size: int | None = None  # when auto learned it
+    page_size: int = MAX_PAGE_SIZE  # records a page of the list asked for (--page-size)
     unmatched_records: int | None = None  # with --unmatched
     journal_kept: Path | None = None  # when error rows remain, for --retry-errors
     run_id: str = ""  # recon_run_id of every row

@@ -108,7 +108,7 @@ def _strategy(stats: RunStats) -> str:
         if scan is not None and scan.pages_out_of_order:
             met += (f"; {scan.keys_asked:,} keys it did not find asked one by one, "
                     f"{scan.keys_found_by_asking:,} found")
-        return f"scan (the list read in pages of 1,000{size}{met})"
+        return f"scan (the list read in pages of {stats.page_size:,}{size}{met})"
     return "query (one request per distinct key)"
 
 

@@ -2,7 +2,7 @@
 
 The strategy is chosen once per run and noted in the journal, so that a resumed run goes on the
 way it started. ``auto`` compares request counts: one per distinct key for ``query``; for
-``scan``, one per 1,000 records of the list, whose size a short binary search finds.
+``scan``, one per page of the list (1,000 records unless --page-size), whose size a short binary search finds.
 """
 
 from __future__ import annotations
@@ -61,13 +61,15 @@ async def gather_results(config: ReconcileConfig, journal: Journal, key_columns:
         if state is None:
             raise ValueError("the incremental strategy needs a state")  # ReconcileConfig refuses it earlier
         policy = SyncPolicy(full_refresh_after=timedelta(seconds=config.full_refresh_after),
-                            overlap=timedelta(seconds=config.overlap))
+                            overlap=timedelta(seconds=config.overlap), page_size=config.policy.page_size)
         sync = await gather_incrementally(journal, state, source, key_columns, policy, config, progress, on_stop,
                                           keys_loaded=keys_loaded)
     elif strategy == "scan":
-        scanner = ListScanner(journal, source, key_columns)
+        page_size = config.policy.page_size
+        scanner = ListScanner(journal, source, key_columns, page_size=page_size)
         on_stop(scanner.stop)
-        progress.start_phase("scanning", total=scan_requests(size) if size is not None else None, unit="pages")
+        progress.start_phase("scanning", total=scan_requests(size, page_size=page_size) if size is not None else None,
+                             unit="pages")
         progress.counter = lambda: scanner.pages
         await scanner.run()
         if scanner.confirming:  # pages came out of order: a key not found may be one a page skipped
@@ -104,4 +106,4 @@ async def _choose(config: ReconcileConfig, journal: Journal, source: RecordSourc
     if settled is not None:
         return settled, None
     size = await list_size(source)
-    return choose_strategy(pending, size), size
+    return choose_strategy(pending, size, page_size=config.policy.page_size), size

@@ -48,6 +48,7 @@ from reconciler.reporting.progress import Progress
 from reconciler.stages.key_check import require_key_fields
 from reconciler.stages.query import ask_keys
 from reconciler.stages.scan import PAGE_SIZE, list_pages
+from reconciler.stages.strategy import scan_requests
 
 logger = logging.getLogger("reconciler.incremental")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -59,6 +60,7 @@ class SyncPolicy:
 
     full_refresh_after: timedelta = timedelta(days=7)
     overlap: timedelta = timedelta(minutes=10)
+    page_size: int = PAGE_SIZE  # records a list or changes page asks for (--page-size)
 
 
 @dataclass
@@ -124,7 +126,8 @@ class ListSync:
 
     def full_read_pages(self) -> int:
         """What a full read would cost in requests, judged by the records the state holds."""
-        return (self._state.record_count() + self._state.unkeyed_at_full_read()) // PAGE_SIZE + 1
+        held = self._state.record_count() + self._state.unkeyed_at_full_read()
+        return scan_requests(held, page_size=self._policy.page_size)
 
     async def _size_differs(self) -> str | None:
         """v3: why the list must be read whole when its size is not what the state expects after the changes.
@@ -146,7 +149,7 @@ class ListSync:
         self._state.start_full_read()
         if self.stopped:
             return
-        pages_read = list_pages(self._source, self._state.full_read_position())
+        pages_read = list_pages(self._source, self._state.full_read_position(), page_size=self._policy.page_size)
         async with aclosing(require_key_fields(pages_read, self._keys, self._source)) as pages:
             async for page, position in pages:
                 self.outcome.pages += 1
@@ -180,8 +183,8 @@ class ListSync:
     async def _page_through(self, fetch: Callable[[datetime, int], object], since: datetime, *,
                             resumable: bool) -> None:
         while not self.stopped:
-            page: list[ChangedRecord] = await fetch(since, PAGE_SIZE)  # type: ignore[misc]
-            following = _next_since(page, since)
+            page: list[ChangedRecord] = await fetch(since, self._policy.page_size)  # type: ignore[misc]
+            following = _next_since(page, since, self._policy.page_size)
             self._store_changes(page, following, resumable=resumable)
             if following is None:
                 return
@@ -191,7 +194,7 @@ class ListSync:
                               since: datetime, cursor: str | None, *, resumable: bool) -> None:
         """v3: the window's start stays; the server's cursor says where each next page begins."""
         while not self.stopped:
-            page = await fetch(since, cursor, PAGE_SIZE)
+            page = await fetch(since, cursor, self._policy.page_size)
             cursor = page.next_cursor
             self._store_changes(page.records, None if cursor is None else since, resumable=resumable,
                                 next_cursor=cursor)
@@ -219,9 +222,9 @@ def full_read_due(state: State, policy: SyncPolicy, now: datetime) -> str | None
     return None
 
 
-def _next_since(page: list[ChangedRecord], since: datetime) -> datetime | None:
-    """Where the page after ``page`` starts; None when ``page`` was the last."""
-    if len(page) < PAGE_SIZE:
+def _next_since(page: list[ChangedRecord], since: datetime, page_size: int) -> datetime | None:
+    """Where the page after ``page`` (of ``page_size`` items at most) starts; None when ``page`` was the last."""
+    if len(page) < page_size:
         return None
     times = [item.changed_at for item in page if item.changed_at is not None]
     if any(later < earlier for earlier, later in itertools.pairwise(times)):

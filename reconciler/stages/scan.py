@@ -1,4 +1,4 @@
-"""The scan strategy: read the whole calling list in pages of 1,000 and join locally.
+"""The scan strategy: read the whole calling list in pages (of 1,000 unless --page-size) and join locally.
 
 Classic and v2 page by index (getAll's ``fromIndex``); v3 by cursor (getAllRecords'
 ``next_cursor``), its records numbered in list order as they come.
@@ -24,6 +24,7 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
 
+from reconciler.config import MAX_PAGE_SIZE
 from reconciler.errors import PageUnreadable
 from reconciler.input.keys import entry_key_text
 from reconciler.journal.listed import CursorPosition, ScanPosition
@@ -32,7 +33,7 @@ from reconciler.journal.store import Journal
 from reconciler.lookup import CursorRecordSource, ListedRecord, RecordSource
 from reconciler.stages.key_check import require_key_fields
 
-PAGE_SIZE = 1000
+PAGE_SIZE = MAX_PAGE_SIZE  # the default page: the most the API answers
 
 
 def listed_key(record: ListedRecord, key_columns: Sequence[str]) -> str | None:
@@ -48,8 +49,9 @@ class ListScanner:
     pending (``confirming``), to be asked one by one.
     """
 
-    def __init__(self, journal: Journal, source: RecordSource, key_columns: Sequence[str]) -> None:
+    def __init__(self, journal: Journal, source: RecordSource, key_columns: Sequence[str], *, page_size: int) -> None:
         self._journal, self._source, self._key_columns = journal, source, tuple(key_columns)
+        self._page_size = page_size
         self._indexed = not isinstance(source, CursorRecordSource)
         self.pages = 0
         self.read = ReadFigures()
@@ -63,7 +65,7 @@ class ListScanner:
     async def run(self) -> None:
         if self.stopped:
             return
-        pages_read = list_pages(self._source, self._journal.listed.scan_position())
+        pages_read = list_pages(self._source, self._journal.listed.scan_position(), page_size=self._page_size)
         async with aclosing(require_key_fields(pages_read, self._key_columns, self._source)) as pages:
             async for page, position in pages:
                 self.pages += 1
@@ -76,7 +78,7 @@ class ListScanner:
         self._journal.listed.resolve_pending_keys(absent_is_not_found=not self.confirming)
 
 
-async def list_pages(source: RecordSource, position: ScanPosition | None
+async def list_pages(source: RecordSource, position: ScanPosition | None, *, page_size: int
                      ) -> AsyncGenerator[tuple[list[ListedRecord], ScanPosition | None]]:
     """The list's pages from ``position`` on, each with the position of the one after it (None: the last).
 
@@ -89,23 +91,24 @@ async def list_pages(source: RecordSource, position: ScanPosition | None
         if isinstance(position, CursorPosition):
             if cursor_source is None:
                 raise TypeError("a read by cursor needs a source that reads by cursor")
-            cursor_page = await cursor_source.fetch_records(position.cursor, PAGE_SIZE, position.next_index)
+            cursor_page = await cursor_source.fetch_records(position.cursor, page_size, position.next_index)
             page = cursor_page.records
             position = None if cursor_page.next_cursor is None else CursorPosition(
                 cursor=cursor_page.next_cursor, next_index=position.next_index + len(page))
         else:
-            page = await source.fetch_page(position, PAGE_SIZE)
-            position = following_index(page, position)
+            page = await source.fetch_page(position, page_size)
+            position = following_index(page, position, page_size)
         yield page, position
 
 
-def following_index(page: Sequence[ListedRecord], from_index: int) -> int | None:
-    """The ``fromIndex`` of the getAll page after ``page`` (asked from ``from_index``); None when it was the last.
+def following_index(page: Sequence[ListedRecord], from_index: int, page_size: int) -> int | None:
+    """The ``fromIndex`` of the getAll page after ``page`` (asked from ``from_index``, ``page_size`` records at
+    most); None when it was the last.
 
     Past the page's highest index, whatever order its records came in. A full page with no index
     from ``from_index`` on would be asked again and again: the run stops rather than loop or guess.
     """
-    if len(page) < PAGE_SIZE:
+    if len(page) < page_size:
         return None
     highest = max(record.index for record in page)
     if highest < from_index:

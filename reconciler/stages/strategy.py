@@ -1,15 +1,17 @@
 """Query or scan: which strategy a run takes, and what each costs in requests.
 
-``auto`` compares request counts: one per distinct key for ``query``; for ``scan``, one per 1,000
-records of the list. How large a list is can be learned without reading it: getAll answers ``[]``
-from any index past the end, so a binary search over ``fromIndex`` finds the end in about
+``auto`` compares request counts: one per distinct key for ``query``; for ``scan``, one per page
+(1,000 records unless --page-size) of the list. How large a list is can be learned without reading
+it: getAll answers ``[]`` from any index past the end, so a binary search over ``fromIndex`` finds the end in about
 2 * log2(size) one-record requests.
 """
 
 from __future__ import annotations
 
 from reconciler.lookup import CursorRecordSource, RecordSource
-from reconciler.stages.scan import PAGE_SIZE
+
+# Where the search for the list's end starts: a guess, not a page (the probe reads one record at a time).
+_FIRST_GUESS = 1000
 
 
 async def probe_list(source: RecordSource) -> None:
@@ -30,7 +32,7 @@ async def list_size(source: RecordSource) -> int | None:
         return await source.record_count()
     if not await source.fetch_page(0, 1):
         return 0
-    low, high = 1, PAGE_SIZE
+    low, high = 1, _FIRST_GUESS
     while await source.fetch_page(high, 1):  # grow until past the end
         low, high = high + 1, high * 4
     while low < high:  # invariant: an index below low exists, none at high or beyond
@@ -42,9 +44,9 @@ async def list_size(source: RecordSource) -> int | None:
     return low
 
 
-def scan_requests(size: int) -> int:
-    """getAll pages needed to read a list of ``size`` records (a last short or empty page included)."""
-    return size // PAGE_SIZE + 1
+def scan_requests(size: int, *, page_size: int) -> int:
+    """getAll pages of ``page_size`` needed to read a list of ``size`` records (a last short or empty page included)."""
+    return size // page_size + 1
 
 
 # Below this many keys, querying costs less than even learning the list's size.
@@ -62,8 +64,8 @@ def settled_strategy(configured: str, keys: int, *, unmatched: bool) -> str | No
     return None
 
 
-def choose_strategy(distinct_keys: int, size: int | None) -> str:
-    """``scan`` when reading the list costs fewer requests than asking for every key."""
+def choose_strategy(distinct_keys: int, size: int | None, *, page_size: int) -> str:
+    """``scan`` when reading the list in pages of ``page_size`` costs fewer requests than asking for every key."""
     if size is None:
         return "query"
-    return "scan" if scan_requests(size) < distinct_keys else "query"
+    return "scan" if scan_requests(size, page_size=page_size) < distinct_keys else "query"

@@ -365,6 +365,7 @@ def _run_stats(config: ReconcileConfig, journal: Journal, tally: OutputTally, ga
         requests_sent=gathered.requests_sent, retries=gathered.retries, duration_seconds=seconds, resumed=resumed,
         retries_by_status=gathered.retries_by_status, throttle=gathered.throttle,
         strategy=journal.note("strategy") or "query", list_size=gathered.list_size,
+        page_size=config.policy.page_size,
         unmatched_records=journal.listed.unmatched_count() if config.unmatched_path else None,
         bad_rows_skipped=int(loaded.get("bad_rows", 0)), bad_row_lines=tuple(loaded.get("bad_row_lines", ())),
         warnings=journal.warnings_count(), completed_rows=tally.completed, first_errors=tuple(tally.first_errors),

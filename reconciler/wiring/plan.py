@@ -78,12 +78,13 @@ async def _plan(config: ReconcileConfig, *, offline: bool, source_factory: Sourc
             if settled != "query":  # auto's choice, or a scan's request count, depends on it
                 size = await list_size(source)
         if settled is None and size is None:  # a v3 list of unknown size: auto queries, as the run will
-            settled = choose_strategy(distinct, None)
+            settled = choose_strategy(distinct, None, page_size=config.policy.page_size)
     by_cursor = config.target.dialect == "v3"
     if settled == "incremental":
         strategy, (requests, count, at_least) = "incremental", incremental_requests(config, night, size)
     else:
-        (strategy, requests, count), at_least = _expected(settled, distinct, size, by_cursor=by_cursor), False
+        (strategy, requests, count), at_least = _expected(settled, distinct, size, by_cursor=by_cursor,
+                                                          page_size=config.policy.page_size), False
     rate = config.policy.rate
     return Plan(rows=int(loaded["rows"]), distinct_keys=distinct, invalid_rows=int(loaded["invalid_rows"]),
                 bad_rows=int(loaded.get("bad_rows", 0)), key_columns=spec.key_columns, strategy=strategy,
@@ -93,23 +94,23 @@ async def _plan(config: ReconcileConfig, *, offline: bool, source_factory: Sourc
 
 
 def _expected(settled: str | None, distinct: int, size: int | None, *,
-              by_cursor: bool) -> tuple[str, str, int | None]:
+              by_cursor: bool, page_size: int) -> tuple[str, str, int | None]:
     """The strategy, its requests in words, and their count when known (``settled``: see ``settled_strategy``)."""
     query, read = f"{distinct:,} (one per distinct key, plus retries)", _read(by_cursor)
+    per_page = f"one {read} page per {page_size:,} records of the list"
     if settled == "query":
         return "query", query, distinct
     if size is None:
         if settled == "scan":
-            return "scan", f"one {read} page per 1,000 records of the list, plus one", None
+            return "scan", f"{per_page}, plus one", None
         learn = ("takes the list's size from Get Campaign's totalRecords (unknown with --instance-id: it then "
                  "queries)") if by_cursor else "first learns the list's size with about 2 x log2(size) one-record reads"
-        return "auto", (f"query: {distinct:,}; scan: one {read} page per 1,000 records of the list; the run {learn} "
-                        "and takes the cheaper"), None
-    pages = scan_requests(size)
+        return "auto", f"query: {distinct:,}; scan: {per_page}; the run {learn} and takes the cheaper", None
+    pages = scan_requests(size, page_size=page_size)
     scan = f"{pages:,} {read} pages for a list of {size:,} records, plus retries"
     if settled == "scan":
         return "scan", scan, pages
-    if choose_strategy(distinct, size) == "scan":
+    if choose_strategy(distinct, size, page_size=page_size) == "scan":
         return "auto: scan", f"{scan} (querying would take {distinct:,})", pages
     return "auto: query", f"{query} (a scan would take {pages:,} pages for a list of {size:,} records)", distinct
 
@@ -176,14 +177,14 @@ def _located(source: object) -> str | None:
 def _duration(plan: Plan, config: ReconcileConfig) -> str:
     if plan.expected_seconds is not None:
         about = "at least" if plan.at_least else "about"
-        more = ", more pages if more than 1,000 records changed" if plan.at_least else ""
+        more = f", more pages if more than {config.policy.page_size:,} records changed" if plan.at_least else ""
         rate = f"{config.policy.rate:g} requests/s (--rate)"
         return f"{about} {_clock(plan.expected_seconds)} at {rate}{more}, plus retries"
     known = plan.strategy.endswith("query") or plan.list_size is not None or plan.at_least
     if known and math.isinf(config.policy.rate):  # no --rate: the server's speed decides
         return "as fast as the server answers (no --rate limit)"
     read = "a full read" if plan.strategy == "incremental" else "a scan"
-    return f"unknown until the list's size is known ({read} reads it 1,000 records a request)"
+    return f"unknown until the list's size is known ({read} reads it {config.policy.page_size:,} records a request)"
 
 
 def _clock(seconds: float) -> str:

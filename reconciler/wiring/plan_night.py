@@ -55,18 +55,20 @@ def incremental_requests(config: ReconcileConfig, night: Night | None,
     by_cursor = config.target.dialect == "v3"
     read, changes = ("getAllRecords", "getUpdatedRecords and getCompletedRecords") if by_cursor else \
         ("getAll", "getChanged and getCompleted")
-    pages = f"{scan_requests(size):,} {read} pages" if size is not None else f"one {read} page per 1,000 records"
-    count = scan_requests(size) if size is not None else None
+    page_size = config.policy.page_size
+    count = scan_requests(size, page_size=page_size) if size is not None else None
+    pages = f"{count:,} {read} pages" if count is not None else f"one {read} page per {page_size:,} records"
     if night is None:
         return (f"a full read of the list ({pages}): a first run, the state {config.state_path} does not exist yet",
                 count, False)
-    full = scan_requests(night.held)  # as the run judges a full read's cost: by the records the state holds
+    # As the run judges a full read's cost: by the records the state holds.
+    full = scan_requests(night.held, page_size=page_size)
     if night.full_read_due is not None:
         if size is None:  # offline, or v3 with --instance-id: the state's records say how long the list was
             pages, count = f"about {full:,} {read} pages for the {night.held:,} records the state holds", full
         return f"a full read of the list ({pages}): {night.full_read_due}", count, False
     asked = f"{changes} pages from {night.since:%Y-%m-%d %H:%M:%S} UTC (the state's high-water mark less " \
-            f"--overlap), one per 1,000 changed records"
+            f"--overlap), one per {page_size:,} changed records"
     keys = f"{night.lacking:,} key{'' if night.lacking == 1 else 's'} the state does not hold"
     if night.lacking >= full:
         return (f"{asked}; then a full read of the list ({full:,} {read} pages), cheaper than asking the {keys} "

@@ -74,7 +74,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("--max-attempts", int, "attempts per request before the row is an error [8]", "N"),
     Option("--timeout", float, "seconds for one HTTP attempt, of which 10 at most to connect [30]", "SECONDS"),
     Option("--max-backoff", float, "longest single wait between attempts, in seconds [30]", "SECONDS"),
+    Option("--page-size", int, "records a list or changes page asks for, up to the API's 1000; a smaller page "
+           "is a gentler request for a loaded server, at the cost of more requests [1000]", "N"),
     Option("--failure-span", float, "stop (exit 1) when every request failed for this long [120]", "SECONDS"),
+    Option("--unreachable-after", float, "stop (exit 1) when the server never answered and the first request "
+           "could not connect for this long [20]", "SECONDS"),
     Option("--input-format", str, "read INPUT as this format whatever its name", choices=FILE_FORMATS),
     Option("--output-format", str, "write OUTPUT as this format whatever its name", choices=FILE_FORMATS),
     Option("--input-encoding", str, "text encoding of a CSV input [utf-8]", "ENCODING"),
@@ -92,7 +96,7 @@ OPTIONS: tuple[Option, ...] = (
            "file instead of the defaults, e.g. a corporate root (or SSL_CERT_FILE)", "PATH"),
     Option("--system-trust-store", bool, "verify the server's TLS certificate with the operating system's trust "
            "store (Windows, the macOS keychain, Linux's CA files)", switch=True),
-    Option("--strategy", str, "query: one request per key; scan: read the whole list 1,000 records a request; "
+    Option("--strategy", str, "query: one request per key; scan: read the whole list a page (--page-size) a request; "
            "auto: whichever needs fewer requests; incremental: only what changed since the last run "
            "(with --state) [auto]", choices=STRATEGIES),
     Option("--state", str, "nightly state file kept between runs (the list as last seen, what each run "
@@ -333,8 +337,8 @@ def build_presentation(settings: Mapping[str, Any]) -> Presentation:
 
 
 def _policy(settings: Mapping[str, Any], environ: Mapping[str, str], base_url: str) -> RequestPolicy:
-    given = {name: settings[name] for name in ("concurrency", "rate", "max_attempts", "timeout", "max_backoff",
-                                               "failure_span") if settings.get(name) is not None}
+    # The request settings that are flags (max_answer_bytes is not).
+    given = {name: settings[name] for name in EXPECTED if name in _BY_NAME and settings.get(name) is not None}
     for name, value in given.items():
         if not _is_number(value):  # text a flag could not parse, e.g. --rate abc
             raise InvalidOption(f"--{name.replace('_', '-')}", value, EXPECTED[name])

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from reconciler.client import open_record_source
-from reconciler.client.contact import FIRST_CONTACT_SECONDS
 from reconciler.config import Credentials, Dialect, RequestPolicy, Target
 from reconciler.errors import ServerUnreachable
 from reconciler.lookup import LookupStatus
@@ -61,9 +60,26 @@ async def test_a_server_never_reached_stops_the_request_with_host_port_and_cause
     assert "the server could not be reached" in message and "\n" not in message
     assert raised.value.exit_code == 1
     assert 2 <= raised.value.attempts <= policy.max_attempts
-    assert time.now <= FIRST_CONTACT_SECONDS  # by the fake clock: every wait between attempts counted
+    assert policy.unreachable_after == 20.0
+    assert time.now <= policy.unreachable_after  # by the fake clock: every wait between attempts counted
     assert warnings_of(caplog) == [f"cannot connect to 127.0.0.1:{port} (connection refused); retrying for up to "
-                                   f"{FIRST_CONTACT_SECONDS:.0f} s before the run stops"]
+                                   "20 s before the run stops"]
+
+
+@pytest.mark.parametrize(("budget", "attempts"), [(0.0, (1, 1)), (2.5, (2, 8))])
+async def test_unreachable_after_sets_how_long_the_first_request_retries_a_failure_to_connect(
+        caplog: pytest.LogCaptureFixture, budget: float, attempts: tuple[int, int]) -> None:
+    port, time = closed_port(), FakeTime()
+    policy = RequestPolicy(unreachable_after=budget)  # the default attempts and backoff
+    with pytest.raises(ServerUnreachable) as raised:
+        async with open_record_source(target(f"http://127.0.0.1:{port}", "classic"),
+                                      Credentials(login="jane", secret="s3cret"), policy,
+                                      clock=time.clock, sleep=time.sleep) as client:
+            await client.query(KEY)
+    assert attempts[0] <= raised.value.attempts <= attempts[1]
+    assert time.now <= budget  # no attempt waited for past the budget
+    assert warnings_of(caplog) == [f"cannot connect to 127.0.0.1:{port} (connection refused); retrying for up to "
+                                   f"{budget:g} s before the run stops"]
 
 
 async def test_once_the_server_has_answered_a_failure_to_connect_is_an_error_row_and_one_warning(

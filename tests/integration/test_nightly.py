@@ -32,6 +32,11 @@ from reconciler.simulator import FaultConfig, RunningSimulator
 from reconciler.simulator.quirks import QuirkConfig
 
 pytestmark = pytest.mark.anyio
+# Lists of 2,000 records read in pages of 100 (--page-size) cost the 21 pages that 20,000 in pages of 1,000
+# do, so that the nights' plans (changes, or a full read dearer than the few keys asked) are the same,
+# for a tenth of the records to serve, parse and store.
+PAGE = 100
+SMALL_PAGES = ("--page-size", str(PAGE))
 
 LOOKUP_COLUMNS = ["recon_status", "recon_http_status", "recon_error", "recon_attempts", "recon_checked_at",
                   "recon_source", "recon_run_id", "recon_run_date"]
@@ -85,9 +90,10 @@ def list_keys(path: Path, size: int, added: list[dict[str, str]]) -> Path:
 @pytest.mark.parametrize("dialect", ["classic", "v2", "v3"])
 async def test_after_each_day_of_calling_the_incremental_table_equals_a_fresh_scan(
         tmp_path: Path, simulator: SimulatorFactory, dialect: str) -> None:
-    size = 20_000  # a full read is 21 pages: dearer than the few keys a night asks one by one
-    state, keys, records = tmp_path / "list.state", tmp_path / "keys.csv", write_list(tmp_path / "list.csv", 20_000)
-    nightly = ["--strategy", "incremental", "--state", str(state)]
+    size = 2_000  # a full read is 21 pages: dearer than the few keys a night asks one by one
+    state, keys, records = tmp_path / "list.state", tmp_path / "keys.csv", write_list(tmp_path / "list.csv", size)
+    # The injected 503s are retried as ever; this test is not about how long a retry waits.
+    nightly = ["--strategy", "incremental", "--state", str(state), *SMALL_PAGES, "--max-backoff", "0.2"]
     days = [dict(attempts=100, complete=20, add=6, seed=1), dict(attempts=60, complete=10, add=3, seed=2),
             dict(attempts=1, seed=3), dict()]  # a quiet day too
     added: list[dict[str, str]] = []
@@ -103,7 +109,8 @@ async def test_after_each_day_of_calling_the_incremental_table_equals_a_fresh_sc
             await reconcile(sim, keys, output, *nightly, "--changes", str(tmp_path / f"changes-{night}.parquet"),
                             dialect=dialect)
             asked = endpoint_counts(sim)
-            await reconcile(sim, keys, tmp_path / f"scan-{night}.parquet", "--strategy", "scan", dialect=dialect)
+            await reconcile(sim, keys, tmp_path / f"scan-{night}.parquet", "--strategy", "scan", "--max-backoff", "0.2",
+                            dialect=dialect)
 
             assert_same_but_lookup(output, tmp_path / f"scan-{night}.parquet")
             # The changes are read (the simulator counts v3's getUpdatedRecords and getCompletedRecords as
@@ -111,7 +118,7 @@ async def test_after_each_day_of_calling_the_incremental_table_equals_a_fresh_sc
             # in v3, when Get Campaign's totalRecords moved (records were added).
             assert asked["getChanged"] >= 1 and asked["getCompleted"] >= 1, asked
             whole = dialect == "v3" and day.get("add", 0) > 0
-            assert asked["getAll"] == (size // 1000 + 1 if whole else 0), asked
+            assert asked["getAll"] == (size // PAGE + 1 if whole else 0), asked
     completed_now = {r["account_id"] for r in status_columns(tmp_path / "night-1.parquet").to_pylist()
                      if r["completed"]}
     completed_before = {r["account_id"] for r in status_columns(tmp_path / "night-0.parquet").to_pylist()
@@ -124,9 +131,9 @@ async def test_after_each_day_of_calling_the_incremental_table_equals_a_fresh_sc
 @pytest.mark.parametrize("dialect", ["classic", "v3"])
 async def test_a_deleted_record_is_seen_by_v3_at_once_and_by_classic_at_the_next_full_read(
         tmp_path: Path, simulator: SimulatorFactory, dialect: str) -> None:
-    size, state = 20_000, tmp_path / "list.state"
+    size, state = 2_000, tmp_path / "list.state"  # 21 pages of 100
     keys, records = list_keys(tmp_path / "keys.csv", size, []), write_list(tmp_path / "list.csv", size)
-    nightly = ["--strategy", "incremental", "--state", str(state)]
+    nightly = ["--strategy", "incremental", "--state", str(state), *SMALL_PAGES]
     asked_keys = {f"{n:09d}" for n in range(0, size, 4)}
     async with simulator(records=records) as sim:
         await reconcile(sim, keys, tmp_path / "night-0.parquet", *nightly, dialect=dialect)
@@ -189,14 +196,14 @@ async def kill_9_then_rerun(args: list[str], tmp_path: Path, moment: Callable[[]
 @pytest.mark.parametrize("dialect", ["classic", "v3"])  # pages by time and index; by cursor
 async def test_kill_9_mid_sync_then_rerun_goes_on_and_still_equals_a_fresh_scan(
         tmp_path: Path, simulator: SimulatorFactory, dialect: str) -> None:
-    size = 20_000
+    size = 2_000  # 21 pages of 100
     records = write_list(tmp_path / "records.csv", size)
     keys = tmp_path / "keys.csv"
     # Records that no agent reached before (write_list gives every sixth one an agent): a new attempt tells
     # their whole status, so the night asks few keys one by one and takes the changes, not a full read.
     keys.write_text("account_id\n" + "".join(f"{n:09d}\n" for n in range(1, size, 4)) + "999999999\n")
     nightly = run_args("", keys, tmp_path / "night.parquet", "--strategy", "incremental", "--state",
-                       str(tmp_path / "list.state"), "--rate", "inf", dialect=dialect)
+                       str(tmp_path / "list.state"), "--rate", "inf", *SMALL_PAGES, dialect=dialect)
     # Each process's first request is answered by a digest challenge (classic) or fetches a token (v3).
     first_requests = challenges if dialect == "classic" else (lambda sim: 0)
     async with simulator(records=records, faults=FaultConfig(latency_ms=60)) as sim:
@@ -204,9 +211,9 @@ async def test_kill_9_mid_sync_then_rerun_goes_on_and_still_equals_a_fresh_scan(
         await kill_9_then_rerun(args, tmp_path, lambda: endpoint_counts(sim)["getAll"] >= 5, "the full read's 5th page",
                                 dialect)
         # The rerun went on from the last stored page: at most the page in flight was read twice.
-        assert endpoint_counts(sim)["getAll"] - first_requests(sim) <= size // 1000 + 1 + 1
+        assert endpoint_counts(sim)["getAll"] - first_requests(sim) <= size // PAGE + 1 + 1
 
-        sim.move_on(attempts=5000, complete=500, seed=9)  # none added: v3 would read whole on the count
+        sim.move_on(attempts=500, complete=50, seed=9)  # none added: v3 would read whole on the count
         sim.reset_stats()
         await kill_9_then_rerun(args, tmp_path, lambda: endpoint_counts(sim)["getChanged"] >= 2,
                                 "the second getChanged page", dialect)
@@ -215,7 +222,7 @@ async def test_kill_9_mid_sync_then_rerun_goes_on_and_still_equals_a_fresh_scan(
         await reconcile(sim, keys, tmp_path / "scan.parquet", "--strategy", "scan", dialect=dialect)
 
     assert counts["getAll"] == 0, counts
-    # 5,000 changes are 6 pages by time (each page after the first starts at the last one's latest
+    # 500 changes are 6 pages of 100 by time (each page after the first starts at the last one's latest
     # time), 5 by cursor; the rerun went on from the stored position, so at most the page in flight
     # came twice (starting over would ask at least 2 + all of them).
     pages = 6 if dialect == "classic" else 5
@@ -304,12 +311,13 @@ async def test_a_bad_row_found_while_the_list_syncs_is_one_line_and_leaves_the_s
 
 async def test_changes_answered_in_index_order_are_not_paged_by_time_but_read_whole(
         tmp_path: Path, simulator: SimulatorFactory) -> None:
-    size, report = 20_000, tmp_path / "report.json"
+    size, report = 2_000, tmp_path / "report.json"  # 21 pages of 100
     keys, records = list_keys(tmp_path / "keys.csv", size, []), write_list(tmp_path / "list.csv", size)
-    nightly = ["--strategy", "incremental", "--state", str(tmp_path / "list.state"), "--report", str(report)]
+    nightly = ["--strategy", "incremental", "--state", str(tmp_path / "list.state"), "--report", str(report),
+               *SMALL_PAGES]
     async with simulator(records=records, quirks=QuirkConfig(changes_in_index_order=True)) as sim:
         await reconcile(sim, keys, tmp_path / "night-0.parquet", *nightly, dialect="classic")
-        sim.move_on(attempts=1500, complete=100, seed=8)  # more than a page of changes, at many times
+        sim.move_on(attempts=150, complete=10, seed=8)  # more than a page of changes, at many times
         sim.reset_stats()
         await reconcile(sim, keys, tmp_path / "night-1.parquet", *nightly, dialect="classic")
         asked, challenged = endpoint_counts(sim), challenges(sim)  # the process's first request is challenged
@@ -317,7 +325,7 @@ async def test_changes_answered_in_index_order_are_not_paged_by_time_but_read_wh
 
     sync = json.loads(report.read_text(encoding="utf-8"))["figures"]["sync"]
     assert sync["full_read"] is True and "came out of time order" in sync["reason"], sync
-    assert asked["getChanged"] - challenged == 1 and asked["getAll"] == size // 1000 + 1, asked
+    assert asked["getChanged"] - challenged == 1 and asked["getAll"] == size // PAGE + 1, asked
     # Paging on from the first page's latest time would have kept yesterday's status for the records
     # changed before it; read whole, the night equals a scan.
     assert_same_but_lookup(tmp_path / "night-1.parquet", tmp_path / "scan.parquet")

@@ -357,7 +357,7 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
         "offline": False, "username": "demo", "state": str(tmp_path / "list.state"),
         "changes": str(tmp_path / "changes.parquet"), "previous": str(previous), "full_refresh_after": "3d",
         "overlap": "15m", "audit": str(tmp_path / "audit.html"), "ca_bundle": str(ca_bundle),
-        "system_trust_store": False, "max_row_bytes": "2MiB",
+        "system_trust_store": False, "max_row_bytes": "2MiB", "page_size": 500, "unreachable_after": 5,
     }
     v3_only = {"campaign_id", "instance_id"}  # refused with the classic dialect; tests/client/test_v3.py reads them
     assert {option.name for option in OPTIONS} - v3_only <= set(file_settings), "a new flag needs a value here"
@@ -386,6 +386,7 @@ async def test_a_toml_file_with_every_setting_under_flags_and_environment(tmp_pa
     assert (settings["concurrency"], settings["rate"], settings["strategy"]) == (5, None, "scan")  # flags over file
     assert (settings["max_attempts"], settings["timeout"], settings["max_backoff"]) == (4, 7.0, 0.2)  # file
     assert settings["max_row_bytes"] == 2 << 20  # file
+    assert (settings["page_size"], settings["unreachable_after"]) == (500, 5)  # file
     assert settings["login"] == "demo" and settings["journal"] == str(tmp_path / "run.journal")
     assert (settings["ca_bundle"], settings["system_trust_store"], settings["proxy"]) == (str(ca_bundle), False, None)
     assert written["figures"]["strategy"] == "scan" and written["figures"]["output"] == str(output)

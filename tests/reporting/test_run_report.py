@@ -134,6 +134,7 @@ def test_no_secret_and_no_url_password() -> None:
     assert built["configuration"]["secret"] == "<redacted>"
     assert built["configuration"]["base_url"] == "https://bp.example.com"
     assert built["configuration"]["rate"] == 20.0
+    assert (built["configuration"]["page_size"], built["configuration"]["unreachable_after"]) == (1000, 20.0)
 
 
 def test_every_field_written_is_documented() -> None:

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from fakes import TARGET, config
 
+from reconciler.config import RequestPolicy
 from reconciler.errors import InvalidOption, RunAborted
 from reconciler.journal.state import StateMismatch
 from reconciler.wiring.pipeline import run
@@ -156,6 +157,23 @@ def test_asking_more_keys_than_a_full_read_costs_reads_the_list_whole_instead(tm
     assert campaign.pages == {"getChanged": 1, "getCompleted": 1, "getAll": 3}
     rows = {r["account_id"]: r for r in table.to_pylist()}
     assert rows["000014"]["recon_status"] == "not_found"  # the full read saw the deletion too
+    assert same_but_lookup(table, scanned(tmp_path, campaign))
+
+
+def test_pages_of_the_page_size_set_what_a_full_read_costs_and_how_changes_are_paged(tmp_path: Path) -> None:
+    write_keys(tmp_path, [*KEYS, *(f"9{i:05d}" for i in range(5))])  # the six keys off the list again
+    campaign, smaller = MovingCampaign(2500), RequestPolicy(page_size=100)
+    nightly(tmp_path, campaign, policy=smaller)
+    assert campaign.pages["getAll"] == 26
+    for i in range(250):
+        campaign.call(f"{i * 10:06d}", "Busy", at=campaign.tick(1))
+    campaign.pages.clear()
+    campaign.asked.clear()
+    table = nightly(tmp_path, campaign, "night2.parquet", policy=smaller)
+    # A full read is 26 pages of 100 now: asking the six keys is cheaper (in pages of 1,000 it was not).
+    assert campaign.asked == {(f"9{i:05d}",): 1 for i in range(5)} | {("999999",): 1}
+    # 250 changes at 250 times: 3 pages of 100, each after the first from the last one's latest time.
+    assert campaign.pages == {"getChanged": 3, "getCompleted": 1}
     assert same_but_lookup(table, scanned(tmp_path, campaign))
 
 

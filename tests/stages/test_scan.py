@@ -9,8 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 from fakes import FakeSource, config, status
 
+from reconciler.config import RequestPolicy
 from reconciler.errors import TargetNotFound
 from reconciler.lookup import ListedRecord, LookupResult
+from reconciler.reporting.summary import format_summary
 from reconciler.stages.scan import PAGE_SIZE, listed_key
 from reconciler.stages.strategy import choose_strategy, list_size, scan_requests
 from reconciler.wiring.pipeline import run
@@ -101,10 +103,27 @@ async def test_list_size_is_found_by_binary_search(size: int) -> None:
 
 
 def test_auto_scans_only_when_that_needs_fewer_requests() -> None:
-    assert scan_requests(5000) == 6 and scan_requests(4999) == 5
-    assert choose_strategy(distinct_keys=10_000, size=20_000_000) == "query"
-    assert choose_strategy(distinct_keys=10_000, size=100_000) == "scan"
-    assert choose_strategy(distinct_keys=10_000, size=None) == "query"
+    assert scan_requests(5000, page_size=PAGE_SIZE) == 6 and scan_requests(4999, page_size=PAGE_SIZE) == 5
+    assert choose_strategy(distinct_keys=10_000, size=20_000_000, page_size=PAGE_SIZE) == "query"
+    assert choose_strategy(distinct_keys=10_000, size=100_000, page_size=PAGE_SIZE) == "scan"
+    assert choose_strategy(distinct_keys=10_000, size=None, page_size=PAGE_SIZE) == "query"
+
+
+def test_the_auto_rule_counts_pages_of_the_page_size() -> None:
+    assert scan_requests(5000, page_size=100) == 51 and scan_requests(4999, page_size=100) == 50
+    # 101 pages of 1,000 are fewer requests than 200 keys; 1,001 pages of 100 are more.
+    assert choose_strategy(distinct_keys=200, size=100_000, page_size=PAGE_SIZE) == "scan"
+    assert choose_strategy(distinct_keys=200, size=100_000, page_size=100) == "query"
+
+
+def test_a_scan_asks_pages_of_the_page_size_and_says_so(tmp_path: Path) -> None:
+    write_keys(tmp_path, KEYS)
+    scanned = PagedList(5000)
+    stats = run(config(tmp_path, key_columns=("account_id",), strategy="scan", policy=RequestPolicy(page_size=300)),
+                source_factory=scanned.factory())
+    assert scanned.pages == [(i * 300, 300) for i in range(17)]  # 16 full pages, then one of 200
+    assert stats.by_status == {"found": 5, "not_found": 1, "invalid_input": 1}
+    assert "scan (the list read in pages of 300)" in format_summary(stats)
 
 
 def test_auto_probes_the_list_and_picks_scan_for_many_keys(tmp_path: Path) -> None:

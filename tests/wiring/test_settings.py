@@ -61,6 +61,11 @@ def error(*argv: str, **kwargs: Any) -> str:
     (("--timeout", "1h"), "--timeout: '1h' is not valid; expected seconds above 0, at most 3600"),
     (("--max-backoff", "-1"), "--max-backoff: -1.0 is not valid; expected seconds from 0 to 3600"),
     (("--failure-span", "0"), "--failure-span: 0.0 is not valid; expected seconds above 0"),
+    (("--unreachable-after", "-1"), "--unreachable-after: -1.0 is not valid; expected seconds from 0 to 3600"),
+    (("--unreachable-after", "soon"), "--unreachable-after: 'soon' is not valid; expected seconds from 0 to 3600"),
+    (("--page-size", "0"), "--page-size: 0 is not valid; expected an integer from 1 to 1000"),
+    (("--page-size", "1001"), "--page-size: 1001 is not valid; expected an integer from 1 to 1000"),
+    (("--page-size", "2.5"), "--page-size: '2.5' is not valid; expected an integer from 1 to 1000"),
     (("--dialect", "v9"), "--dialect: 'v9' is not valid; expected classic or v2 or v3"),
     (("--input-format", "xlsx"), "--input-format: 'xlsx' is not valid; expected csv or parquet"),
     (("--output-format", "json"), "--output-format: 'json' is not valid; expected csv or parquet"),
@@ -84,13 +89,17 @@ def test_good_flags() -> None:
     built = config("--rate", "5", "--concurrency", "3", "--max-attempts", "2", "--timeout", "1.5", "--key", "id",
                    "--key", "phone", "--input-format", "csv", "--input-encoding", "latin-1", "--skip-bad-rows")
     assert built.policy == RequestPolicy(rate=5.0, concurrency=3, max_attempts=2, timeout=1.5)
+    assert RequestPolicy().page_size == 1000  # the API's largest page, unless asked for less
+    assert config("--page-size", "100").policy.page_size == 100
+    assert (RequestPolicy().unreachable_after, config("--unreachable-after", "2").policy.unreachable_after) == (20, 2)
     assert built.key_columns == ("id", "phone")
     assert (built.input_format, built.input_encoding, built.skip_bad_rows) == ("csv", "latin-1", True)
     assert SECRET not in repr(built)
 
 
 @pytest.mark.parametrize(("name", "value"), [("concurrency", 2.0), ("concurrency", True), ("max_attempts", 1.5),
-                                             ("rate", float("nan")), ("timeout", "3"), ("max_answer_bytes", 10)])
+                                             ("rate", float("nan")), ("timeout", "3"), ("max_answer_bytes", 10),
+                                             ("page_size", 2.0), ("page_size", 0)])
 def test_policy_refuses_wrong_types_from_library_callers(name: str, value: Any) -> None:
     with pytest.raises(InvalidOption):
         RequestPolicy(**{name: value})
@@ -210,6 +219,9 @@ def test_config_file_values_and_precedence(tmp_path: Path) -> None:
 def test_config_file_values_are_checked_like_flags(tmp_path: Path) -> None:
     settings = read_config_file(toml(tmp_path, "concurrency = 2.5"))
     assert error(file=settings).startswith("--concurrency: 2.5 is not valid; expected an integer from 1 to 1000")
+    assert config(file=read_config_file(toml(tmp_path, "page-size = 250"))).policy.page_size == 250
+    settings = read_config_file(toml(tmp_path, "page-size = 1500"))
+    assert error(file=settings).startswith("--page-size: 1500 is not valid; expected an integer from 1 to 1000")
 
 
 MAX_ROW_EXPECTED = "expected a size from 1MiB to 1GiB, in bytes or with KiB, MiB or GiB, e.g. 16MiB"
