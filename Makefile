@@ -29,7 +29,7 @@ lint: $(STAMP)  ## ruff and mypy
 
 TEST_WORKERS ?= auto
 test: lint  ## lint, then the whole test suite, on every core (TEST_WORKERS=0: in one process)
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 demo: $(STAMP)  ## start the bundled simulator, reconcile sample_inputs/, print the summary
 	$(BIN)/python sample_inputs/demo.py
