@@ -37,15 +37,15 @@ from __future__ import annotations
 
 import hashlib
 import string
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler.config import DIALECTS, Target
-from reconciler.errors import InputError, ReconcilerError, UsageError
+from reconciler.errors import ReconcilerError, UsageError
 from reconciler.wiring.settings import checked_setting
+from reconciler.wiring.toml_file import read_toml
 
 RUN_KEYS = frozenset({"input", "output", "key", "strategy", "unmatched", "changes", "state", "journal", "concurrency",
                       "max_attempts", "timeout", "max_backoff", "failure_span", "input_format", "output_format",
@@ -127,17 +127,7 @@ class Fleet:
 
 def load_fleet(path: Path) -> Fleet:
     """Read and validate ``path``; ``FleetFileError`` (exit 2) names the file, the table and the key."""
-    try:
-        raw = path.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "fleet file not found") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read the fleet file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "the fleet file is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"not valid TOML: {exc}") from None
+    raw, data = read_toml(path, "fleet file")
     return _Reader(path).fleet(data, hashlib.sha256(raw).hexdigest())
 
 

@@ -9,7 +9,6 @@ read by ``network.py``, from the same environment mapping.
 from __future__ import annotations
 
 import argparse
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from reconciler.config import (
 )
 from reconciler.errors import InputError, InvalidOption, MissingSetting, UsageError
 from reconciler.wiring.network import network_settings
+from reconciler.wiring.toml_file import read_toml
 from reconciler.wiring.units import duration_setting, parse_rate, parse_size
 
 
@@ -160,17 +160,7 @@ def _flag_type(option: Option) -> Callable[[str], Any]:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The settings in a TOML file; unknown keys, wrong types and inline secrets are errors naming the key."""
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise InputError(path, "configuration file not found; check the --config path") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read the configuration file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "the configuration file is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"not valid TOML: {exc}") from None
+    _, data = read_toml(path, "configuration file", not_found="; check the --config path")
     return {key.replace("-", "_"): _checked_value(path, key, value) for key, value in data.items()}
 
 
