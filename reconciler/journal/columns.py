@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from reconciler.journal.from_state import JOURNALLED
 from reconciler.journal.rows import RESULT_COLUMNS
 
 # Journal columns of INTEGER values (epoch-ms times, counts, ``completed`` as 0/1); the others are texts.
@@ -46,28 +47,28 @@ def results_table(rows: Rows, first: pa.Field = KEY_FIELD) -> pa.Table:
                     schema=schema)
 
 
-def read_results(db: sqlite3.Connection, texts: Sequence[str], tuples: Callable[[Sequence[str]], Rows]) -> pa.Table:
+def read_results(db: sqlite3.Connection, texts: Sequence[str], tuples: Callable[[Sequence[str]], Rows],
+                 source: str = JOURNALLED) -> pa.Table:
     """``KEYED_SCHEMA`` columns of those of ``texts`` that have a result, in no particular order.
 
-    ``tuples`` is the row-by-row read (``Journal.lookup``), for the cases this path cannot take exactly.
+    ``tuples`` is the row-by-row read (``Journal.lookup``), for the cases this path cannot take exactly;
+    ``source``: the rows' statement (``from_state.JOURNALLED`` or ``ANSWERED``), ``{wanted}`` left open.
     """
     tables = []
+    rows = source.format(wanted="k.key IN (SELECT value FROM json_each(?))")
     for start in range(0, len(texts), _CHUNK):
         chunk = texts[start:start + _CHUNK]
-        table = _read_chunk(db, chunk)
+        table = _read_chunk(db, chunk, rows)
         tables.append(results_table(tuples(chunk)) if table is None else table)
     return pa.concat_tables(tables) if tables else KEYED_SCHEMA.empty_table()
 
 
-def _read_chunk(db: sqlite3.Connection, texts: Sequence[str]) -> pa.Table | None:
+def _read_chunk(db: sqlite3.Connection, texts: Sequence[str], rows: str) -> pa.Table | None:
     array = json.dumps(texts if isinstance(texts, list) else list(texts))
     if "\\u0000" in array:
         return None
     try:
-        (document,) = db.execute(
-            # "+done": without it SQLite may pick the done index and scan every finished key
-            f"SELECT CAST({_DOCUMENT} AS BLOB) FROM keys WHERE +done = 1 AND key IN (SELECT value FROM json_each(?))",
-            (array,)).fetchone()
+        (document,) = db.execute(f"SELECT CAST({_DOCUMENT} AS BLOB) FROM ({rows})", (array,)).fetchone()
     except sqlite3.DataError:  # longer than SQLite's longest text
         return None
     try:

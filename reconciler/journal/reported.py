@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from reconciler.journal.from_state import REPORTED_FROM_STATE, STATE_ANSWERS
 from reconciler.journal.rows import RECORD_FIELDS
 from reconciler.journal.state_file import connect
 
@@ -38,6 +39,10 @@ def _remember(db: sqlite3.Connection, run_id: str) -> None:
                f"WHERE run_id != ? AND key IN (SELECT key FROM run.keys) {_UPDATE_REPORTED}", (run_id,))
     db.execute(f"INSERT INTO reported (key, run_id, status, {fields}) SELECT key, ?, status, {fields} "
                f"FROM run.keys WHERE done = 1 AND status IN ('found', 'not_found') {_UPDATE_REPORTED}", (run_id,))
+    if db.execute("SELECT 1 FROM run.meta WHERE name = ?", (STATE_ANSWERS,)).fetchone() is not None:
+        # The keys the state answers (this state: the journal noted it): found, with the record's status.
+        from_state = REPORTED_FROM_STATE.format(fields=", ".join(f"r.{name}" for name in REPORTED_FIELDS))
+        db.execute(f"INSERT INTO reported (key, run_id, status, {fields}) {from_state} {_UPDATE_REPORTED}", (run_id,))
 
 
 class StagedReport:

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -274,6 +275,10 @@ class State:
         """Records the last full read saw without a usable key: on the list, yet not among the state's."""
         return int(self._meta("unkeyed") or 0)
 
+    def revision(self) -> str:
+        """Changes with every transaction that writes the records: a journal answered by the state notes it."""
+        return self._meta("revision") or ""
+
     def field_names(self) -> list[str]:
         """Every entry field name the list has shown, in first-seen order: the table keeps these columns."""
         return [str(n) for (n,) in self._db.execute("SELECT name FROM fields WHERE kind = 'entry' ORDER BY rowid")]
@@ -345,6 +350,8 @@ class _Transaction:
 
     def __enter__(self) -> None:
         self._db.execute("BEGIN")
+        # A new revision with the records' every change (``from_state``): random, so that no other state has it.
+        self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('revision', ?)", (uuid.uuid4().hex,))
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")

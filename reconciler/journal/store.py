@@ -19,56 +19,31 @@ from typing import Any
 
 import pyarrow as pa
 
-from reconciler.errors import UsageError
 from reconciler.journal.columns import read_results
+from reconciler.journal.from_state import (
+    ANSWERED,
+    JOURNALLED,
+    RESOLVE_FROM_STATE,
+    STATE_ANSWERS,
+    UNANSWERED_BY_STATE,
+    resolve_in_steps,
+)
+from reconciler.journal.journal_file import (
+    JOURNAL_SCHEMA,
+    JournalMismatch,
+    JournalUnreadable,
+    add_missing_columns,
+    discard_files,
+)
 from reconciler.journal.listed import LISTED_SCHEMA, ListedRecords
 from reconciler.journal.lock import JournalLock
-from reconciler.journal.rows import ADDED_COLUMNS, RECORD_FIELDS, RESULT_COLUMNS, epoch_ms, record_row
+from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
 from reconciler.lookup import LookupResult, LookupStatus
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS keys (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    done INTEGER NOT NULL DEFAULT 0,
-    status TEXT, http_status INTEGER, error TEXT, attempts INTEGER, checked_at INTEGER,
-    entry TEXT, completed INTEGER, last_disposition TEXT, last_date INTEGER, last_phone TEXT,
-    last_call_duration INTEGER, last_agent TEXT, total_attempts INTEGER, global_interaction_id TEXT,
-    completed_time INTEGER, extra TEXT, warnings INTEGER
-);
-CREATE INDEX IF NOT EXISTS keys_pending ON keys (done, id);
-CREATE TABLE IF NOT EXISTS previous (key TEXT PRIMARY KEY, run_id TEXT, status TEXT, completed INTEGER,
-    last_disposition TEXT, last_date INTEGER, last_phone TEXT, last_call_duration INTEGER, last_agent TEXT,
-    total_attempts INTEGER, global_interaction_id TEXT, completed_time INTEGER);
-CREATE TABLE IF NOT EXISTS fields (kind TEXT NOT NULL, name TEXT NOT NULL, folded TEXT NOT NULL,
-                                   PRIMARY KEY (kind, folded));
-"""
 _LOOKUP_CHUNK = 500
-# A pending key takes its status from the attached nightly state when the state holds it exactly.
-RESOLVE_FROM_STATE = (
-    "UPDATE keys SET done = 1, status = 'found', http_status = 200, error = NULL, attempts = 0, source = r.source, "
-    f"checked_at = r.checked_at, {', '.join(f'{name} = r.{name}' for name in RECORD_FIELDS)} "
-    "FROM state.records AS r WHERE keys.key = r.key AND r.ask = 0 AND keys.done = 0")
-_UNANSWERED_BY_STATE = "NOT EXISTS (SELECT 1 FROM state.records AS r WHERE r.key = keys.key AND r.ask = 0)"
 _RECORD_RESULT = ("UPDATE keys SET done = 1, source = 'query', status = ?, http_status = ?, error = ?, attempts = ?, "
                   "checked_at = ?, "
                   + ", ".join(f"{name} = ?" for name in RECORD_FIELDS) + " WHERE id = ?")
-
-
-class JournalMismatch(UsageError):
-    def __init__(self, path: Path, differences: list[str]) -> None:
-        self.path, self.differences = path, differences
-        super().__init__(
-            f"{path}: this journal belongs to another run ({'; '.join(differences)}); "
-            "rerun with the original settings to resume, or pass --fresh to discard it"
-        )
-
-
-class JournalUnreadable(UsageError):
-    def __init__(self, path: Path, detail: str) -> None:
-        self.path = path
-        super().__init__(f"{path}: not a usable reconciler journal ({detail}); pass --fresh to discard it")
 
 
 class Journal:
@@ -78,6 +53,8 @@ class Journal:
         self._db = connection
         self._lock = lock
         self.path = path
+        self._state: Path | None = None  # the nightly state attached as ``state``, while it is
+        self._answered_by_state = False  # pending keys are answered by it (``from_state``)
         self.started_now = False  # begun by this run, so that a failure before any request may drop it
         self.listed = ListedRecords(connection, self._transaction, self._remember)
         self._known_fields: set[tuple[str, str]] = {
@@ -117,8 +94,8 @@ class Journal:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA + LISTED_SCHEMA)
-            _add_missing_columns(connection, ("keys", "listed"))
+            connection.executescript(JOURNAL_SCHEMA + LISTED_SCHEMA)
+            add_missing_columns(connection, ("keys", "listed"))
         except sqlite3.DatabaseError as exc:
             raise JournalUnreadable(path, str(exc)) from exc
         journal = cls(connection, path, lock)
@@ -138,7 +115,11 @@ class Journal:
         return self._meta("finished") is not None
 
     def keep_for_retry(self) -> None:
-        """Close, keeping the journal so that ``--retry-errors`` can ask again for the error rows only."""
+        """Close, keeping the journal so that ``--retry-errors`` can ask again for the error rows only.
+
+        It then holds every result itself: the state will have moved on by the time it is retried.
+        """
+        self.hold_state_answers()
         self._set_meta("finished", "1")
         self.close()
 
@@ -166,10 +147,14 @@ class Journal:
         return int(self._db.execute("SELECT count(*) FROM keys").fetchone()[0])
 
     def pending_count(self) -> int:
+        if self._answered_by_state:  # noted only once every key the state cannot answer has its result
+            return 0
         return int(self._db.execute("SELECT count(*) FROM keys WHERE done = 0").fetchone()[0])
 
     def pending(self, after_id: int, limit: int) -> list[tuple[int, str]]:
         """Keys still without a result, in first-seen order, after ``after_id``."""
+        if self._answered_by_state:
+            return []
         rows = self._db.execute(
             "SELECT id, key FROM keys WHERE done = 0 AND id > ? ORDER BY id LIMIT ?", (after_id, limit)
         )
@@ -177,6 +162,7 @@ class Journal:
 
     def requeue_errors(self) -> int:
         """Forget the results that ended in error, so that they are asked again."""
+        self.hold_state_answers()  # the keys pending then are those to ask again, and only they
         cursor = self._db.execute("UPDATE keys SET done = 0 WHERE done = 1 AND status = ?",
                                   (LookupStatus.ERROR.value,))
         return cursor.rowcount
@@ -187,6 +173,33 @@ class Journal:
         with self._transaction():
             self._db.executemany(_RECORD_RESULT, rows)
             self._remember_fields(result for _, result, _ in results)
+
+    def answer_from_state(self, state: Path, revision: str) -> None:
+        """The pending keys are answered by ``state`` as it is at ``revision`` (``from_state``); none is copied.
+
+        Called once every key the state cannot answer has its result in the journal.
+        """
+        self._attach_state(state)
+        self._set_meta(STATE_ANSWERS, revision)
+        self._answered_by_state = True
+
+    def resume_state_answers(self, state: Path | None, revision: str | None) -> None:
+        """A resumed run: keep the state's answers if it is still at the noted revision, else ask them again."""
+        noted = self._meta(STATE_ANSWERS)
+        if noted is None:
+            return
+        if state is not None and noted == revision:
+            self._attach_state(state)
+            self._answered_by_state = True
+        else:  # the state moved on: its keys are pending again, answered as on any night
+            self._db.execute("DELETE FROM meta WHERE name = ?", (STATE_ANSWERS,))
+
+    def hold_state_answers(self) -> None:
+        """Copy the state's answers into the journal (which then holds every result itself), a step at a time."""
+        if self._answered_by_state and self._state is not None:
+            resolve_in_steps(self.path, self._state)
+            self._db.execute("DELETE FROM meta WHERE name = ?", (STATE_ANSWERS,))
+            self._answered_by_state = False
 
     def resolve_from_state(self, state: Path, *, absent_is_not_found: bool) -> int:
         """Give pending keys the status the nightly state holds for them; returns how many it had.
@@ -206,12 +219,27 @@ class Journal:
     @contextlib.contextmanager
     def state_attached(self, state: Path) -> Iterator[None]:
         """The nightly state attached as ``state``, for the statements that read it beside the keys."""
-        self._db.execute("ATTACH DATABASE ? AS state", (str(state),))
+        attached = self._state is None
+        self._attach_state(state)
         try:
             yield
         finally:
             self._db.execute("DROP TABLE IF EXISTS temp.unanswered")
-            self._db.execute("DETACH DATABASE state")
+            if attached and not self._answered_by_state:
+                self._db.execute("DETACH DATABASE state")
+                self._state = None
+
+    def _attach_state(self, state: Path) -> None:
+        if self._state is None:
+            self._db.execute("ATTACH DATABASE ? AS state", (str(state),))
+            self._state = state
+        elif self._state != state:
+            raise ValueError(f"{self._state} is attached, not {state}")
+
+    def unanswered_left(self) -> int:
+        """Of the keys ``note_unanswered_by_state`` noted, those still without a result."""
+        return int(self._db.execute("SELECT count(*) FROM temp.unanswered AS u JOIN keys AS k ON k.id = u.id "
+                                    "WHERE k.done = 0").fetchone()[0])
 
     def note_unanswered_by_state(self) -> int:
         """Note the pending keys that the attached state cannot answer (``state_attached``); how many.
@@ -222,7 +250,7 @@ class Journal:
         self._db.execute("DROP TABLE IF EXISTS temp.unanswered")
         self._db.execute("CREATE TEMP TABLE unanswered (id INTEGER PRIMARY KEY, key TEXT NOT NULL)")
         return int(self._db.execute(f"INSERT INTO temp.unanswered SELECT id, key FROM keys WHERE done = 0 AND "
-                                    f"{_UNANSWERED_BY_STATE}").rowcount)
+                                    f"{UNANSWERED_BY_STATE}").rowcount)
 
     def pending_unanswered_by_state(self, after_id: int, limit: int) -> list[tuple[int, str]]:
         """The keys ``note_unanswered_by_state`` noted, in first-seen order, after ``after_id``."""
@@ -254,18 +282,19 @@ class Journal:
     def lookup(self, texts: Sequence[str]) -> list[tuple[Any, ...]]:
         """``(key, *RESULT_COLUMNS)`` rows for those of ``texts`` that have a result."""
         found: list[tuple[Any, ...]] = []
-        columns = ", ".join(RESULT_COLUMNS)
         for start in range(0, len(texts), _LOOKUP_CHUNK):
             chunk = texts[start:start + _LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            found.extend(self._db.execute(
-                # "+done": without it SQLite may pick the done index and scan every finished key per chunk
-                f"SELECT key, {columns} FROM keys WHERE +done = 1 AND key IN ({marks})", chunk))
+            wanted = f"k.key IN ({','.join('?' * len(chunk))})"
+            found.extend(self._db.execute(self._results.format(wanted=wanted), chunk))
         return found
 
     def lookup_columns(self, texts: Sequence[str]) -> pa.Table:
         """``lookup``'s rows as typed Arrow columns (``columns.KEYED_SCHEMA``), without a Python object a value."""
-        return read_results(self._db, texts, self.lookup)
+        return read_results(self._db, texts, self.lookup, self._results)
+
+    @property
+    def _results(self) -> str:
+        return ANSWERED if self._answered_by_state else JOURNALLED
 
     def field_names(self, kind: str) -> list[str]:
         """Entry (``kind="entry"``) or extra status (``"extra"``) field names, in first-seen order."""
@@ -273,10 +302,17 @@ class Journal:
         return [str(name) for (name,) in rows]
 
     def count_by_status(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT status, count(*) FROM keys WHERE done = 1 GROUP BY status")
+        # With the state's answers, every pending key is one of its found records.
+        rows = self._db.execute("SELECT iif(done, status, 'found'), count(*) FROM keys GROUP BY 1"
+                                if self._answered_by_state
+                                else "SELECT status, count(*) FROM keys WHERE done = 1 GROUP BY status")
         return {str(status): int(n) for status, n in rows}
 
     def warnings_count(self) -> int:
+        if self._answered_by_state:
+            return int(self._db.execute(
+                "SELECT coalesce(sum(iif(k.done, k.warnings, r.warnings)), 0) FROM keys AS k LEFT JOIN "
+                "state.records AS r ON k.done = 0 AND r.key = k.key AND r.ask = 0").fetchone()[0])
         return int(self._db.execute("SELECT coalesce(sum(warnings), 0) FROM keys").fetchone()[0])
 
     def close(self) -> None:
@@ -339,43 +375,6 @@ class _Transaction:
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-
-def noted_run(path: Path, *, retry_errors: bool) -> str | None:
-    """The run identity an existing journal noted, when a run would resume it; None otherwise.
-
-    Read before the journal is opened, so that the run's output paths can be expanded first. A
-    journal kept for ``--retry-errors`` is resumed only by such a run; anything unreadable here is
-    left for ``Journal.open`` to report.
-    """
-    if not path.is_file():
-        return None
-    try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            rows = dict(connection.execute("SELECT name, value FROM meta WHERE name IN ('note:run', 'finished')"))
-        finally:
-            connection.close()
-    except sqlite3.DatabaseError:
-        return None
-    if "finished" in rows and not retry_errors:
-        return None
-    return rows.get("note:run")
-
-
-def _add_missing_columns(connection: sqlite3.Connection, tables: tuple[str, ...]) -> None:
-    # A journal kept by an older reconciler (killed, or kept for --retry-errors) resumes as it is.
-    for table in tables:
-        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
-        for name, kind in ADDED_COLUMNS:
-            if name not in present:
-                connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-
-
-def discard_files(path: Path) -> None:
-    """Delete the journal's database files; its lock file is ``JournalLock``'s to remove."""
-    for suffix in ("", "-wal", "-shm"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def _json_array(texts: Sequence[str]) -> str | None:

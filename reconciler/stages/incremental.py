@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -38,9 +37,7 @@ from datetime import UTC, datetime, timedelta
 import anyio
 
 from reconciler.config import ReconcileConfig
-from reconciler.errors import root_cause
 from reconciler.input.keys import entry_key_text
-from reconciler.journal.from_state import resolve_in_steps
 from reconciler.journal.state import State
 from reconciler.journal.store import Journal
 from reconciler.lookup import ChangedRecord, ChangesPage, CursorRecordSource, RecordSource
@@ -255,6 +252,7 @@ async def gather_incrementally(journal: Journal, state: State, source: RecordSou
     if keys_loaded is not None:
         await keys_loaded()
     ask = functools.partial(ask_keys, journal, source, key_columns, config, progress, on_stop)
+    answered_by_state = False
     if not outcome.full_read:
         with journal.state_attached(state.path):
             outcome.asked = await anyio.to_thread.run_sync(journal.note_unanswered_by_state)
@@ -264,7 +262,9 @@ async def gather_incrementally(journal: Journal, state: State, source: RecordSou
                 if sync.stopped:
                     return outcome
             else:
-                await _answer_from_state_while_asking(journal, state, ask, outcome.asked, on_stop)
+                await ask(outcome.asked, pending=journal.pending_unanswered_by_state)
+                # A stop (or a failure) leaves some unanswered: they are asked by the rerun, as all the rest.
+                answered_by_state = journal.unanswered_left() == 0
     if outcome.full_read:  # a key that the list read whole lacks is not on it, if its pages came in order
         if outcome.pages_out_of_order:
             logger.info("%s pages of the full read came out of index order: the keys it did not find are asked "
@@ -273,26 +273,7 @@ async def gather_incrementally(journal: Journal, state: State, source: RecordSou
         outcome.asked = journal.pending_count()
         await ask(outcome.asked)
     state.absorb_answers(journal.path)
+    if answered_by_state:  # every other key has its result: the rest are the state's, read where they are
+        journal.answer_from_state(state.path, state.revision())
     return outcome
-
-
-async def _answer_from_state_while_asking(journal: Journal, state: State, ask: Callable[..., Awaitable[None]],
-                                          count: int, on_stop: Callable[[Callable[[], None]], None]) -> None:
-    """The keys the state holds take their status from it, beside the asking of the ``count`` it cannot answer.
-
-    The copy is work for SQLite, the asking mostly waits for the server: side by side.
-    """
-    halt = threading.Event()  # a stop, or a failed asking: the copy's rest can wait for the rerun
-    on_stop(halt.set)
-    try:
-        async with anyio.create_task_group() as group:
-            group.start_soon(functools.partial(anyio.to_thread.run_sync, functools.partial(
-                resolve_in_steps, journal.path, state.path, halted=halt.is_set)))
-            try:
-                await ask(count, pending=journal.pending_unanswered_by_state)
-            except BaseException:
-                halt.set()
-                raise
-    except BaseExceptionGroup as failed:
-        raise root_cause(failed) from None
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.config import Destination, ReconcileConfig
-from reconciler.journal.store import noted_run
+from reconciler.journal.journal_file import noted_run
 from reconciler.output.history import (
     RunIdentity,
     check_template,

@@ -160,6 +160,8 @@ async def _run_with_journal(config: ReconcileConfig, run: RunIdentity, spec: Inp
                             stop: StopRequest, started: float, contacted: Callable[[], bool]) -> RunStats:
     try:
         journal.set_note("run", run.to_note())
+        # A journal whose keys the state answered keeps them only from the same state, unchanged since.
+        journal.resume_state_answers(state.path if state else None, state.revision() if state else None)
         resumed = journal.keys_loaded
         if config.retry_errors:
             _requeue_errors(config, journal, resumed)

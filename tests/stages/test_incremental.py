@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -337,3 +338,36 @@ def test_every_row_says_which_read_set_its_values_and_when(tmp_path: Path) -> No
     # recon_http_status = 200 keeps it; recon_attempts counts this run's requests for it (none).
     assert [second[k]["recon_http_status"] for k in ("000001", "000002", "777777")] == [200, 200, 200]
     assert second["000001"]["recon_attempts"] == 0
+
+
+def test_a_night_killed_while_writing_resumes_to_the_same_table_without_asking_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import reconciler.wiring.pipeline as pipeline
+
+    write_keys(tmp_path, [*KEYS[:50], "777777", "888888"])
+    campaign = MovingCampaign(2500)
+    nightly(tmp_path, campaign)
+    campaign.call("000007", "Sale")
+    campaign.add("777777")
+    shutil.copytree(tmp_path, tmp_path / "uninterrupted", ignore=shutil.ignore_patterns("uninterrupted"))
+    writes = pipeline.write_output
+
+    def killed(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("killed while writing")  # the keys are answered, the state's answers noted
+
+    monkeypatch.setattr(pipeline, "write_output", killed)
+    with pytest.raises(RuntimeError, match="killed while writing"):
+        nightly(tmp_path, campaign, "night2.parquet")
+    monkeypatch.setattr(pipeline, "write_output", writes)
+    campaign.pages.clear()
+    campaign.asked.clear()
+    resumed = nightly(tmp_path, campaign, "night2.parquet")
+
+    assert not campaign.pages and not campaign.asked  # nothing asked again: the state still answers
+    uninterrupted = nightly(tmp_path / "uninterrupted", campaign, "night2.parquet")
+    # The same rows, and the same times of the state's answers; the run id is the resumed run's own.
+    same = [name for name in resumed.column_names if name not in ("recon_run_id", "recon_checked_at")]
+    assert resumed.select(same).equals(uninterrupted.select(same))
+    rows = {r["account_id"]: r for r in resumed.to_pylist()}
+    assert rows["000007"]["lastDisposition"] == "Sale" and rows["777777"]["recon_source"] == "query"
+    assert rows["888888"]["recon_status"] == "not_found"
