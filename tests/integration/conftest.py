@@ -18,7 +18,7 @@ import anyio.abc
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
-from forked_cli import Launcher
+from forked_cli import SPAWN_ONLY, Launcher
 
 from reconciler.simulator import Account, FaultConfig, ListSource, RunningSimulator, SimulatorConfig, run_simulator
 
@@ -101,7 +101,7 @@ async def run_cli(args: Sequence[str], environment: dict[str, str]) -> Finished:
     """The real command, as a user runs it, in a process of its own (forked from one that has imported it,
     when the environment allows: see forked_cli.py)."""
     full_environment = {**_base_environment(), **environment}
-    if _LAUNCHER.serves(full_environment):
+    if os.environ.get(SPAWN_ONLY) != "1" and _LAUNCHER.serves(full_environment):
         code, stdout, stderr = await anyio.to_thread.run_sync(
             functools.partial(_LAUNCHER.run, args, full_environment, timeout=120))
         return Finished(code, stdout.decode(), stderr.decode())

@@ -57,7 +57,7 @@ class Launcher:
         self._folder: Path | None = None
 
     def serves(self, environment: Mapping[str, str]) -> bool:
-        if os.environ.get(SPAWN_ONLY) == "1" or not hasattr(os, "fork"):
+        if not hasattr(os, "fork"):
             return False
         reference = self._environment or environment
         return all(RUN_TIME_VARIABLES.fullmatch(name) for name in
