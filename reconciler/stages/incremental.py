@@ -153,8 +153,8 @@ class ListSync:
         async with aclosing(require_key_fields(pages_read, self._keys, self._source)) as pages:
             async for page, position in pages:
                 self.outcome.pages += 1
-                self.outcome.unkeyed += self._state.record_full_page(keyed_page(page, self._keys), position,
-                                                                     self._now(),
+                keyed = keyed_page(page, self._keys)
+                self.outcome.unkeyed += self._state.record_full_page(keyed, position, self._now(),
                                                                      indexed=self._indexed).unkeyed
                 if self.stopped:
                     return
