@@ -6,11 +6,12 @@ pacing live behind it in ``reconciler.client``. Tests of the pipeline drive it w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from json.encoder import JSONEncoder, c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from typing import Any, Protocol, overload, runtime_checkable
 
 
 class LookupStatus(StrEnum):
@@ -60,6 +61,67 @@ class ListedRecord:
     record: RecordStatus | None
 
 
+# A listed record as the journal stores it (``record_columns``): these columns, in this order.
+RECORD_FIELDS = ("entry", "completed", "last_disposition", "last_date", "last_phone", "last_call_duration",
+                 "last_agent", "total_attempts", "global_interaction_id", "completed_time", "extra", "warnings")
+Row = tuple[Any, ...]
+
+
+class ListedPage(Sequence[ListedRecord]):
+    """A page of the list read straight into the rows the journal stores: no object a record.
+
+    ``indexes``, ``entries`` and ``rows`` (``record_columns`` of each record) run in the page's
+    order; ``extra_names``: the names of the status fields of their own (``extra``) that its
+    records hold, in first-seen order. As a sequence it is its ``ListedRecord``s, made only when
+    one is asked for (``records`` reads them from the page's answer), so that it compares equal to them.
+    """
+
+    __slots__ = ("_made", "_records", "entries", "extra_names", "indexes", "rows")
+
+    def __init__(self, indexes: list[int], entries: list[Mapping[str, str | None]], rows: list[Row],
+                 extra_names: tuple[str, ...], records: Callable[[], list[ListedRecord]]) -> None:
+        self.indexes, self.entries, self.rows, self.extra_names = indexes, entries, rows, extra_names
+        self._records = records
+        self._made: list[ListedRecord] | None = None
+
+    @classmethod
+    def of(cls, records: Sequence[ListedRecord]) -> ListedPage:
+        """The page of ``records`` (as a source without a reader of its own, e.g. a test's, returns them)."""
+        if isinstance(records, ListedPage):
+            return records
+        made = list(records)
+        extra_names = dict.fromkeys(name for listed in made if listed.record for name in listed.record.extra)
+        return cls([listed.index for listed in made], [listed.entry for listed in made],
+                   [record_columns(listed.entry, listed.record) for listed in made], tuple(extra_names),
+                   lambda: made)
+
+    def _listed(self) -> list[ListedRecord]:
+        if self._made is None:
+            self._made = self._records()
+        return self._made
+
+    def __len__(self) -> int:
+        return len(self.indexes)
+
+    @overload
+    def __getitem__(self, position: int) -> ListedRecord: ...
+    @overload
+    def __getitem__(self, position: slice) -> list[ListedRecord]: ...
+    def __getitem__(self, position: int | slice) -> ListedRecord | list[ListedRecord]:
+        return self._listed()[position]
+
+    def __iter__(self) -> Iterator[ListedRecord]:
+        return iter(self._listed())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and not isinstance(other, str) and self._listed() == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a list, which has none
+
+    def __repr__(self) -> str:
+        return f"ListedPage({self._listed()!r})"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChangedRecord:
     """A record with activity since a time (a getChanged or getCompleted item)."""
@@ -73,7 +135,7 @@ class ChangedRecord:
 class CursorPage:
     """One page of a list read by cursor (v3): its records, and the cursor of the next page."""
 
-    records: list[ListedRecord]
+    records: Sequence[ListedRecord]  # a ``ListedPage`` from a client
     next_cursor: str | None  # None: this page was the last
 
 
@@ -92,8 +154,8 @@ class RecordSource(Protocol):
         """Look one record up by its key fields; fatal answers raise ``RunAborted``."""
         ...
 
-    async def fetch_page(self, from_index: int, max_size: int) -> list[ListedRecord]:
-        """One getAll page, retried like a query; ``[]`` past the end."""
+    async def fetch_page(self, from_index: int, max_size: int) -> Sequence[ListedRecord]:
+        """One getAll page, retried like a query; empty past the end (a client's is a ``ListedPage``)."""
         ...
 
     async def fetch_changes(self, since: datetime, max_size: int) -> list[ChangedRecord]:
@@ -132,3 +194,53 @@ class CursorRecordSource(RecordSource, Protocol):
     async def fetch_completed_records(self, since: datetime, cursor: str | None, limit: int) -> ChangesPage:
         """Records completed at or after ``since`` (getCompletedRecords), the page after ``cursor``."""
         ...
+
+
+# json.dumps(..., ensure_ascii=False) builds a new encoder on every call, and JSONEncoder.encode()
+# the C encoder underneath anew (half the time of an entry's text): that C encoder, made once, with
+# the same settings. Without a circular check, which a mapping of texts cannot need. The plain
+# encode() where the C encoder is missing.
+_ENCODER = JSONEncoder(ensure_ascii=False)
+
+
+def _c_encoder() -> Any:
+    # An internal of CPython's json module: taken only where it is there and writes what encode() writes.
+    try:
+        encoder = c_make_encoder(None, _ENCODER.default, encode_basestring, None, _ENCODER.key_separator,
+                                 _ENCODER.item_separator, False, False, True)
+        probe = {"a": "é\u2028\"", "b": None}
+        return encoder if "".join(encoder(probe, 0)) == _ENCODER.encode(probe) else None
+    except Exception:  # any failure of an internal means: the public encode()
+        return None
+
+
+_C_ENCODER = _c_encoder()
+
+
+def to_json(values: Mapping[str, str | None]) -> str:
+    """``values`` (a mapping of texts) as ``json.dumps(values, ensure_ascii=False)`` writes it."""
+    if _C_ENCODER is None:
+        return _ENCODER.encode(values)
+    return "".join(_C_ENCODER(values if type(values) is dict else dict(values), 0))
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def record_columns(entry: Mapping[str, str | None] | None, record: RecordStatus | None) -> Row:
+    """The journal's columns for an entry and a status (``RECORD_FIELDS``, in order)."""
+    return (
+        to_json(entry) if entry is not None else None,
+        None if record is None or record.completed is None else int(record.completed),
+        record.last_disposition if record else None,
+        epoch_ms(record.last_date) if record and record.last_date else None,
+        record.last_phone if record else None,
+        record.last_call_duration if record else None,
+        record.last_agent if record else None,
+        record.total_attempts if record else None,
+        record.global_interaction_id if record else None,
+        epoch_ms(record.completed_time) if record and record.completed_time else None,
+        to_json(record.extra) if record and record.extra else None,
+        len(record.warnings) if record else 0,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import Enum
@@ -80,15 +80,24 @@ def read_page(document: object) -> list[ListedRecord] | Unusable:
         return Unusable(_TOO_DEEP)
 
 
-def read_cursor_page(document: object, first_index: int, limit: int) -> CursorPage | Unusable:
-    """A v3 getAllRecords page ``{"next_cursor", "records"}``; its records numbered from ``first_index``."""
+# A page's items (and the first one's index) -> its records, or why one cannot be read.
+ItemsReader = Callable[[list[object], int], Sequence[ListedRecord] | Unusable]
+
+
+def read_cursor_page(document: object, first_index: int, limit: int,
+                     read_items: ItemsReader | None = None) -> CursorPage | Unusable:
+    """A v3 getAllRecords page ``{"next_cursor", "records"}``; its records numbered from ``first_index``.
+
+    ``read_items``: how its records are read (``page_rows`` reads them into rows); by default one by one.
+    """
     try:
-        return _read_cursor_page(document, first_index, limit)
+        return _read_cursor_page(document, first_index, limit, read_items or _read_cursor_items)
     except RecursionError:
         return Unusable(_TOO_DEEP)
 
 
-def _read_cursor_page(document: object, first_index: int, limit: int) -> CursorPage | Unusable:
+def _read_cursor_page(document: object, first_index: int, limit: int, read_items: ItemsReader
+                      ) -> CursorPage | Unusable:
     if isinstance(document, Unusable):
         return document
     if not isinstance(document, dict) or not isinstance(document.get("records"), list):
@@ -99,12 +108,9 @@ def _read_cursor_page(document: object, first_index: int, limit: int) -> CursorP
     items: list[object] = document["records"]
     if len(items) > limit:  # a server ignoring the limit could skip records between pages unseen
         return Unusable(f"{len(items)} records in a page of at most {limit}")
-    records: list[ListedRecord] = []
-    for position, item in enumerate(items):
-        listed = _read_listed(item, first_index + position)
-        if isinstance(listed, Unusable):
-            return Unusable(f"record {position}: {listed.reason}")
-        records.append(listed)
+    records = read_items(items, first_index)
+    if isinstance(records, Unusable):
+        return records
     # A short page is the last, whatever cursor came with it; so is a page without a cursor.
     last = len(records) < limit or not cursor
     return CursorPage(records=records, next_cursor=None if last else cursor)
@@ -128,6 +134,16 @@ def _read_record(document: object, campaign: str) -> FoundRecord | Unusable:
     return record if isinstance(record, Unusable) else FoundRecord(entry, record)
 
 
+def _read_cursor_items(items: list[object], first_index: int) -> list[ListedRecord] | Unusable:
+    records: list[ListedRecord] = []
+    for position, item in enumerate(items):
+        listed = read_listed(item, first_index + position)
+        if isinstance(listed, Unusable):
+            return Unusable(f"record {position}: {listed.reason}")
+        records.append(listed)
+    return records
+
+
 def _read_page(document: object) -> list[ListedRecord] | Unusable:
     if isinstance(document, Unusable):
         return document
@@ -135,7 +151,7 @@ def _read_page(document: object) -> list[ListedRecord] | Unusable:
         return Unusable(f"HTTP 200 with a JSON {_kind(document)} instead of an array")
     records: list[ListedRecord] = []
     for position, item in enumerate(document):
-        listed = _read_listed(item)
+        listed = read_listed(item)
         if isinstance(listed, Unusable):
             return Unusable(f"item {position}: {listed.reason}")
         records.append(listed)
@@ -286,7 +302,8 @@ def read_entry(item: Mapping[str, object]) -> dict[str, str | None] | Unusable:
     return {name: as_text(value) for name, value in entry.items()}
 
 
-def _read_listed(item: object, index_given: int | None = None) -> ListedRecord | Unusable:
+def read_listed(item: object, index_given: int | None = None) -> ListedRecord | Unusable:
+    """One item of a page (its own index, or ``index_given``), read field by field."""
     if not isinstance(item, dict):
         return Unusable(f"a JSON {_kind(item)} instead of an object")
     index = _read_int("index", item.get("index")) if index_given is None else index_given

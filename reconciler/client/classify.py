@@ -18,7 +18,8 @@ from typing import TypeVar
 
 from yarl import URL
 
-from reconciler.client.answer import Unusable, read_cursor_page, read_page, read_record
+from reconciler.client.answer import Unusable, read_record
+from reconciler.client.page_rows import read_cursor_rows, read_page
 from reconciler.client.reply import AttemptFailed, Reply, shown_url
 from reconciler.client.retry import Tried, is_retryable
 from reconciler.errors import (
@@ -31,7 +32,7 @@ from reconciler.errors import (
     RunAborted,
     TargetNotFound,
 )
-from reconciler.lookup import CursorPage, ListedRecord, LookupResult, LookupStatus
+from reconciler.lookup import CursorPage, ListedPage, LookupResult, LookupStatus
 
 Page = TypeVar("Page")
 FOLLOWED_REDIRECTS = frozenset({307, 308})  # the only ones that keep the method and body
@@ -78,8 +79,8 @@ def record_result(tried: Tried, asked: Asked, *, sent: Sequence[str] = ()) -> Lo
                         entry=found.entry, record=found.record)
 
 
-def page_result(tried: Tried, asked: Asked, from_index: int) -> list[ListedRecord]:
-    """The records of a getAll page from its last reply; anything else stops the run."""
+def page_result(tried: Tried, asked: Asked, from_index: int) -> ListedPage:
+    """The records of a getAll page from its last reply, as rows; anything else stops the run."""
     return pages_result(tried, asked, read_page, from_index, "getAll")
 
 
@@ -103,7 +104,7 @@ def pages_result(tried: Tried, asked: Asked, read: Callable[[object], Page | Unu
 
 def cursor_page_result(tried: Tried, asked: Asked, first_index: int, limit: int) -> CursorPage:
     """The records of a v3 getAllRecords page from its last reply; anything else stops the run."""
-    return pages_result(tried, asked, lambda document: read_cursor_page(document, first_index, limit), first_index,
+    return pages_result(tried, asked, lambda document: read_cursor_rows(document, first_index, limit), first_index,
                         "getAllRecords")
 
 

@@ -36,7 +36,7 @@ from reconciler.client.token import TokenSource
 from reconciler.client.transport import send
 from reconciler.config import Credentials, RequestPolicy, Target
 from reconciler.errors import RunAborted
-from reconciler.lookup import ChangedRecord, ListedRecord, LookupResult
+from reconciler.lookup import ChangedRecord, ListedPage, LookupResult
 
 MAX_REDIRECTS = 3
 
@@ -192,7 +192,7 @@ class BrightPatternClient(ClientCore):
         """The calling list's name, and the URL its pages are read from (as a message may show it)."""
         return self._asked.list_name, shown_url(self._endpoints.page)
 
-    async def fetch_page(self, from_index: int, max_size: int) -> list[ListedRecord]:
+    async def fetch_page(self, from_index: int, max_size: int) -> ListedPage:
         """The getAll page of at most ``max_size`` records from ``from_index``; ``[]`` past the end."""
         body = {"fromIndex": from_index, "maxSize": max_size}
         return page_result(await self._tried(self._endpoints.page, body), self._asked, from_index)

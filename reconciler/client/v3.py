@@ -26,7 +26,7 @@ from reconciler.client.pacing import Throttle
 from reconciler.client.reply import shown_url
 from reconciler.config import Credentials, RequestPolicy, Target
 from reconciler.errors import RunAborted, TargetAmbiguous, TargetNotFound
-from reconciler.lookup import ChangedRecord, ChangesPage, CursorPage, ListedRecord, LookupResult
+from reconciler.lookup import ChangedRecord, ChangesPage, CursorPage, ListedPage, LookupResult
 
 _NAMED_AT_MOST = 10  # candidates a message names
 
@@ -94,7 +94,7 @@ class CampaignClient(ClientCore):
         tried = await self._tried(self._endpoints.records(located.campaign_id), body)
         return cursor_page_result(tried, self._asked, first_index, limit)
 
-    async def fetch_page(self, from_index: int, max_size: int) -> list[ListedRecord]:
+    async def fetch_page(self, from_index: int, max_size: int) -> ListedPage:
         """Not offered: v3 lists are read by cursor (``fetch_records``), never from an index."""
         raise TypeError("the v3 dialect reads lists by cursor: use fetch_records")
 

@@ -15,7 +15,7 @@ no single exact text form, so ``is_key_type`` refuses them and the reader report
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -78,6 +78,23 @@ def entry_key_text(entry: Mapping[str, str | None], key_columns: Sequence[str]) 
     if any(value is None or not value.strip() for value in values):
         return None
     return key_text_of([value for value in values if value is not None])
+
+
+def entry_key_texts(entries: Iterable[Mapping[str, str | None]], key_columns: Sequence[str]) -> list[str | None]:
+    """``entry_key_text`` of each of ``entries``: a page's, whose names mostly come in one order."""
+    columns = tuple(key_columns)
+    if len(columns) != 1:
+        return [entry_key_text(entry, columns) for entry in entries]
+    texts: list[str | None] = []
+    before: tuple[str, ...] | None = None
+    name: str | None = None
+    for entry in entries:
+        names = tuple(entry)
+        if names != before:  # the entry name the key column matches, as ``entry_key_text`` finds it
+            before, (name,) = names, _KEY_NAMES.get((names, columns)) or _key_names(names, columns)
+        value = None if name is None else entry[name]
+        texts.append(value if value is not None and value.strip() else None)
+    return texts
 
 
 # A list's entries share a few orders of field names: (entry's names, key columns) -> the entry name

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.journal.page_reads import Keyed, ReadFigures, in_index_order, settle_page, stored_rows
+from reconciler.journal.page_reads import KeyedPage, ReadFigures, in_index_order, settle_page, shapes, stored_rows
 from reconciler.journal.rows import RECORD_FIELDS, RESULT_COLUMNS, epoch_ms
 
 LISTED_SCHEMA = """
@@ -79,18 +79,18 @@ class ListedRecords:
         value = self._meta(_POSITION)
         return 0 if value is None else read_position(value)
 
-    def record_page(self, records: Sequence[Keyed], next_index: ScanPosition | None, checked_at: datetime, *,
+    def record_page(self, keyed: KeyedPage, next_index: ScanPosition | None, checked_at: datetime, *,
                     indexed: bool = True) -> ReadFigures:
         """Store one page of the list and where the next one starts, in one transaction; what it met.
 
-        Records are ``(key text, record)``, stored once by key (``page_reads``); ``indexed``: the
+        Records are stored once by key (``page_reads``); ``indexed``: the
         records carry the server's indexes (getAll), not the reader's count (v3). The figures of
         the whole scan so far are kept with the page (``read_figures``).
         """
         with self._transaction():
             start = self.scan_position()
-            rows, figures = settle_page(records, self._stored, indexed=indexed)
-            if indexed and isinstance(start, int) and not in_index_order(records, start):
+            rows, figures = settle_page(keyed, self._stored, indexed=indexed)
+            if indexed and isinstance(start, int) and not in_index_order(keyed.page.indexes, start):
                 figures.pages_out_of_order = 1
             self._db.executemany(
                 f"INSERT OR REPLACE INTO listed (key, list_index, checked_at, {', '.join(RECORD_FIELDS)}) "
@@ -100,10 +100,10 @@ class ListedRecords:
             so_far.add(figures)
             self._set_meta(_FIGURES, so_far.to_text())
             self._set_meta(_POSITION, stored_position(next_index))
-            for _, record in records:
-                self._remember_fields("entry", record.entry)
-                if record.record is not None:
-                    self._remember_fields("extra", record.record.extra)
+            # Per kind, the first spelling of a name wins: the page's names in first-seen order do.
+            for entry in shapes(keyed.page.entries):
+                self._remember_fields("entry", entry)
+            self._remember_fields("extra", keyed.page.extra_names)
         return figures
 
     def read_figures(self) -> ReadFigures:

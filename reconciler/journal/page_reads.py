@@ -22,17 +22,28 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
-from typing import Any
 
-from reconciler.journal.rows import record_row
-from reconciler.lookup import ListedRecord
+from reconciler.lookup import ListedPage, ListedRecord, Row
 
 _LOOKUP_CHUNK = 500  # key texts a statement, well under SQLite's bound on parameters
 Keyed = tuple[str | None, ListedRecord]  # (key text, or None when the record has no usable key; record)
-StoredRow = tuple[str, int, tuple[Any, ...]]  # (key text, the list index to keep, ``record_row`` of the record)
+StoredRow = tuple[str, int, Row]  # (key text, the list index to keep, ``record_row`` of the record)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedPage:
+    """A page of the list, and the key text of each of its records (None: no usable key), in its order."""
+
+    page: ListedPage
+    texts: Sequence[str | None]
+
+    @classmethod
+    def of(cls, records: Sequence[Keyed]) -> KeyedPage:
+        """The page of ``(key text, record)`` pairs."""
+        return cls(ListedPage.of([record for _, record in records]), [text for text, _ in records])
 
 
 @dataclass
@@ -58,12 +69,26 @@ class ReadFigures:
         return cls() if not text else cls(**{name: int(value) for name, value in json.loads(text).items()})
 
 
-def in_index_order(records: Sequence[Keyed], from_index: int) -> bool:
+def in_index_order(indexes: Sequence[int], from_index: int) -> bool:
     """Whether the page's indexes ascend strictly from ``from_index`` on (holes are fine)."""
-    return all(low < high for low, high in pairwise([from_index - 1, *(record.index for _, record in records)]))
+    return all(low < high for low, high in pairwise([from_index - 1, *indexes]))
 
 
-def settle_page(records: Sequence[Keyed], stored: Callable[[Sequence[str]], dict[str, tuple[int, str | None]]],
+def shapes(entries: Iterable[Mapping[str, object]]) -> Iterator[Mapping[str, object]]:
+    """``entries`` without those whose names are those of the entry just before (a page's are mostly alike).
+
+    Remembering an entry's names twice in a row changes nothing, whatever the rule (first or last
+    spelling of a name wins), so the fields remembered from these are those of all ``entries``.
+    """
+    before: tuple[str, ...] | None = None
+    for entry in entries:
+        names = tuple(entry)
+        if names != before:
+            before = names
+            yield entry
+
+
+def settle_page(keyed: KeyedPage, stored: Callable[[Sequence[str]], dict[str, tuple[int, str | None]]],
                 *, indexed: bool) -> tuple[list[StoredRow], ReadFigures]:
     """The rows to store for one page, and what it met; see the module's docstring.
 
@@ -72,14 +97,12 @@ def settle_page(records: Sequence[Keyed], stored: Callable[[Sequence[str]], dict
     False for a read by cursor (v3), whose indexes are the reader's own count: the same entry then.
     """
     figures = ReadFigures()
-    known = stored(list({text for text, _ in records if text is not None}))
+    known = stored(list({text for text in keyed.texts if text is not None}))
     chosen: dict[str, StoredRow] = {}
-    for text, record in records:
+    for text, index, row in zip(keyed.texts, keyed.page.indexes, keyed.page.rows, strict=True):
         if text is None:
             figures.unkeyed += 1
             continue
-        row = record_row(record.entry, record.record)
-        index = record.index
         if (before := known.get(text)) is not None:
             if (before[0] == index) if indexed else (before[1] == row[0]):
                 figures.records_read_twice += 1

@@ -24,12 +24,13 @@ from typing import Any
 from reconciler.errors import UsageError
 from reconciler.journal.listed import ScanPosition, read_position, stored_position
 from reconciler.journal.lock import JournalLock, StateBusy
-from reconciler.journal.page_reads import Keyed, ReadFigures, in_index_order, settle_page, stored_rows
+from reconciler.journal.page_reads import KeyedPage, ReadFigures, in_index_order, settle_page, shapes, stored_rows
 from reconciler.journal.reported import REPORTED_FIELDS
 from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
 from reconciler.journal.state_file import add_source_column, connect
 from reconciler.lookup import ChangedRecord
 
+_LAST_DATE, _COMPLETED_TIME = RECORD_FIELDS.index("last_date"), RECORD_FIELDS.index("completed_time")
 _STORED_COLUMNS = ("list_index", "checked_at", "generation", "ask", *RECORD_FIELDS, "source")
 # Where a record's values came from (the output's ``recon_source``): the read that last set them.
 FULL_READ, CHANGES, QUERY = "full_read", "changes", "query"
@@ -127,7 +128,7 @@ class State:
                 self._set_meta("full_read_figures", "")
         return int(self._meta("generation") or 1)
 
-    def record_full_page(self, records: Sequence[Keyed], following: ScanPosition | None, checked_at: datetime, *,
+    def record_full_page(self, keyed: KeyedPage, following: ScanPosition | None, checked_at: datetime, *,
                          indexed: bool = True) -> ReadFigures:
         """Store one page of the list and where the next starts; what it met (``page_reads``).
 
@@ -135,22 +136,24 @@ class State:
         ``indexed`` as ``ListedRecords.record_page``. The read's figures so far are kept with the page.
         """
         generation = int(self._meta("generation") or 1)
-        high = _latest([record.record.last_date for _, record in records if record.record is not None]
-                       + [record.record.completed_time for _, record in records if record.record is not None])
+        page = keyed.page
+        # The latest of the records' times, as epoch milliseconds (``record_row``'s, which keep their order).
+        high = max((moment for row in page.rows for moment in (row[_LAST_DATE], row[_COMPLETED_TIME])
+                    if moment is not None), default=None)
         with self._transaction():
             start = self.full_read_position()
-            rows, figures = settle_page(records, functools.partial(self._read_this_time, generation),
+            rows, figures = settle_page(keyed, functools.partial(self._read_this_time, generation),
                                         indexed=indexed)
-            if indexed and isinstance(start, int) and not in_index_order(records, start):
+            if indexed and isinstance(start, int) and not in_index_order(page.indexes, start):
                 figures.pages_out_of_order = 1
             self._db.executemany(_STORE, [(text, index, epoch_ms(checked_at), generation, 0, *row, FULL_READ)
                                           for text, index, row in rows])
             so_far = self.full_read_figures()
             so_far.add(figures)
             self._set_meta("full_read_figures", so_far.to_text())
-            self._raise_meta("full_read_high_water", high)
+            self._raise_meta_ms("full_read_high_water", high)
             self._set_meta("full_read_next", stored_position(following))
-            self._remember_fields(record.entry for _, record in records)
+            self._remember_fields(shapes(page.entries))
         return figures
 
     def full_read_figures(self) -> ReadFigures:
@@ -323,11 +326,14 @@ class State:
                              [(name, folded) for folded, name in names.items()])
 
     def _raise_meta(self, name: str, moment: datetime | None) -> None:
+        self._raise_meta_ms(name, None if moment is None else epoch_ms(moment))
+
+    def _raise_meta_ms(self, name: str, moment: int | None) -> None:
         if moment is None:
             return
         current = self._meta(name)
-        if not current or int(current) < epoch_ms(moment):
-            self._set_meta(name, str(epoch_ms(moment)))
+        if not current or int(current) < moment:
+            self._set_meta(name, str(moment))
 
     def _meta(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()

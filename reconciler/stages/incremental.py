@@ -44,7 +44,7 @@ from reconciler.lookup import ChangedRecord, ChangesPage, CursorRecordSource, Re
 from reconciler.reporting.progress import Progress
 from reconciler.stages.key_check import require_key_fields
 from reconciler.stages.query import ask_keys
-from reconciler.stages.scan import PAGE_SIZE, list_pages
+from reconciler.stages.scan import PAGE_SIZE, keyed_page, list_pages
 from reconciler.stages.strategy import scan_requests
 
 logger = logging.getLogger("reconciler.incremental")
@@ -150,7 +150,7 @@ class ListSync:
         async with aclosing(require_key_fields(pages_read, self._keys, self._source)) as pages:
             async for page, position in pages:
                 self.outcome.pages += 1
-                keyed = [(entry_key_text(record.entry, self._keys), record) for record in page]
+                keyed = keyed_page(page, self._keys)
                 self.outcome.unkeyed += self._state.record_full_page(keyed, position, self._now(),
                                                                      indexed=self._indexed).unkeyed
                 if self.stopped:

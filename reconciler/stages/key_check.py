@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 from reconciler.errors import KeyFieldMissing
 from reconciler.input.keys import entry_key_text
-from reconciler.lookup import ListedRecord
+from reconciler.lookup import ListedPage, ListedRecord
 
 Position = TypeVar("Position")
 
@@ -32,9 +32,11 @@ class LocatedList(Protocol):
         ...
 
 
-async def require_key_fields(pages: AsyncGenerator[tuple[list[ListedRecord], Position]],
-                             key_columns: Sequence[str], source: object
-                             ) -> AsyncGenerator[tuple[list[ListedRecord], Position]]:
+Page = TypeVar("Page", bound=Sequence[ListedRecord])
+
+
+async def require_key_fields(pages: AsyncGenerator[tuple[Page, Position]], key_columns: Sequence[str],
+                             source: object) -> AsyncGenerator[tuple[Page, Position]]:
     """``pages`` as they come, once the first non-empty one has shown a record with every key field."""
     checked = False
     async with aclosing(pages):
@@ -47,12 +49,13 @@ async def require_key_fields(pages: AsyncGenerator[tuple[list[ListedRecord], Pos
 
 def check_key_fields(page: Sequence[ListedRecord], key_columns: Sequence[str], source: object) -> None:
     """Raise ``KeyFieldMissing`` (naming ``source``'s list and URL) when no record of ``page`` has a key."""
-    if any(entry_key_text(record.entry, key_columns) is not None for record in page):
+    entries = ListedPage.of(page).entries  # a client's page: its entries as read, no record made
+    if any(entry_key_text(entry, key_columns) is not None for entry in entries):
         return
     names: dict[str, str] = {}  # folded -> as the first record that has it spells it
     with_value: set[str] = set()
-    for record in page:
-        for name, value in record.entry.items():
+    for entry in entries:
+        for name, value in entry.items():
             names.setdefault(name.casefold(), name)
             if value is not None and value.strip():
                 with_value.add(name.casefold())

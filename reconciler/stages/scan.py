@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 
 from reconciler.config import MAX_PAGE_SIZE
 from reconciler.errors import PageUnreadable
-from reconciler.input.keys import entry_key_text
+from reconciler.input.keys import entry_key_text, entry_key_texts
 from reconciler.journal.listed import CursorPosition, ScanPosition
-from reconciler.journal.page_reads import ReadFigures
+from reconciler.journal.page_reads import KeyedPage, ReadFigures
 from reconciler.journal.store import Journal
-from reconciler.lookup import CursorRecordSource, ListedRecord, RecordSource
+from reconciler.lookup import CursorRecordSource, ListedPage, ListedRecord, RecordSource
 from reconciler.stages.key_check import require_key_fields
 
 PAGE_SIZE = MAX_PAGE_SIZE  # the default page: the most the API answers
@@ -39,6 +39,11 @@ PAGE_SIZE = MAX_PAGE_SIZE  # the default page: the most the API answers
 def listed_key(record: ListedRecord, key_columns: Sequence[str]) -> str | None:
     """The key text of a listed record, or None when it lacks a key field or has a blank one."""
     return entry_key_text(record.entry, key_columns)
+
+
+def keyed_page(page: ListedPage, key_columns: Sequence[str]) -> KeyedPage:
+    """``page`` with the key text of each of its records (``listed_key``'s), read from its entries."""
+    return KeyedPage(page, entry_key_texts(page.entries, key_columns))
 
 
 class ListScanner:
@@ -69,9 +74,8 @@ class ListScanner:
         async with aclosing(require_key_fields(pages_read, self._key_columns, self._source)) as pages:
             async for page, position in pages:
                 self.pages += 1
-                keyed = [(listed_key(record, self._key_columns), record) for record in page]
-                self.read.add(self._journal.listed.record_page(keyed, position, datetime.now(UTC),
-                                                               indexed=self._indexed))
+                self.read.add(self._journal.listed.record_page(keyed_page(page, self._key_columns), position,
+                                                               datetime.now(UTC), indexed=self._indexed))
                 if self.stopped:
                     return
         self.confirming = self._journal.listed.read_figures().pages_out_of_order > 0
@@ -79,10 +83,11 @@ class ListScanner:
 
 
 async def list_pages(source: RecordSource, position: ScanPosition | None, *, page_size: int
-                     ) -> AsyncGenerator[tuple[list[ListedRecord], ScanPosition | None]]:
+                     ) -> AsyncGenerator[tuple[ListedPage, ScanPosition | None]]:
     """The list's pages from ``position`` on, each with the position of the one after it (None: the last).
 
-    Classic and v2 page by index; a source that reads by cursor (v3) starts with no cursor at 0.
+    Classic and v2 page by index; a source that reads by cursor (v3) starts with no cursor at 0. A
+    source's page of ``ListedRecord``s (a test's) comes as the ``ListedPage`` a client reads.
     """
     cursor_source = source if isinstance(source, CursorRecordSource) else None
     if cursor_source is not None and position == 0:
@@ -92,16 +97,16 @@ async def list_pages(source: RecordSource, position: ScanPosition | None, *, pag
             if cursor_source is None:
                 raise TypeError("a read by cursor needs a source that reads by cursor")
             cursor_page = await cursor_source.fetch_records(position.cursor, page_size, position.next_index)
-            page = cursor_page.records
+            page = ListedPage.of(cursor_page.records)
             position = None if cursor_page.next_cursor is None else CursorPosition(
                 cursor=cursor_page.next_cursor, next_index=position.next_index + len(page))
         else:
-            page = await source.fetch_page(position, page_size)
+            page = ListedPage.of(await source.fetch_page(position, page_size))
             position = following_index(page, position, page_size)
         yield page, position
 
 
-def following_index(page: Sequence[ListedRecord], from_index: int, page_size: int) -> int | None:
+def following_index(page: ListedPage, from_index: int, page_size: int) -> int | None:
     """The ``fromIndex`` of the getAll page after ``page`` (asked from ``from_index``, ``page_size`` records at
     most); None when it was the last.
 
@@ -110,7 +115,7 @@ def following_index(page: Sequence[ListedRecord], from_index: int, page_size: in
     """
     if len(page) < page_size:
         return None
-    highest = max(record.index for record in page)
+    highest = max(page.indexes)
     if highest < from_index:
         raise PageUnreadable(from_index, f"its {len(page):,} records all lie below that index (the highest is "
                                          f"{highest:,}), so the list cannot be paged past it")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.journal.from_state import resolve_in_steps
+from reconciler.journal.page_reads import KeyedPage
 from reconciler.journal.state import State
 from reconciler.journal.store import Journal
 from reconciler.lookup import ChangedRecord, ListedRecord, LookupResult, LookupStatus, RecordStatus
@@ -18,9 +19,9 @@ def a_state(path: Path) -> State:
     """Records 1 to 4 of the list, read whole; then a change to 4 that did not say its whole status."""
     state = State.open(path, BINDING)
     state.start_full_read()
-    state.record_full_page([(str(n), ListedRecord(index=n, entry={"id": str(n)},
-                                                  record=RecordStatus(completed=False, total_attempts=n)))
-                            for n in range(1, 5)], None, NOW)
+    state.record_full_page(KeyedPage.of([(str(n), ListedRecord(index=n, entry={"id": str(n)},
+                                                               record=RecordStatus(completed=False, total_attempts=n)))
+                                         for n in range(1, 5)]), None, NOW)
     state.finish_full_read(NOW, 1.0)
     state.record_changes([("4", ChangedRecord(entry={"id": "4"}, record=None, changed_at=NOW))], None, NOW)
     return state

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.journal.lock import StateBusy
+from reconciler.journal.page_reads import KeyedPage
 from reconciler.journal.reported import StagedReport
 from reconciler.journal.state import State, StateMismatch
 from reconciler.journal.state_file import STATE_VERSION, StateUnreadable
@@ -57,17 +58,17 @@ def test_a_state_names_every_difference_of_target(tmp_path: Path) -> None:
 def test_an_interrupted_full_read_goes_on_and_only_its_end_forgets_unseen_records(tmp_path: Path) -> None:
     state = State.open(tmp_path / "s.state", BINDING)
     state.start_full_read()
-    state.record_full_page([listed(0), listed(1, NOW)], 2, NOW)
+    state.record_full_page(KeyedPage.of([listed(0), listed(1, NOW)]), 2, NOW)
     state.finish_full_read(NOW, 1.0)
     assert state.record_count() == 2 and state.high_water() == NOW
     state.start_full_read()  # the next full read: record 1 has left the list
-    state.record_full_page([listed(0)], 1, NOW)
+    state.record_full_page(KeyedPage.of([listed(0)]), 1, NOW)
     state.close()  # killed here
 
     state = State.open(tmp_path / "s.state", BINDING)
     assert state.full_read_position() == 1 and state.record_count() == 2
     state.start_full_read()  # goes on, same generation
-    state.record_full_page([], None, NOW)
+    state.record_full_page(KeyedPage.of([]), None, NOW)
     state.finish_full_read(NOW, 1.0)
     assert state.record_count() == 1 and state.full_read_position() is None
     state.close()
@@ -81,7 +82,7 @@ def test_a_full_read_begun_but_not_answered_is_nothing_to_keep(tmp_path: Path, d
     state.start_full_read()  # noted before the first page is asked: a server never reached leaves only this
     assert state.full_read_under_way() and not state.holds_records()
     following = 1 if dialect == "classic" else CursorPosition(cursor="abc", next_index=0)
-    state.record_full_page([], following, NOW)  # a page without a keyed record is still a position
+    state.record_full_page(KeyedPage.of([]), following, NOW)  # a page without a keyed record is still a position
     assert state.holds_records()
     state.close()
 
@@ -89,7 +90,7 @@ def test_a_full_read_begun_but_not_answered_is_nothing_to_keep(tmp_path: Path, d
 def test_a_run_killed_after_the_last_page_of_a_full_read_finishes_it_without_reading_again(tmp_path: Path) -> None:
     state = State.open(tmp_path / "s.state", BINDING)
     state.start_full_read()
-    state.record_full_page([listed(0), listed(1, NOW)], None, NOW)  # the last page is stored ...
+    state.record_full_page(KeyedPage.of([listed(0), listed(1, NOW)]), None, NOW)  # the last page is stored ...
     state.close()  # ... and the run killed before the read's end was written
 
     state = State.open(tmp_path / "s.state", BINDING)
@@ -106,11 +107,11 @@ def test_a_v3_full_read_and_sync_go_on_from_their_stored_cursors(tmp_path: Path)
 
     state = State.open(tmp_path / "s.state", {**BINDING, "dialect": "v3"})
     state.start_full_read()
-    state.record_full_page([listed(0)], CursorPosition(cursor="abc", next_index=1), NOW)
+    state.record_full_page(KeyedPage.of([listed(0)]), CursorPosition(cursor="abc", next_index=1), NOW)
     state.close()
     state = State.open(tmp_path / "s.state", {**BINDING, "dialect": "v3"})
     assert state.full_read_position() == CursorPosition(cursor="abc", next_index=1)
-    state.record_full_page([listed(1, NOW)], None, NOW)
+    state.record_full_page(KeyedPage.of([listed(1, NOW)]), None, NOW)
     state.finish_full_read(NOW, 1.0)
 
     state.start_changes(NOW)
@@ -180,7 +181,7 @@ def test_a_state_of_the_first_format_is_moved_to_the_current_one_with_every_row(
     assert state.full_read_at() == datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
     assert [(row[0], row[1], row[-3]) for row in state.reported(["2"], run_id="tuesday")] == [("2", "monday", 3)]
     state.start_full_read()  # and it goes on as any state
-    state.record_full_page([listed(3, NOW)], None, NOW)
+    state.record_full_page(KeyedPage.of([listed(3, NOW)]), None, NOW)
     assert state.record_count() == 3
     tables = dict(state.connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
     assert all("WITHOUT ROWID" in tables[name] for name in ("records", "reported", "reported_before"))
