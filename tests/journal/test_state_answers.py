@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from reconciler.journal.from_state import resolve_in_steps
+from reconciler.journal.page_reads import KeyedPage
 from reconciler.journal.reported import StagedReport
 from reconciler.journal.state import State
 from reconciler.journal.store import Journal
@@ -37,11 +38,11 @@ def monday(folder: Path) -> State:
     """The state after monday: the list read whole, and monday's report of keys 1 to 5."""
     state = State.open(folder / "list.state", BINDING)
     state.start_full_read()
-    state.record_full_page([(str(n), ListedRecord(index=n, entry={"id": str(n), "city": f"c{n}"},
+    state.record_full_page(KeyedPage.of([(str(n), ListedRecord(index=n, entry={"id": str(n), "city": f"c{n}"},
                                                   record=RecordStatus(completed=False, total_attempts=n,
                                                                       last_disposition="No answer",
                                                                       warnings=("w",) * (n % 2))))
-                            for n in range(1, 6)], None, MONDAY)
+                            for n in range(1, 6)]), None, MONDAY)
     state.finish_full_read(MONDAY, 1.0)
     journal = Journal.open(folder / "monday.journal", {"input": "monday"}, fresh=True)
     journal.add_keys([str(n) for n in range(1, 6)])
