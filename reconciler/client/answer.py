@@ -210,13 +210,20 @@ def _read_bool(name: str, raw: object) -> bool | Unusable:
     return _not_a(name, "boolean", raw)
 
 
+_EXACT_DOUBLE = 2**53  # every whole number up to it is exactly one double
+
+
 def _read_int(name: str, raw: object) -> int | Unusable:
     if isinstance(raw, bool):  # bool is an int in Python, never in the API
         return _not_a(name, "whole number", raw)
     if isinstance(raw, int):
         return raw
     if isinstance(raw, float) and raw.is_integer():
-        return int(raw)
+        # Past 2**53 a number written with a fraction or an exponent (1e+16, 12345678901234567.0) was
+        # rounded to the nearest double by the time it is read: its exact value is lost, not guessed.
+        if abs(raw) <= _EXACT_DOUBLE:
+            return int(raw)
+        return Unusable(f"{name} is not a whole number reconciler can read exactly: {_show(raw)}")
     if isinstance(raw, str) and _INTEGER.fullmatch(raw):
         return int(raw)
     return _not_a(name, "whole number", raw)

@@ -87,6 +87,7 @@ def test_a_never_called_record_has_only_attempts_and_completed() -> None:
     ({"lastAgent": None}, RecordStatus()),
     ({"totalAttempts": 3}, RecordStatus(total_attempts=3)),
     ({"totalAttempts": 12.0}, RecordStatus(total_attempts=12)),
+    ({"totalAttempts": 2.0**53}, RecordStatus(total_attempts=2**53)),  # up to 2**53 every whole number is exactly one double
     ({"totalAttempts": "3"}, RecordStatus(total_attempts=3)),
     ({"lastCallDuration": "-1"}, RecordStatus(last_call_duration=-1)),
     ({"lastCallDuration": ""}, RecordStatus()),
@@ -106,6 +107,9 @@ def test_status_values_are_read_or_left_absent(status: dict[str, object], expect
     ({"totalAttempts": 12.5}, "status field totalAttempts is not a whole number: 12.5"),
     ({"totalAttempts": "abc"}, 'status field totalAttempts is not a whole number: "abc"'),
     ({"totalAttempts": True}, "status field totalAttempts is not a whole number: true"),
+    ({"totalAttempts": 1e16}, "status field totalAttempts is not a whole number reconciler can read exactly: 1e+16"),
+    ({"lastCallDuration": -(2.0**53 + 2)},
+     "status field lastCallDuration is not a whole number reconciler can read exactly: -9007199254740994.0"),
     ({"lastCallDuration": "1.0"}, 'status field lastCallDuration is not a whole number: "1.0"'),
     ({"lastAgent": {"login": "bob"}}, 'status field lastAgent is not a text: {"login": "bob"}'),
     ({"lastDisposition": True}, "status field lastDisposition is not a text: true"),
