@@ -93,6 +93,8 @@ def test_variables_read_while_python_starts_take_a_fresh_interpreter(launcher: L
     environment = {k: v for k, v in os.environ.items() if k not in {"TZ", "LANG"}}
     launcher.start(environment)
     assert launcher.serves({**environment, "BP_PASSWORD": "x", "HTTPS_PROXY": "http://127.0.0.1:1"})
+    # pytest names the running test in the environment: a launcher started by one test serves the next.
+    assert launcher.serves({**environment, "PYTEST_CURRENT_TEST": "tests/integration/test_x.py::test_y (call)"})
     assert not launcher.serves({**environment, "TZ": "America/New_York"})
     assert not launcher.serves({**environment, "LANG": "C"})
     assert not launcher.serves({**environment, "SSL_CERT_DIR": "/nowhere"})
