@@ -29,6 +29,7 @@ from reconciler.fleet.discover import discover
 from reconciler.fleet.file import Fleet, FleetFileError, TargetSpec, TenantSpec, target_files
 from reconciler.fleet.ledger import Ledger, input_identity
 from reconciler.lookup import RecordSource
+from reconciler.reporting.logs import RUN_NAME
 from reconciler.reporting.progress import Progress
 from reconciler.reporting.run_report import build_report
 from reconciler.reporting.stats import RunStats
@@ -121,6 +122,7 @@ class FleetRun:
 
     async def _target(self, tenant: TenantSpec, target: TargetSpec, throttle: Throttle,
                       limiter: anyio.CapacityLimiter) -> None:
+        RUN_NAME.set(target.name)  # this task's own context: the run's warnings name their target
         started = datetime.now(UTC)
         try:
             config = target_config(self.fleet, tenant, target, self.credentials[tenant.tenant])

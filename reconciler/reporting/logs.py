@@ -16,6 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -119,6 +120,18 @@ def silence(stream: TextIO) -> None:
         pass
 
 
+# The run a log record belongs to, where one process runs several (a fleet's targets side by side): set in
+# each run's task, and so seen by the tasks and worker threads that it starts.
+RUN_NAME: ContextVar[str | None] = ContextVar("reconciler_run_name", default=None)
+
+
+def _run_name(record: logging.LogRecord) -> str | None:
+    name = getattr(record, "run_name", None)
+    if name is None:
+        name = record.run_name = RUN_NAME.get()
+    return name
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message (and the exception, if any)."""
 
@@ -128,8 +141,10 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         exception = self.formatException(record.exc_info) if record.exc_info else None
+        name = _run_name(record)
         return json_line(self._mask(record.getMessage()), level=record.levelname, logger=record.name,
-                         when=record.created, exception=self._mask(exception) if exception else None)
+                         when=record.created, exception=self._mask(exception) if exception else None,
+                         fields={"target": name} if name is not None else None)
 
 
 class TextFormatter(logging.Formatter):
@@ -140,7 +155,12 @@ class TextFormatter(logging.Formatter):
         self._mask, self._prefix = mask, prefix
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._prefix + printable(self._mask(super().format(record)))
+        text = super().format(record)
+        name = _run_name(record)
+        if name is not None:  # "... WARNING reconciler.client: acme/Campaign_1/list: message"
+            head, colon, message = text.partition(": ")
+            text = f"{head}{colon}{name}: {message}"
+        return self._prefix + printable(self._mask(text))
 
 
 def configure(verbosity: int, log_format: str, masker: Masker, *, live_line: bool = False) -> None:

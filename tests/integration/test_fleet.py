@@ -144,6 +144,23 @@ async def test_two_targets_of_one_tenant_share_its_rate(work: Path) -> None:
     assert report["tenants"][0]["rate"] == rate
 
 
+async def test_a_targets_warnings_name_the_target_among_the_fleets_lines(work: Path) -> None:
+    keys_file(work / "crm" / ACME / "Camp_1" / "List_A.txt.csv", 40)
+    keys_file(work / "crm" / BETA / "Camp_V3" / "List_V.txt.csv", 40)
+    refusing = FaultConfig(fail_429=0.3, retry_after=0.1)
+    async with tenant(work, ACME, {"List_A.txt": ("Camp_1",)}, faults=refusing) as a, \
+            tenant(work, BETA, {"List_V.txt": ("Camp_V3",)}) as b:
+        query = UNPACED + 'strategy = "query"\n'
+        toml = fleet_file(work / "fleet.toml", acme(a, query + target("Camp_1", "List_A.txt")),
+                          beta(b, query + target("Camp_V3", "List_V.txt")))
+        code, stderr, _ = await fleet(work, str(toml))
+
+    assert code == 0, stderr
+    warnings = [line for line in stderr.splitlines() if " WARNING " in line]
+    assert warnings, stderr  # the 429s' Retry-After
+    assert all(f" WARNING reconciler.throttle: {ACME}/Camp_1/List_A.txt: " in line for line in warnings), warnings
+
+
 async def test_a_failing_target_does_not_stop_the_others(work: Path) -> None:
     keys_file(work / "crm" / ACME / "Camp_1" / "List_A.txt.csv", 30)
     keys_file(work / "crm" / ACME / "Camp_1" / "Not_There.txt.csv", 30)

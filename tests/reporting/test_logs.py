@@ -6,9 +6,11 @@ import json
 import logging
 from collections.abc import Iterator
 
+import anyio
+import anyio.lowlevel
 import pytest
 
-from reconciler.reporting.logs import Console, Masker, configure, json_line, printable
+from reconciler.reporting.logs import RUN_NAME, Console, Masker, configure, json_line, printable
 
 SECRET = "pw-Logs!distinctive-4471"
 
@@ -110,3 +112,33 @@ def test_the_console_writes_its_own_lines_in_the_log_format(capsys: pytest.Captu
     assert json.loads(json_out) | {"time": None} == {"time": None, "level": "ERROR", "logger": "reconciler.cli",
                                                      "message": "reconciler: error: bad ***\n  detail"}
     assert text_out == "summary ***\n  line two\\x1b[K\n"
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_fleets_runs_side_by_side_each_name_their_target_in_their_log_lines(
+        reconciler_logger: logging.Logger, capsys: pytest.CaptureFixture[str], log_format: str) -> None:
+    configure(0, log_format, Masker([SECRET]))
+
+    async def run(name: str) -> None:
+        RUN_NAME.set(name)  # as the fleet does in each target's task
+        await anyio.lowlevel.checkpoint()  # the other run's task goes on meanwhile
+        await anyio.to_thread.run_sync(logging.getLogger("reconciler.client").warning, "slow answers from %s", name)
+
+    async def fleet() -> None:
+        async with anyio.create_task_group() as runs:
+            runs.start_soon(run, "acme/Campaign_1/calls.csv")
+            runs.start_soon(run, "beta/Campaign_2/leads.csv")
+
+    anyio.run(fleet)
+    logging.getLogger("reconciler.cli").warning("a line of no run")
+    lines = capsys.readouterr().err.splitlines()
+    if log_format == "json":
+        named = sorted(((json.loads(line).get("target") or ""), json.loads(line)["message"]) for line in lines)
+        assert named == [("", "a line of no run"),
+                         ("acme/Campaign_1/calls.csv", "slow answers from acme/Campaign_1/calls.csv"),
+                         ("beta/Campaign_2/leads.csv", "slow answers from beta/Campaign_2/leads.csv")]
+    else:
+        said = sorted(line.split(" ", 2)[2] for line in lines)
+        assert said == ["reconciler.cli: a line of no run",
+                        "reconciler.client: acme/Campaign_1/calls.csv: slow answers from acme/Campaign_1/calls.csv",
+                        "reconciler.client: beta/Campaign_2/leads.csv: slow answers from beta/Campaign_2/leads.csv"]
