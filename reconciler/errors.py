@@ -168,6 +168,19 @@ class PageUnreadable(RunAborted):
         super().__init__(f"the {endpoint} page from {where} could not be read: {reason}")
 
 
+class PageNotReceived(PageUnreadable):
+    """A page still failed at its last attempt (no connection, timeouts, 5xx, a gateway's HTML): a rerun may get it.
+
+    Exit 1, as for requests failing for ``--failure-span``: nothing in the answers says the run is wrong.
+    """
+
+    exit_code = 1
+
+    def __init__(self, from_index: int | str, reason: str, endpoint: str = "getAll") -> None:
+        super().__init__(from_index, reason, endpoint)
+        self.args = (f"{self}; rerun the same command later to go on from this page",)
+
+
 class KeyFieldMissing(RunAborted):
     """The list has a key field the --key columns do not give: every row would be refused the same way.
 

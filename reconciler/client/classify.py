@@ -25,6 +25,7 @@ from reconciler.client.retry import Tried, is_retryable
 from reconciler.errors import (
     AuthenticationFailed,
     KeyFieldMissing,
+    PageNotReceived,
     PageUnreadable,
     PermissionDenied,
     ProxyRefused,
@@ -89,7 +90,7 @@ def pages_result(tried: Tried, asked: Asked, read: Callable[[object], Page | Unu
     """Any page of records (getAll, getChanged, getCompleted, v3's by cursor) read; anything else stops the run."""
     reply = tried.outcome
     if isinstance(reply, AttemptFailed) or is_retryable(reply):
-        raise PageUnreadable(position, tried.exhausted(), endpoint)
+        raise PageNotReceived(position, tried.exhausted(), endpoint)
     raise_if_fatal(reply, asked, record_missing_ok=False)
     where = shown_url(reply.url)
     if reply.body is None:

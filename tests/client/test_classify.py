@@ -190,7 +190,8 @@ def test_a_page_still_failing_at_its_last_attempt_stops_the_run(outcome: Reply |
     with pytest.raises(PageUnreadable) as raised:
         page_result(Tried(outcome, 3), ASKED, 2000)
     assert (raised.value.from_index, raised.value.reason) == (2000, reason)
-    assert isinstance(raised.value, RunAborted) and raised.value.exit_code == 3
+    # Exit 1, not 3: nothing the server answered says the run is wrong, and a rerun resumes from this page.
+    assert isinstance(raised.value, RunAborted) and raised.value.exit_code == 1
 
 
 @pytest.mark.parametrize(("reply", "reason"), [
@@ -202,6 +203,7 @@ def test_an_unusable_page_stops_the_run_at_once(reply: Reply, reason: str) -> No
     with pytest.raises(PageUnreadable) as raised:
         page_result(Tried(reply, 1), ASKED, 0)
     assert raised.value.reason == reason
+    assert raised.value.exit_code == 3  # the server's answer itself: a rerun would get it again
 
 
 @pytest.mark.parametrize(("text", "what"), [("campaign is not found", "campaign"),

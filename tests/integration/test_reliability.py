@@ -30,6 +30,7 @@ from conftest import (
     credentials,
     run_args,
     run_cli,
+    said,
     started_cli,
     stop_when,
     wait_until,
@@ -361,6 +362,29 @@ async def test_a_wrong_password_stops_the_run_within_seconds(
     assert f"user {login!r}" in message and f"{dialect} dialect" in message and "credentials" in message
     assert queries <= 3 and tokens <= 2, (queries, tokens)  # the first request goes alone
     assert WRONG_SECRET not in done.stderr + done.stdout
+
+
+async def test_a_page_still_failing_at_its_last_attempt_is_exit_1_and_the_rerun_resumes(
+        tmp_path: Path, simulator: SimulatorFactory) -> None:
+    keys = write_keys(tmp_path / "keys.csv", found=300, seed=8)
+    output = tmp_path / "status.parquet"
+    args = run_args("", keys, output, "--strategy", "scan", "--page-size", "100", "--max-backoff", "0.2")
+    async with simulator(faults=FaultConfig(fail_503=1.0)) as failing:
+        args[args.index("--base-url") + 1] = failing.base_url
+        failed = await run_cli(args, credentials())
+    written_by_the_failed_run = output.exists()
+    async with simulator() as healthy:
+        args[args.index("--base-url") + 1] = healthy.base_url
+        rerun = await run_cli(args, credentials())
+
+    # Exit 1 (rerun later), not 3 (the server's answer is wrong): every attempt met a 503.
+    assert failed.code == 1, failed.stderr
+    [error] = said(failed.stderr)
+    assert error == ("reconciler: error: the getAll page from index 0 could not be read: HTTP 503 after 8 attempts; "
+                     "rerun the same command later to go on from this page")
+    assert not written_by_the_failed_run
+    assert rerun.code == 0, rerun.stderr
+    assert pq.read_table(output).num_rows == 300
 
 
 async def test_a_user_without_the_privilege_stops_the_run(tmp_path: Path, simulator: SimulatorFactory) -> None:
