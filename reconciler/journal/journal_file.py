@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import UsageError
@@ -12,7 +14,7 @@ JOURNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS keys (
     id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
+    key TEXT NOT NULL,
     done INTEGER NOT NULL DEFAULT 0,
     status TEXT, http_status INTEGER, error TEXT, attempts INTEGER, checked_at INTEGER,
     entry TEXT, completed INTEGER, last_disposition TEXT, last_date INTEGER, last_phone TEXT,
@@ -26,6 +28,21 @@ CREATE TABLE IF NOT EXISTS previous (key TEXT PRIMARY KEY, run_id TEXT, status T
 CREATE TABLE IF NOT EXISTS fields (kind TEXT NOT NULL, name TEXT NOT NULL, folded TEXT NOT NULL,
                                    PRIMARY KEY (kind, folded));
 """
+
+
+KEY_INDEX = "keys_key"  # unique; an index of its own, so that a load of keys in no order can build it by a sort
+
+
+def add_key_index(connection: sqlite3.Connection) -> None:
+    """Index the key texts (unique), unless the journal is an older one whose table holds that index."""
+    if connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_autoindex_keys_1'").fetchone() is None:
+        connection.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {KEY_INDEX} ON keys (key)")
+
+
+def json_array(texts: Sequence[str]) -> str | None:
+    """``texts`` as a JSON array for ``json_each``; None if one holds a NUL, which SQLite's JSON would cut short."""
+    array = json.dumps(texts if isinstance(texts, list) else list(texts))
+    return None if "\\u0000" in array else array
 
 
 class JournalMismatch(UsageError):

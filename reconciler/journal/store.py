@@ -32,9 +32,12 @@ from reconciler.journal.journal_file import (
     JOURNAL_SCHEMA,
     JournalMismatch,
     JournalUnreadable,
+    add_key_index,
     add_missing_columns,
     discard_files,
+    json_array,
 )
+from reconciler.journal.key_load import KeyLoad
 from reconciler.journal.listed import LISTED_SCHEMA, ListedRecords
 from reconciler.journal.lock import JournalLock
 from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
@@ -96,6 +99,7 @@ class Journal:
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.executescript(JOURNAL_SCHEMA + LISTED_SCHEMA)
             add_missing_columns(connection, ("keys", "listed"))
+            add_key_index(connection)
         except sqlite3.DatabaseError as exc:
             raise JournalUnreadable(path, str(exc)) from exc
         journal = cls(connection, path, lock)
@@ -133,12 +137,16 @@ class Journal:
 
     def add_keys(self, texts: Sequence[str]) -> None:
         # One statement over a JSON array of the batch, not a step a key: 2.5x less CPU (docs/BENCHMARKS.md 9).
-        array = _json_array(texts)
+        array = json_array(texts)
         with self._transaction():
             if array is None:
                 self._db.executemany("INSERT OR IGNORE INTO keys (key) VALUES (?)", ((t,) for t in texts))
             else:
                 self._db.execute("INSERT OR IGNORE INTO keys (key) SELECT value FROM json_each(?)", (array,))
+
+    def key_load(self) -> KeyLoad:
+        """A load of the input's keys, fast in any order (``key_load``); ``add_keys`` adds at once."""
+        return KeyLoad(self._db, self.add_keys, self.finish_loading)
 
     def finish_loading(self, summary: Mapping[str, Any]) -> None:
         self._set_meta("keys_loaded", json.dumps(dict(summary)))
@@ -375,12 +383,6 @@ class _Transaction:
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-
-def _json_array(texts: Sequence[str]) -> str | None:
-    """``texts`` as a JSON array for ``json_each``; None if one holds a NUL, which SQLite's JSON would cut short."""
-    array = json.dumps(texts if isinstance(texts, list) else list(texts))
-    return None if "\\u0000" in array else array
 
 
 def _result_row(key_id: int, result: LookupResult, checked_at: datetime) -> tuple[Any, ...]:

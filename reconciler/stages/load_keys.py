@@ -25,6 +25,7 @@ def load_keys(journal: Journal, spec: InputSpec, bad_rows: BadRows, progress: Pr
     def bytes_read(position: int) -> None:
         progress.done = position
 
+    loading = journal.key_load()
     for batch in read_batches(spec, bad_rows, on_bytes=bytes_read):
         check_stop()
         texts = key_texts(batch, spec.key_columns)
@@ -32,6 +33,6 @@ def load_keys(journal: Journal, spec: InputSpec, bad_rows: BadRows, progress: Pr
         if spec.total_rows is not None:
             progress.done = rows
         invalid += texts.null_count
-        journal.add_keys(pc.unique(texts.drop_null()).to_pylist())
-    journal.finish_loading({"rows": rows, "invalid_rows": invalid, "bad_rows": bad_rows.count,
-                            "bad_row_lines": bad_rows.lines})
+        loading.add(pc.unique(texts.drop_null()).to_pylist())
+    loading.finish({"rows": rows, "invalid_rows": invalid, "bad_rows": bad_rows.count,
+                    "bad_row_lines": bad_rows.lines})
