@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS listed (
 );
 """
 # The journal's meta entry for the scan's position: "done", the next page's fromIndex (classic, v2),
-# or "cursor:" and a JSON [next index, cursor] (v3); a journal without the entry has not begun.
+# or "cursor:" and a JSON [next index, cursor, page size] (v3; older journals lack the size); a journal
+# without the entry has not begun.
 _POSITION = "scan_next"
 _CURSOR = "cursor:"
 _FIGURES = "scan_reads"  # what the scan's pages met so far (``ReadFigures``, as JSON)
@@ -36,10 +37,15 @@ _FIGURES = "scan_reads"  # what the scan's pages met so far (``ReadFigures``, as
 
 @dataclass(frozen=True, slots=True)
 class CursorPosition:
-    """Where a scan by cursor goes on: the next page's cursor (None: the first) and its first record's index."""
+    """Where a scan by cursor goes on: the next page's cursor (None: the first) and its first record's index.
+
+    ``page_size``: the limit the cursor was handed out for. The API notes do not say that a cursor may go
+    on with another limit, so a resumed read keeps it (None: a journal written before it was kept).
+    """
 
     cursor: str | None
     next_index: int
+    page_size: int | None = None
 
 
 ScanPosition = int | CursorPosition  # the next getAll page's fromIndex, or the next getAllRecords cursor
@@ -50,7 +56,7 @@ def stored_position(position: ScanPosition | None) -> str:
     if position is None:
         return "done"
     if isinstance(position, CursorPosition):
-        return _CURSOR + json.dumps([position.next_index, position.cursor])
+        return _CURSOR + json.dumps([position.next_index, position.cursor, position.page_size])
     return str(position)
 
 
@@ -59,8 +65,8 @@ def read_position(value: str) -> ScanPosition | None:
     if value == "done":
         return None
     if value.startswith(_CURSOR):
-        next_index, cursor = json.loads(value[len(_CURSOR):])
-        return CursorPosition(cursor=cursor, next_index=int(next_index))
+        next_index, cursor, *page_size = json.loads(value[len(_CURSOR):])
+        return CursorPosition(cursor=cursor, next_index=int(next_index), page_size=(page_size or [None])[0])
     return int(value)
 
 

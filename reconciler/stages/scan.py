@@ -20,6 +20,7 @@ transaction with the position of the next, so a crash resumes from the last fini
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from reconciler.lookup import CursorRecordSource, ListedPage, ListedRecord, Reco
 from reconciler.stages.key_check import require_key_fields
 
 PAGE_SIZE = MAX_PAGE_SIZE  # the default page: the most the API answers
+logger = logging.getLogger("reconciler.scan")
 
 
 def listed_key(record: ListedRecord, key_columns: Sequence[str]) -> str | None:
@@ -96,14 +98,24 @@ async def list_pages(source: RecordSource, position: ScanPosition | None, *, pag
         if isinstance(position, CursorPosition):
             if cursor_source is None:
                 raise TypeError("a read by cursor needs a source that reads by cursor")
-            cursor_page = await cursor_source.fetch_records(position.cursor, page_size, position.next_index)
+            size = _cursor_page_size(position, page_size)
+            cursor_page = await cursor_source.fetch_records(position.cursor, size, position.next_index)
             page = ListedPage.of(cursor_page.records)
             position = None if cursor_page.next_cursor is None else CursorPosition(
-                cursor=cursor_page.next_cursor, next_index=position.next_index + len(page))
+                cursor=cursor_page.next_cursor, next_index=position.next_index + len(page), page_size=size)
         else:
             page = ListedPage.of(await source.fetch_page(position, page_size))
             position = following_index(page, position, page_size)
         yield page, position
+
+
+def _cursor_page_size(position: CursorPosition, page_size: int) -> int:
+    """A stored cursor goes on with the limit it was handed out for, whatever ``--page-size`` says tonight."""
+    if position.cursor is None or position.page_size is None or position.page_size == page_size:
+        return page_size
+    logger.info("the list read goes on from its stored cursor in pages of %d, the size the cursor was made for "
+                "(--page-size %d applies from the next read of the list)", position.page_size, page_size)
+    return position.page_size
 
 
 def following_index(page: ListedPage, from_index: int, page_size: int) -> int | None:

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from fakes import config
 
+from reconciler.config import RequestPolicy
 from reconciler.errors import TargetNotFound
 from reconciler.lookup import ChangesPage, CursorPage, CursorRecordSource, ListedRecord
 from reconciler.stages.scan import PAGE_SIZE
@@ -107,3 +108,34 @@ def test_auto_takes_the_size_the_look_up_reported(tmp_path: Path, count: int | N
     assert (stats.strategy, stats.list_size) == (strategy, count)
     assert source.pages == []  # no binary search over an index a cursor list does not have
     assert len(source.cursors) == (4 if strategy == "scan" else 0)
+
+
+def test_a_cursor_scan_resumed_with_another_page_size_goes_on_with_the_size_its_cursor_was_made_for(
+        tmp_path: Path) -> None:
+    write_keys(tmp_path, ["000001", "004321"])
+    with pytest.raises(TargetNotFound):
+        run(config(tmp_path, key_columns=("account_id",), strategy="scan", policy=RequestPolicy(page_size=500)),
+            source_factory=CursorList(4500, fail_after_pages=3).factory())
+    resumed = LimitsSeen(4500)
+    stats = run(config(tmp_path, key_columns=("account_id",), strategy="scan", unmatched_path=None),
+                source_factory=resumed.factory())
+
+    # The API notes do not say a cursor may go on with another limit: the stored one keeps its own.
+    assert resumed.cursors == [f"after-{n}" for n in range(1500, 4501, 500)]  # the last one an empty page
+    assert set(resumed.limits) == {500}
+    assert stats.by_status == {"found": 2}
+    # The next read of the list starts afresh, at tonight's size.
+    fresh = LimitsSeen(4500)
+    run(config(tmp_path, key_columns=("account_id",), strategy="scan", unmatched_path=None, fresh=True),
+        source_factory=fresh.factory())
+    assert fresh.limits == [PAGE_SIZE] * 5
+
+
+class LimitsSeen(CursorList):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.limits: list[int] = []
+
+    async def fetch_records(self, cursor: str | None, limit: int, first_index: int) -> CursorPage:
+        self.limits.append(limit)
+        return await super().fetch_records(cursor, limit, first_index)
