@@ -32,13 +32,14 @@ class Plan:
     alternatives_latency_keys: int  # on the simulator with latency
     alternatives_threads: int = 8
     nightly_records: int = 1_000_000  # the nightly scenario's list; its input asks for a tenth
+    night_floor_sizes: tuple[int, ...] = (1_000_000,)  # the night floor's lists (= its inputs), one run each
 
 
 QUICK = Plan(mode="quick", repetitions=1, ceiling_keys=3_000, ceiling_repetitions=2, profile_keys=3_000,
              rates=(50.0,), rate_seconds=6, latency_seconds=4, duplicate_rows=3_000, duplicate_distinct=1_200,
              memory_rows=(100_000, 1_000_000), memory_csv_rows=None, memory_distinct=2_000,
              memory_repetitions=1, alternatives_keys=2_000, alternatives_latency_keys=100,
-             nightly_records=20_000)
+             nightly_records=20_000, night_floor_sizes=(20_000,))
 
 DEFAULT = Plan(mode="default", repetitions=3, ceiling_keys=10_000, ceiling_repetitions=5, profile_keys=10_000,
                rates=(50.0, 200.0), rate_seconds=12, latency_seconds=6, duplicate_rows=6_000,
@@ -50,6 +51,6 @@ FULL = Plan(mode="full", repetitions=5, ceiling_keys=20_000, ceiling_repetitions
             rates=(50.0, 200.0), rate_seconds=30, latency_seconds=20, duplicate_rows=20_000,
             duplicate_distinct=5_000, memory_rows=(100_000, 1_000_000, 10_000_000), memory_csv_rows=10_000_000,
             memory_distinct=100_000, memory_repetitions=2, alternatives_keys=20_000,
-            alternatives_latency_keys=1_000)
+            alternatives_latency_keys=1_000, night_floor_sizes=(1_000_000, 10_000_000))
 
 PLANS = {plan.mode: plan for plan in (QUICK, DEFAULT, FULL)}
