@@ -87,7 +87,8 @@ def test_a_never_called_record_has_only_attempts_and_completed() -> None:
     ({"lastAgent": None}, RecordStatus()),
     ({"totalAttempts": 3}, RecordStatus(total_attempts=3)),
     ({"totalAttempts": 12.0}, RecordStatus(total_attempts=12)),
-    ({"totalAttempts": 2.0**53}, RecordStatus(total_attempts=2**53)),  # up to 2**53 every whole number is exactly one double
+    # Up to 2**53 every whole number is exactly one double.
+    ({"totalAttempts": 2.0**53}, RecordStatus(total_attempts=2**53)),
     ({"totalAttempts": "3"}, RecordStatus(total_attempts=3)),
     ({"lastCallDuration": "-1"}, RecordStatus(last_call_duration=-1)),
     ({"lastCallDuration": ""}, RecordStatus()),
