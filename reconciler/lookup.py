@@ -52,6 +52,24 @@ class LookupResult:
     record: RecordStatus | None = None
 
 
+# A found row is built once for every key the server answered: the frozen dataclass's keyword
+# __init__ (each field through object.__setattr__) took 1.7 µs of it, its slots set directly 0.6.
+_STATUS_SLOT, _ATTEMPTS_SLOT, _HTTP_SLOT, _ERROR_SLOT, _ENTRY_SLOT, _RECORD_SLOT = (
+    getattr(LookupResult, name).__set__ for name in ("status", "attempts", "http_status", "error", "entry", "record"))
+
+
+def found_result(attempts: int, entry: Mapping[str, str | None], record: RecordStatus) -> LookupResult:
+    """``LookupResult(status=FOUND, attempts=attempts, http_status=200, entry=entry, record=record)``, built faster."""
+    result: LookupResult = object.__new__(LookupResult)
+    _STATUS_SLOT(result, LookupStatus.FOUND)
+    _ATTEMPTS_SLOT(result, attempts)
+    _HTTP_SLOT(result, 200)
+    _ERROR_SLOT(result, None)
+    _ENTRY_SLOT(result, entry)
+    _RECORD_SLOT(result, record)
+    return result
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListedRecord:
     """One item of a getAll page: the record's position in the list, its entry and status."""

@@ -168,7 +168,9 @@ def read_status(status: object) -> RecordStatus | Unusable:
     for name, raw in status.items():
         if raw is None or raw == "":
             continue
-        known = _known_field(name)
+        known = _KNOWN.get(name, _UNSEEN)  # the dict's own get: a Python call a field cost more than the rest
+        if known is _UNSEEN:
+            known = _known_field(name)
         if known is None:
             extra[name] = as_text(raw) or ""
             continue
@@ -266,6 +268,7 @@ _POSITIONS = {attribute: (_FIELD_NAMES.index(attribute), reader) for attribute, 
 # Status field names as sent -> (position, reader), or None for a field of its own (``extra``).
 _KNOWN: dict[str, tuple[int, _Reader] | None] = {}
 _KNOWN_MOST = 4096  # a server inventing names cannot grow it without bound
+_UNSEEN: Final = (-1, _read_text)  # a name not yet in ``_KNOWN``
 
 
 def _known_field(name: str) -> tuple[int, _Reader] | None:

@@ -33,7 +33,7 @@ from reconciler.errors import (
     RunAborted,
     TargetNotFound,
 )
-from reconciler.lookup import CursorPage, ListedPage, LookupResult, LookupStatus
+from reconciler.lookup import CursorPage, ListedPage, LookupResult, LookupStatus, found_result
 
 Page = TypeVar("Page")
 FOLLOWED_REDIRECTS = frozenset({307, 308})  # the only ones that keep the method and body
@@ -76,8 +76,7 @@ def record_result(tried: Tried, asked: Asked, *, sent: Sequence[str] = ()) -> Lo
         raise fatal.asked_at(shown_url(reply.url)) from None
     if isinstance(found, Unusable):
         return _error(tried, found.reason)
-    return LookupResult(status=LookupStatus.FOUND, attempts=tried.attempts, http_status=200,
-                        entry=found.entry, record=found.record)
+    return found_result(tried.attempts, found.entry, found.record)
 
 
 def page_result(tried: Tried, asked: Asked, from_index: int) -> ListedPage:

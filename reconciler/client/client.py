@@ -102,8 +102,9 @@ class ClientCore:
 
         started = self._clock()
         tried = await self._retrier.run(attempt, connect_budget=self._contact.connect_budget())
-        self.stats.retries += tried.attempts - 1
-        self.stats.retries_by_status.update(retry_cause(outcome) for outcome in outcomes[:tried.attempts - 1])
+        if tried.attempts > 1:
+            self.stats.retries += tried.attempts - 1
+            self.stats.retries_by_status.update(retry_cause(outcome) for outcome in outcomes[:tried.attempts - 1])
         self._contact.check(tried, self._clock() - started)
         return tried
 

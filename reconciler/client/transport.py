@@ -51,17 +51,27 @@ async def send(session: aiohttp.ClientSession, method: str, url: URL, *, max_byt
 
 
 async def _reply(response: aiohttp.ClientResponse, url: URL, max_bytes: int) -> Reply:
+    headers = response.headers
     announced = response.content_length
-    body = None if announced is not None and announced > max_bytes else await _read_capped(response, max_bytes)
-    retry_after = response.headers.get(hdrs.RETRY_AFTER)
+    body: bytes | None
+    if announced is not None and announced > max_bytes:
+        body = None
+    elif announced is not None and hdrs.CONTENT_ENCODING not in headers:
+        # The body is exactly the announced bytes (aiohttp stops there; fewer is a cut-off answer),
+        # so it cannot pass the limit: read whole, without the capped loop's chunks and copy.
+        # A compressed body may inflate past its Content-Length: it takes the capped read.
+        body = await response.read()
+    else:
+        body = await _read_capped(response, max_bytes)
+    retry_after = headers.get(hdrs.RETRY_AFTER)
     return Reply(
         status=response.status,
         url=url,
-        content_type=response.headers.get(hdrs.CONTENT_TYPE, "").partition(";")[0].strip().lower(),
+        content_type=headers.get(hdrs.CONTENT_TYPE, "").partition(";")[0].strip().lower(),
         body=body,
         size=len(body) if body is not None else (announced or max_bytes + 1),
         retry_after=None if retry_after is None else parse_retry_after(retry_after, datetime.now(UTC)),
-        location=response.headers.get(hdrs.LOCATION),
+        location=headers.get(hdrs.LOCATION),
         document=parse_document(body) if response.status == 200 and body is not None else NOT_JSON,
     )
 

@@ -44,6 +44,7 @@ from reconciler.journal.rows import RECORD_FIELDS, epoch_ms, record_row
 from reconciler.lookup import LookupResult, LookupStatus
 
 _LOOKUP_CHUNK = 500
+_KNOWN_SHAPES_MOST = 1024  # a server varying its entries' fields cannot grow the set without bound
 _RECORD_RESULT = ("UPDATE keys SET done = 1, source = 'query', status = ?, http_status = ?, error = ?, attempts = ?, "
                   "checked_at = ?, "
                   + ", ".join(f"{name} = ?" for name in RECORD_FIELDS) + " WHERE id = ?")
@@ -60,6 +61,7 @@ class Journal:
         self._answered_by_state = False  # pending keys are answered by it (``from_state``)
         self.started_now = False  # begun by this run, so that a failure before any request may drop it
         self.listed = ListedRecords(connection, self._transaction, self._remember)
+        self._known_shapes: set[tuple[str, ...]] = set()  # entries' field names, as ``_remember_fields`` met them
         self._known_fields: set[tuple[str, str]] = {
             (kind, folded) for kind, folded in self._db.execute("SELECT kind, folded FROM fields")
         }
@@ -349,9 +351,13 @@ class Journal:
                 for name in sorted(set(previous) | set(binding)) if previous.get(name) != binding.get(name)]
 
     def _remember_fields(self, results: Iterable[LookupResult]) -> None:
+        # Answers of one list mostly share their field names: a shape met before holds no new name.
+        shapes = self._known_shapes
         for result in results:
-            if result.entry:
+            if result.entry and (shape := tuple(result.entry)) not in shapes:
                 self._remember("entry", result.entry)
+                if len(shapes) < _KNOWN_SHAPES_MOST:
+                    shapes.add(shape)
             if result.record is not None and result.record.extra:
                 self._remember("extra", result.record.extra)
 

@@ -83,3 +83,21 @@ def test_every_key_text_is_stored_and_looked_up_exactly_in_first_seen_order(tmp_
         assert sorted(row[0] for row in journal.lookup([odd, "a", "missing"])) == sorted([odd, "a"])
     finally:
         journal.close()
+
+
+def test_every_entry_field_name_is_remembered_whatever_shapes_the_answers_repeat(tmp_path: Path) -> None:
+    # Field names are looked at once per shape of entry (its names in order): a repeated shape must
+    # not hide a new name, nor a reordering or a new case of one the journal already holds.
+    journal = Journal.open(tmp_path / "j", BOUND, fresh=False)
+    try:
+        journal.add_keys(["a", "b", "c", "d", "e"])
+        ids = [key_id for key_id, _ in journal.pending(0, 10)]
+        entries = [{"id": "1", "name": "x"}, {"id": "2", "name": "y"}, {"name": "z", "id": "3", "city": "q"},
+                   {"id": "4", "name": "w"}, {"ID": "5", "Zip": "0"}]
+        answers = [(key_id, LookupResult(status=LookupStatus.FOUND, attempts=1, http_status=200, entry=entry), WHEN)
+                   for key_id, entry in zip(ids, entries, strict=True)]
+        journal.record(answers[:3])
+        journal.record(answers[3:])
+        assert journal.field_names("entry") == ["id", "name", "city", "Zip"]
+    finally:
+        journal.close()
