@@ -21,11 +21,12 @@ WAL_PAGES = 32_768  # of 4 KiB: the write-ahead log may reach 128 MiB before it 
 _RECORD_COLUMNS = """entry TEXT, completed INTEGER, last_disposition TEXT, last_date INTEGER, last_phone TEXT,
     last_call_duration INTEGER, last_agent TEXT, total_attempts INTEGER, global_interaction_id TEXT,
     completed_time INTEGER, extra TEXT, warnings INTEGER"""
+REPORT_COLUMNS = f"key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL, {_RECORD_COLUMNS}"
 _KEYED_TABLES = {
     "records": f"""key TEXT PRIMARY KEY, list_index INTEGER, checked_at INTEGER, generation INTEGER NOT NULL,
     ask INTEGER NOT NULL DEFAULT 0, {_RECORD_COLUMNS}, source TEXT""",
-    "reported": f"key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL, {_RECORD_COLUMNS}",
-    "reported_before": f"key TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL, {_RECORD_COLUMNS}",
+    "reported": REPORT_COLUMNS,
+    "reported_before": REPORT_COLUMNS,
 }
 _SCHEMA = "\n".join((
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
