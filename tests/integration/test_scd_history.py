@@ -10,10 +10,12 @@ reading of the three nights gives.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,6 +47,7 @@ def without_leaver(path: Path) -> Path:
 async def three_nights(tmp_path: Path, sim: Any, postgres: Database) -> list[date]:
     (tmp_path / "status").mkdir()
     days = [date.today() - timedelta(days=2 - night) for night in range(3)]
+    moved: set[Path] = set()
     for night, day in enumerate(days):
         keys = SAMPLES / "keys.csv" if night < 2 else without_leaver(tmp_path / "keys-night-3.csv")
         common = ("--rate", "inf", "--strategy", "incremental")
@@ -56,8 +59,15 @@ async def three_nights(tmp_path: Path, sim: Any, postgres: Database) -> list[dat
         for args in (to_table, to_files):
             done = await run_cli(args, {**credentials(), "PGPASSWORD": PASSWORD})
             assert done.code == 0, done.stderr
-        move_to(day, postgres, sorted((tmp_path / "status").glob("run=*/status.parquet"))[night])
+        # Tonight's partition is the one the earlier nights did not write: run ids begin with the second the
+        # run started, so two nights in one second would not sort in their order.
+        [tonight] = set((tmp_path / "status").glob("run=*/status.parquet")) - moved
+        move_to(day, postgres, tonight)
+        moved.add(tonight)
         sim.move_on(attempts=400, complete=60, seed=night)
+        # Real nights start a day apart; the views order a table's runs by run id, which begins with the
+        # second its run started: the next night starts in a later second than this one's runs.
+        await anyio.sleep(1.01 - time.time() % 1)
     return days
 
 
@@ -72,7 +82,8 @@ def move_to(day: date, postgres: Database, partition: Path) -> None:
 
 def python_periods(root: Path) -> list[tuple[Any, ...]]:
     """The periods, read from the three nights' files one row at a time: the views' oracle."""
-    nights = [pq.read_table(path).to_pylist() for path in sorted(root.glob("run=*/status.parquet"))]
+    nights = sorted((pq.read_table(path).to_pylist() for path in root.glob("run=*/status.parquet")),
+                    key=lambda rows: rows[0]["recon_run_date"])  # the night each was moved to
     seen: dict[str, int] = {}
     observed: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
     for index, rows in enumerate(nights):
