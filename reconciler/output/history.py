@@ -33,8 +33,13 @@ class RunIdentity:
 
     @classmethod
     def new(cls, started: datetime) -> RunIdentity:
-        """An id that sorts by time and cannot repeat: ``20261205T013000Z-3f9a1c``."""
-        return cls(f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}", started.date())
+        """An id that sorts by time and cannot repeat: ``20261205T013000.482Z-3f9a1c``.
+
+        To the millisecond: the SCD views order a table's runs by their ids, and two runs started in one
+        second (a script that reruns at once) must not sort by their random part.
+        """
+        return cls(f"{started:%Y%m%dT%H%M%S}.{started.microsecond // 1000:03d}Z-{secrets.token_hex(3)}",
+                   started.date())
 
     def to_note(self) -> str:
         return json.dumps({"run_id": self.run_id, "run_date": self.run_date.isoformat()})

@@ -39,7 +39,7 @@ DESCRIPTIONS = {
     "recon_checked_at": "when the server last confirmed the row's values (UTC)",
     "recon_source": "which read set the values: query, scan, full_read or changes",
     "recon_differing_columns": "found rows: a JSON array of the input columns whose value is not the record's",
-    "recon_run_id": "the run that wrote the row, e.g. 20261205T021500Z-3f9a1c",
+    "recon_run_id": "the run that wrote the row, e.g. 20261205T021500.482Z-3f9a1c",
     "recon_run_date": "the day (UTC) that run started",
     "change_type": "the first that holds of new, left_list, completed, attempted, disposition_changed",
     "previous_run_id": "the run whose values the row is compared with",

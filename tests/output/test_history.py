@@ -80,6 +80,14 @@ def test_a_resumed_run_keeps_its_identity_and_a_fresh_one_gets_a_new(tmp_path: P
     assert RunIdentity.from_note(noted.to_note()) == noted
 
 
+def test_run_ids_sort_by_their_start_to_the_millisecond() -> None:
+    # The SCD views order a table's runs by id: two runs in one second (a script that reruns at once) too.
+    second = datetime(2026, 12, 5, 1, 30, tzinfo=UTC)
+    runs = [RunIdentity.new(second.replace(microsecond=1000 * n)) for n in range(0, 1000, 37)]
+    assert sorted(runs, key=lambda run: run.run_id) == runs
+    assert runs[1].run_id.startswith("20261205T013000.037Z-")
+
+
 def test_every_night_writes_the_same_columns_whatever_the_answers(tmp_path: Path) -> None:
     campaign = MovingCampaign(5)
     write_keys(tmp_path, ["000001", "000002"])

@@ -26,7 +26,7 @@ def _subject(context: AuditContext) -> str:
 
 
 def run_text(figures: AuditFigures) -> str:
-    """``run 20261205T021500Z-3f9a1c of 2026-12-05``, ``3 runs of 2026-12-05 to 2026-12-07``, or ""."""
+    """``run 20261205T021500.482Z-3f9a1c of 2026-12-05``, ``3 runs of 2026-12-05 to 2026-12-07``, or ""."""
     dates = sorted(figures.run_dates)
     span = "" if not dates else f" of {dates[0]}" if len(dates) == 1 else f" of {dates[0]} to {dates[-1]}"
     if len(figures.run_ids) == 1:
